@@ -1,1 +1,67 @@
-fn main() {}
+//! `cargo xtask`: Nelo's developer orchestrator.
+//!
+//! Parses the command line, builds the [`Context`] and dispatches; every subcommand lives in
+//! its own file.
+
+mod bench;
+mod config;
+mod context;
+mod db;
+mod docker;
+mod image;
+mod postgres;
+mod test;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::Context;
+
+/// Nelo's database toolchain: Docker, migrations, backups, tests and benchmarks.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The local PostgreSQL + pgvector database in Docker.
+    #[command(subcommand)]
+    Db(db::Command),
+    /// The PostgreSQL 17 + pgvector image.
+    #[command(subcommand)]
+    Image(image::Command),
+    /// Run the whole test suite against a throwaway PostgreSQL container.
+    Test(test::Args),
+    /// Benchmarks whose results go in BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(bench::Command),
+}
+
+fn main() -> ExitCode {
+    let root = context::workspace_root();
+    // Variables already set in the environment win over `.env`.
+    let _ = dotenvy::from_path(root.join(".env"));
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return ui::report_error(&anyhow::Error::new(error)),
+    };
+    let result = runtime.block_on(async {
+        let ctx = Context::from_env(root)?;
+        match cli.command {
+            Command::Db(command) => db::run(&ctx, command).await,
+            Command::Image(command) => image::run(&ctx, command).await,
+            Command::Test(args) => test::run(&ctx, args).await,
+            Command::Bench(command) => bench::run(&ctx, command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => ui::report_error(&error),
+    }
+}

@@ -1,0 +1,34 @@
+//! `cargo xtask bench ...`: each prints a Markdown table for BENCHMARKS.md, with the machine
+//! and the date, and measures the reference it names in the same run.
+
+mod backup;
+mod migrate;
+mod testdb;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::context::Context;
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Deploy of generated and realistic folders vs the one-connection floor and sqlx-cli.
+    Migrate(migrate::Args),
+    /// `db up` cold, no-op and restart vs `docker run` + `psql`.
+    Up(up::Args),
+    /// `db backup` vs `docker exec pg_dump -Fc` on a generated database of 1 GB or more.
+    Backup(backup::Args),
+    /// An isolated test database: template clone vs create + deploy.
+    Testdb(testdb::Args),
+}
+
+pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Migrate(args) => migrate::run(ctx, args).await,
+        Command::Up(args) => up::run(ctx, args).await,
+        Command::Backup(args) => backup::run(ctx, args).await,
+        Command::Testdb(args) => testdb::run(ctx, args).await,
+    }
+}

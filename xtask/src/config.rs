@@ -1,0 +1,290 @@
+//! Typed configuration, built by a pure function from the environment (and `.env`, which
+//! `main` loads into the environment first). `.env.example` documents every variable.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use url::Url;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgresql://nelo:nelo@localhost:5432/nelo";
+pub const DEFAULT_TEST_DATABASE: &str = "nelo_test";
+pub const DEFAULT_IMAGE: &str = "pgvector/pgvector:pg17";
+pub const DEFAULT_CONTAINER: &str = "nelo_postgres";
+pub const DEFAULT_VOLUME: &str = "nelo_pgdata";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The development database; its user, password and port configure the container.
+    pub database_url: DatabaseUrl,
+    /// The test database, on the same server.
+    pub test_database_url: DatabaseUrl,
+    pub image: String,
+    pub container: String,
+    pub volume: String,
+    pub backup_dir: PathBuf,
+    pub migrations_dir: PathBuf,
+}
+
+impl Config {
+    pub fn from_vars(vars: &HashMap<String, String>, root: &Path) -> anyhow::Result<Config> {
+        let get = |name: &str| vars.get(name).map(|value| value.trim()).filter(|v| !v.is_empty());
+        let database_url = DatabaseUrl::parse(get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL))
+            .context("invalid DATABASE_URL")?;
+        let test_database_url = match get("TEST_DATABASE_URL") {
+            Some(url) => DatabaseUrl::parse(url).context("invalid TEST_DATABASE_URL")?,
+            None => database_url.with_database(DEFAULT_TEST_DATABASE),
+        };
+        if !database_url.same_server(&test_database_url) {
+            bail!(
+                "DATABASE_URL ({}) and TEST_DATABASE_URL ({}) must name the same server, user and \
+                 password: both databases live in one container",
+                database_url.redacted(),
+                test_database_url.redacted()
+            );
+        }
+        if database_url.database() == test_database_url.database() {
+            bail!(
+                "DATABASE_URL and TEST_DATABASE_URL both name the database `{}`; give the test \
+                 database its own name",
+                database_url.database()
+            );
+        }
+        let relative_to_root = |path: &str| {
+            let path = PathBuf::from(path);
+            if path.is_absolute() { path } else { root.join(path) }
+        };
+        Ok(Config {
+            database_url,
+            test_database_url,
+            image: get("NELO_PG_IMAGE").unwrap_or(DEFAULT_IMAGE).to_string(),
+            container: get("NELO_PG_CONTAINER").unwrap_or(DEFAULT_CONTAINER).to_string(),
+            volume: get("NELO_PG_VOLUME").unwrap_or(DEFAULT_VOLUME).to_string(),
+            backup_dir: relative_to_root(get("NELO_BACKUP_DIR").unwrap_or("backups")),
+            migrations_dir: relative_to_root(get("NELO_MIGRATIONS_DIR").unwrap_or("migrations")),
+        })
+    }
+
+    /// The URL of `--test` or of the development database.
+    pub fn target_url(&self, test: bool) -> &DatabaseUrl {
+        if test { &self.test_database_url } else { &self.database_url }
+    }
+}
+
+/// A PostgreSQL URL whose parts the orchestrator needs; `Display` redacts the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    url: Url,
+}
+
+impl DatabaseUrl {
+    pub fn parse(text: &str) -> anyhow::Result<DatabaseUrl> {
+        let url = Url::parse(text)
+            .map_err(|error| anyhow::anyhow!("`{}` is not a URL: {error}", redact(text)))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            bail!(
+                "`{}` is not a PostgreSQL URL (it must start with postgresql://)",
+                redact(text)
+            );
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            bail!("`{}` names no host", redact(text));
+        }
+        if url.username().is_empty() {
+            bail!("`{}` names no user", redact(text));
+        }
+        let database = DatabaseUrl { url };
+        if database.database().is_empty() {
+            bail!("`{}` names no database", database.redacted());
+        }
+        Ok(database)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.url.as_str()
+    }
+
+    pub fn user(&self) -> String {
+        percent_decode(self.url.username())
+    }
+
+    pub fn password(&self) -> String {
+        self.url.password().map(percent_decode).unwrap_or_default()
+    }
+
+    pub fn host(&self) -> &str {
+        self.url.host_str().unwrap_or_default()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.url.port().unwrap_or(5432)
+    }
+
+    pub fn database(&self) -> String {
+        percent_decode(self.url.path().trim_start_matches('/'))
+    }
+
+    /// The same server and credentials, another database.
+    pub fn with_database(&self, database: &str) -> DatabaseUrl {
+        let mut url = self.url.clone();
+        url.set_path(&format!("/{database}"));
+        DatabaseUrl { url }
+    }
+
+    /// The same server and credentials, another port (for throwaway containers).
+    pub fn with_port(&self, port: u16) -> DatabaseUrl {
+        let mut url = self.url.clone();
+        url.set_port(Some(port)).expect("a postgresql URL has a host, so a port");
+        DatabaseUrl { url }
+    }
+
+    pub fn same_server(&self, other: &DatabaseUrl) -> bool {
+        self.host() == other.host()
+            && self.port() == other.port()
+            && self.user() == other.user()
+            && self.password() == other.password()
+    }
+
+    /// Whether the host is this machine, where `db up` can publish the container's port.
+    pub fn is_local(&self) -> bool {
+        matches!(self.host(), "localhost" | "127.0.0.1" | "[::1]" | "::1")
+    }
+
+    pub fn redacted(&self) -> String {
+        redact(self.url.as_str())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// Replaces the password of a URL with `***`; text that is not a URL is returned as it is
+/// only when it holds no `user:password@` part.
+pub fn redact(text: &str) -> String {
+    // TODO(lead): use nelo_migrate::redact_url once the engine lands
+    match Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => text.to_string(),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes.get(index + 1..index + 3).and_then(|pair| {
+            std::str::from_utf8(pair).ok().and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        });
+        match (bytes[index], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_vars(&vars, Path::new("/repo"))
+    }
+
+    #[test]
+    fn defaults_match_the_migrations_guide() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database_url.as_str(), DEFAULT_DATABASE_URL);
+        assert_eq!(
+            config.test_database_url.as_str(),
+            "postgresql://nelo:nelo@localhost:5432/nelo_test"
+        );
+        assert_eq!(config.image, "pgvector/pgvector:pg17");
+        assert_eq!(config.container, "nelo_postgres");
+        assert_eq!(config.volume, "nelo_pgdata");
+        assert_eq!(config.backup_dir, Path::new("/repo/backups"));
+        assert_eq!(config.migrations_dir, Path::new("/repo/migrations"));
+    }
+
+    #[test]
+    fn database_url_drives_user_password_port_and_test_database() {
+        let config = config(&[("DATABASE_URL", "postgresql://app:s%40cret@127.0.0.1:6543/main")])
+            .unwrap();
+        assert_eq!(config.database_url.user(), "app");
+        assert_eq!(config.database_url.password(), "s@cret");
+        assert_eq!(config.database_url.port(), 6543);
+        assert_eq!(config.database_url.database(), "main");
+        assert_eq!(config.test_database_url.database(), "nelo_test");
+        assert_eq!(config.test_database_url.port(), 6543);
+    }
+
+    #[test]
+    fn test_database_on_another_server_is_refused() {
+        let error = config(&[
+            ("DATABASE_URL", "postgresql://nelo:pw@localhost:5432/nelo"),
+            ("TEST_DATABASE_URL", "postgresql://nelo:pw@localhost:5433/nelo_test"),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("same server"), "{error}");
+        assert!(!error.to_string().contains(":pw@"), "password leaked: {error}");
+    }
+
+    #[test]
+    fn same_database_for_both_is_refused() {
+        let error = config(&[("TEST_DATABASE_URL", DEFAULT_DATABASE_URL)]).unwrap_err();
+        assert!(error.to_string().contains("`nelo`"), "{error}");
+    }
+
+    #[test]
+    fn non_postgres_urls_are_refused_without_leaking_the_password() {
+        let error = config(&[("DATABASE_URL", "mysql://root:hunter2@localhost/db")]).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("not a PostgreSQL URL"), "{message}");
+        assert!(!message.contains("hunter2"), "password leaked: {message}");
+    }
+
+    #[test]
+    fn display_and_debug_redact_the_password() {
+        let url = DatabaseUrl::parse("postgresql://nelo:hunter2@localhost:5432/nelo").unwrap();
+        assert!(!url.to_string().contains("hunter2"));
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert!(url.to_string().contains("nelo:***@localhost:5432/nelo"), "{url}");
+    }
+
+    #[test]
+    fn with_port_and_with_database_keep_credentials() {
+        let url = DatabaseUrl::parse(DEFAULT_DATABASE_URL).unwrap();
+        let moved = url.with_port(55000).with_database("other");
+        assert_eq!(moved.as_str(), "postgresql://nelo:nelo@localhost:55000/other");
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_workspace_root() {
+        let config = config(&[("NELO_BACKUP_DIR", "var/dumps"), ("NELO_MIGRATIONS_DIR", "/abs")])
+            .unwrap();
+        assert_eq!(config.backup_dir, Path::new("/repo/var/dumps"));
+        assert_eq!(config.migrations_dir, Path::new("/abs"));
+    }
+}

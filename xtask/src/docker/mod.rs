@@ -1,0 +1,43 @@
+//! The Docker adapter: the only module that talks to bollard. Commands call the methods of
+//! [`Engine`]; 404 ("absent") and 409 ("already there") are mapped so reruns converge.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bollard::Docker;
+
+/// Docker's own default, which bollard does not export.
+const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+/// How long the first request may take before the daemon is declared unreachable.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connected Docker engine, its API version negotiated.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) api: Docker,
+    /// Where the engine was reached (`DOCKER_HOST` or the default socket), for messages.
+    pub host: String,
+}
+
+/// Connects to `DOCKER_HOST` (unix socket or tcp) or the default socket, and checks that the
+/// daemon answers.
+pub async fn connect() -> anyhow::Result<Engine> {
+    let host = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string());
+    let unreachable = || {
+        format!(
+            "cannot reach the Docker daemon at {host}: is Docker running? Start it (for example \
+             `sudo systemctl start docker`) or point DOCKER_HOST at a running engine"
+        )
+    };
+    let api = Docker::connect_with_host(&host).with_context(unreachable)?;
+    let api = tokio::time::timeout(PING_TIMEOUT, api.negotiate_version())
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within {} s", PING_TIMEOUT.as_secs()))
+        .with_context(unreachable)?
+        .with_context(unreachable)?;
+    Ok(Engine { api, host })
+}

@@ -1,0 +1,12 @@
+//! `cargo xtask image build`.
+
+use std::process::ExitCode;
+
+use crate::context::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`image build` is not built yet")
+}

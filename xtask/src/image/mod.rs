@@ -1,0 +1,21 @@
+//! `cargo xtask image ...`.
+
+mod build;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::context::Context;
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the PostgreSQL 17 + pgvector image from Debian packages, without a registry.
+    Build(build::Args),
+}
+
+pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Build(args) => build::run(ctx, args).await,
+    }
+}

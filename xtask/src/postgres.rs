@@ -1,0 +1,133 @@
+//! Server-level SQL the orchestrator needs besides migrations: connecting with a deadline,
+//! creating databases and extensions. Identifiers are quoted; values are bound.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
+
+use crate::config::DatabaseUrl;
+
+/// Connects, retrying while the server is still starting (refused, reset, `57P03`), until
+/// `deadline` has passed. Authentication and missing-database errors are returned at once.
+pub async fn connect(url: &DatabaseUrl, deadline: Duration) -> anyhow::Result<PgConnection> {
+    let options: PgConnectOptions = url
+        .as_str()
+        .parse()
+        .with_context(|| format!("invalid database URL {url}"))?;
+    let options = options.application_name("nelo-xtask");
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match PgConnection::connect_with(&options).await {
+            Ok(conn) => return Ok(conn),
+            Err(error) if is_transient(&error) && started.elapsed() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            Err(error) => {
+                return Err(describe_connect_error(error, url));
+            }
+        }
+    }
+}
+
+/// Whether a connection error may go away by itself while the server starts.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
+}
+
+fn describe_connect_error(error: sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
+    let code = error.as_database_error().and_then(|db| db.code().map(|c| c.to_string()));
+    let hint = match code.as_deref() {
+        Some("28P01") | Some("28000") => format!(
+            "authentication failed for user `{}`: check the password in DATABASE_URL (the \
+             container keeps the password it was first created with; `cargo xtask db destroy \
+             --force` recreates it)",
+            url.user()
+        ),
+        Some("3D000") => format!(
+            "database `{}` does not exist: `cargo xtask db up` creates it",
+            url.database()
+        ),
+        _ => "is the server running? `cargo xtask db up` starts it".to_string(),
+    };
+    anyhow::Error::new(error).context(format!("cannot connect to {url}: {hint}"))
+}
+
+/// Creates `name` unless it exists; returns whether it was created.
+pub async fn ensure_database(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
+    if database_exists(conn, name).await? {
+        return Ok(false);
+    }
+    let statement = format!("CREATE DATABASE {}", quote_ident(name));
+    match sqlx::raw_sql(&statement).execute(&mut *conn).await {
+        Ok(_) => Ok(true),
+        // Someone else created it between the check and now.
+        Err(error) if error.as_database_error().and_then(|db| db.code()).as_deref() == Some("42P04") => {
+            Ok(false)
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot create database `{name}`")),
+    }
+}
+
+pub async fn database_exists(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await
+            .with_context(|| format!("cannot look up database `{name}`"))?;
+    Ok(exists)
+}
+
+/// Installs `extension` in the connected database unless present; returns whether it was
+/// installed now.
+pub async fn ensure_extension(conn: &mut PgConnection, extension: &str) -> anyhow::Result<bool> {
+    let present: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1)")
+            .bind(extension)
+            .fetch_one(&mut *conn)
+            .await?;
+    if present {
+        return Ok(false);
+    }
+    let statement = format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(extension));
+    sqlx::raw_sql(&statement)
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("cannot install extension `{extension}`"))?;
+    Ok(true)
+}
+
+/// Whether the connected database holds any user table (outside the system schemas).
+pub async fn has_user_tables(conn: &mut PgConnection) -> anyhow::Result<bool> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND n.nspname NOT LIKE 'pg_toast%')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(exists)
+}
+
+/// Quotes an SQL identifier: `nelo"x` becomes `"nelo""x"`.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_and_embedded_quotes_doubled() {
+        assert_eq!(quote_ident("nelo_test"), "\"nelo_test\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}
