@@ -1,0 +1,257 @@
+//! The library's error type: every variant carries what a caller branches on.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// Everything that can go wrong in `nelo_migrate`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("migrations folder `{}` does not exist; create it with `nelo-migrate create --name NAME` or pass --migrations DIR", path.display())]
+    FolderMissing { path: PathBuf },
+
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{}` does not fit the migrations layout: {reason}", path.display())]
+    Layout { path: PathBuf, reason: String },
+
+    #[error("`{}` sets provider `{provider}`, but nelo-migrate only supports `postgresql`", path.display())]
+    Provider { path: PathBuf, provider: String },
+
+    #[error("invalid database URL `{url}`: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    #[error("password authentication failed for user `{user}` at {target}; check DATABASE_URL")]
+    AuthenticationFailed { user: String, target: String },
+
+    #[error(
+        "database `{database}` does not exist on {server}; create it (e.g. `createdb {database}`) or check DATABASE_URL"
+    )]
+    DatabaseMissing { database: String, server: String },
+
+    #[error("cannot connect to {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("cannot connect to {url} within {} s (last error: {last_error}); is the server running? raise --connect-timeout to wait longer", waited.as_secs_f32().round())]
+    ConnectTimeout {
+        url: String,
+        waited: Duration,
+        last_error: String,
+    },
+
+    #[error("the migration lock (advisory lock {key}) is still held after {} s{}; wait for that deploy to finish or raise --lock-timeout", waited.as_secs_f32().round(), holder_text(holder))]
+    LockTimeout {
+        key: i64,
+        waited: Duration,
+        holder: Option<LockHolder>,
+    },
+
+    #[error(
+        "migration `{name}` failed in an earlier deploy and blocks new ones; fix the database, then run `nelo-migrate resolve --rolled-back {name}` to run it again, or `nelo-migrate resolve --applied {name}` if you completed it by hand"
+    )]
+    FailedMigrationFound { name: String },
+
+    #[error("{0}")]
+    MigrationFailed(Box<MigrationFailure>),
+
+    #[error("database query failed while {action}")]
+    Database {
+        action: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error(
+        "no migration named `{name}` in the migrations folder; {}",
+        choices_text(choices)
+    )]
+    UnknownMigration { name: String, choices: Vec<String> },
+
+    #[error(
+        "migration `{name}` is {state}, so it cannot be {wanted}; {}",
+        choices_text(choices)
+    )]
+    WrongState {
+        name: String,
+        state: crate::State,
+        wanted: &'static str,
+        choices: Vec<String>,
+    },
+
+    #[error(
+        "invalid migration name `{name}`: after normalisation it must match [a-z0-9_]+ (got `{normalized}`)"
+    )]
+    InvalidName { name: String, normalized: String },
+
+    #[error("a migration with timestamp {timestamp} already exists: `{}`; wait a second and retry", path.display())]
+    TimestampTaken { timestamp: String, path: PathBuf },
+
+    #[error("no seed command is configured; set NELO_SEED_COMMAND or pass --seed-command CMD")]
+    SeedNotConfigured,
+
+    #[error("cannot start seed command `{command}`")]
+    SeedSpawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("seed command `{command}` exited with {status}{}", stderr_text(stderr))]
+    SeedFailed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+}
+
+/// The backend holding the migration lock, as `pg_stat_activity` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LockHolder {
+    pub pid: i32,
+    pub application_name: String,
+    pub client: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// A migration whose SQL failed: where, and what the server said.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MigrationFailure {
+    pub migration: String,
+    pub path: PathBuf,
+    /// 1-based line and column in `migration.sql`, when known.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// 1-based statement number for `-- nelo:no-transaction` migrations.
+    pub step: Option<usize>,
+    pub sqlstate: Option<String>,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for MigrationFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "migration `{}` failed at {}",
+            self.migration,
+            self.path.display()
+        )?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if let Some(step) = self.step {
+            write!(f, " (statement {step})")?;
+        }
+        match &self.sqlstate {
+            Some(code) => write!(f, ": {} (SQLSTATE {code})", self.message)?,
+            None => write!(f, ": {}", self.message)?,
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, "\ndetail: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\nhint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+fn holder_text(holder: &Option<LockHolder>) -> String {
+    match holder {
+        None => String::new(),
+        Some(holder) => {
+            let mut text = format!(" by backend pid {}", holder.pid);
+            if !holder.application_name.is_empty() {
+                text += &format!(" (`{}`", holder.application_name);
+            } else {
+                text += " (no application_name";
+            }
+            if let Some(client) = &holder.client {
+                text += &format!(" from {client}");
+            }
+            if let Some(since) = holder.since {
+                text += &format!(
+                    ", connected since {}",
+                    since.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            text + ")"
+        }
+    }
+}
+
+fn choices_text(choices: &[String]) -> String {
+    if choices.is_empty() {
+        "there is no migration in a state that allows it".to_string()
+    } else {
+        format!("valid choices: {}", choices.join(", "))
+    }
+}
+
+fn stderr_text(stderr: &str) -> String {
+    let trimmed = stderr.trim();
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{trimmed}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_names_file_line_column_and_sqlstate() {
+        let failure = MigrationFailure {
+            migration: "20250101000000_init".into(),
+            path: PathBuf::from("migrations/20250101000000_init/migration.sql"),
+            line: Some(3),
+            column: Some(8),
+            step: None,
+            sqlstate: Some("42P01".into()),
+            message: "relation \"nope\" does not exist".into(),
+            detail: None,
+            hint: Some("create it first".into()),
+        };
+        let text = failure.to_string();
+        assert!(
+            text.contains("20250101000000_init/migration.sql:3:8"),
+            "{text}"
+        );
+        assert!(text.contains("SQLSTATE 42P01"), "{text}");
+        assert!(text.contains("hint: create it first"), "{text}");
+    }
+
+    #[test]
+    fn lock_timeout_names_holder() {
+        let error = Error::LockTimeout {
+            key: 72707369,
+            waited: Duration::from_secs(2),
+            holder: Some(LockHolder {
+                pid: 42,
+                application_name: "prisma".into(),
+                client: None,
+                since: None,
+            }),
+        };
+        let text = error.to_string();
+        assert!(text.contains("pid 42"), "{text}");
+        assert!(text.contains("`prisma`"), "{text}");
+    }
+}

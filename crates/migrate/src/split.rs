@@ -1,0 +1,297 @@
+//! A PostgreSQL statement splitter for `-- nelo:no-transaction` migrations.
+//!
+//! Understands '...' strings (with '' escapes), E'...' strings (with backslash escapes),
+//! "..." identifiers, dollar quoting ($$...$$, $tag$...$tag$), `--` line comments and
+//! nested `/* */` block comments, so a semicolon inside any of them does not split.
+//! Not understood: `BEGIN ATOMIC ... END` function bodies (use a dollar-quoted body).
+
+/// One statement of a script, without its terminating semicolon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Statement<'a> {
+    /// The statement text, from its first significant character to its last one.
+    pub sql: &'a str,
+    /// Byte offset of `sql` in the script.
+    pub offset: usize,
+}
+
+/// Splits `script` into statements at top-level semicolons. Statements that are empty or
+/// consist only of comments are left out; comments before a statement are not part of it.
+pub fn split_statements(script: &str) -> Vec<Statement<'_>> {
+    let bytes = script.as_bytes();
+    let mut statements = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut end = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        let next = bytes.get(index + 1).copied();
+        match byte {
+            b'-' if next == Some(b'-') => {
+                index = memchr_from(bytes, index, b'\n').unwrap_or(bytes.len());
+                continue;
+            }
+            b'/' if next == Some(b'*') => {
+                index = skip_block_comment(bytes, index);
+                continue;
+            }
+            b';' => {
+                if let Some(statement_start) = start.take() {
+                    statements.push(Statement {
+                        sql: &script[statement_start..end],
+                        offset: statement_start,
+                    });
+                }
+                index += 1;
+                continue;
+            }
+            byte if byte.is_ascii_whitespace() => {
+                index += 1;
+                continue;
+            }
+            _ => {}
+        }
+        start.get_or_insert(index);
+        index = match byte {
+            b'\'' => skip_quoted(bytes, index, b'\'', is_escape_string_prefix(bytes, index)),
+            b'"' => skip_quoted(bytes, index, b'"', false),
+            b'$' => skip_dollar_quoted(script, index).unwrap_or(index + 1),
+            _ => index + 1,
+        };
+        end = index;
+    }
+    if let Some(statement_start) = start {
+        statements.push(Statement {
+            sql: &script[statement_start..end],
+            offset: statement_start,
+        });
+    }
+    statements
+}
+
+fn memchr_from(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
+    bytes[from..]
+        .iter()
+        .position(|&byte| byte == needle)
+        .map(|found| from + found)
+}
+
+fn is_identifier_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80
+}
+
+/// Index just past the block comment opening at `open`; block comments nest.
+fn skip_block_comment(bytes: &[u8], open: usize) -> usize {
+    let mut depth = 0usize;
+    let mut index = open;
+    while index < bytes.len() {
+        match (bytes[index], bytes.get(index + 1).copied()) {
+            (b'/', Some(b'*')) => {
+                depth += 1;
+                index += 2;
+            }
+            (b'*', Some(b'/')) => {
+                depth -= 1;
+                index += 2;
+                if depth == 0 {
+                    return index;
+                }
+            }
+            _ => index += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Whether the quote at `quote` opens an E'' string (an `E` or `e` that is not the end
+/// of a longer identifier).
+fn is_escape_string_prefix(bytes: &[u8], quote: usize) -> bool {
+    quote >= 1
+        && matches!(bytes[quote - 1], b'E' | b'e')
+        && (quote < 2 || !is_identifier_byte(bytes[quote - 2]))
+}
+
+/// Index just past the quoted token opening at `open`; a doubled quote is an escaped quote.
+fn skip_quoted(bytes: &[u8], open: usize, quote: u8, backslash_escapes: bool) -> usize {
+    let mut index = open + 1;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if backslash_escapes && byte == b'\\' {
+            index += 2;
+        } else if byte == quote {
+            if bytes.get(index + 1) == Some(&quote) {
+                index += 2;
+            } else {
+                return index + 1;
+            }
+        } else {
+            index += 1;
+        }
+    }
+    bytes.len()
+}
+
+/// Index just past the dollar-quoted string opening at `open`, or `None` when the `$`
+/// does not open one (a positional parameter `$1`, or part of an identifier).
+fn skip_dollar_quoted(script: &str, open: usize) -> Option<usize> {
+    let bytes = script.as_bytes();
+    if open > 0 && is_identifier_byte(bytes[open - 1]) {
+        return None;
+    }
+    let mut tag_end = open + 1;
+    while tag_end < bytes.len() && bytes[tag_end] != b'$' {
+        let byte = bytes[tag_end];
+        let valid = if tag_end == open + 1 {
+            byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
+        } else {
+            byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
+        };
+        if !valid {
+            return None;
+        }
+        tag_end += 1;
+    }
+    if tag_end >= bytes.len() {
+        return None;
+    }
+    let tag = &script[open..=tag_end];
+    let body_start = tag_end + 1;
+    Some(
+        script[body_start..]
+            .find(tag)
+            .map_or(bytes.len(), |found| body_start + found + tag.len()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqls(script: &str) -> Vec<&str> {
+        split_statements(script).iter().map(|s| s.sql).collect()
+    }
+
+    #[test]
+    fn splits_simple_statements() {
+        assert_eq!(sqls("SELECT 1; SELECT 2;"), ["SELECT 1", "SELECT 2"]);
+    }
+
+    #[test]
+    fn last_statement_without_semicolon() {
+        assert_eq!(sqls("SELECT 1;\nSELECT 2\n"), ["SELECT 1", "SELECT 2"]);
+    }
+
+    #[test]
+    fn empty_and_comment_only_statements_are_dropped() {
+        assert_eq!(
+            sqls(";;  -- nothing\n; /* still nothing */ ;"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(sqls(""), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn semicolon_in_single_quotes() {
+        assert_eq!(
+            sqls("INSERT INTO t VALUES ('a;b', 'it''s; fine'); SELECT 1"),
+            ["INSERT INTO t VALUES ('a;b', 'it''s; fine')", "SELECT 1"]
+        );
+    }
+
+    #[test]
+    fn backslash_in_standard_string_does_not_escape() {
+        // In a standard string, \ is literal, so the string ends at the second quote.
+        assert_eq!(sqls(r"SELECT 'a\'; SELECT 2"), [r"SELECT 'a\'", "SELECT 2"]);
+    }
+
+    #[test]
+    fn e_string_backslash_escapes() {
+        assert_eq!(
+            sqls(r"SELECT E'it\'s; here'; SELECT e'\\'; SELECT 3"),
+            [r"SELECT E'it\'s; here'", r"SELECT e'\\'", "SELECT 3"]
+        );
+    }
+
+    #[test]
+    fn identifier_ending_in_e_is_not_an_e_string() {
+        // `type'...'` is not an E string: the backslash is literal and the quote closes it.
+        assert_eq!(
+            sqls(r"SELECT some_e'\'; SELECT 2"),
+            [r"SELECT some_e'\'", "SELECT 2"]
+        );
+    }
+
+    #[test]
+    fn semicolon_in_double_quoted_identifier() {
+        assert_eq!(
+            sqls(r#"CREATE TABLE "a;""b" (id int); SELECT 1"#),
+            [r#"CREATE TABLE "a;""b" (id int)"#, "SELECT 1"]
+        );
+    }
+
+    #[test]
+    fn dollar_quoted_bodies() {
+        let script = "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql;\n\
+                      DO $body$ BEGIN PERFORM 1; RAISE NOTICE '$$;'; END $body$;\nSELECT 2";
+        let statements = sqls(script);
+        assert_eq!(statements.len(), 3, "{statements:?}");
+        assert!(statements[0].ends_with("LANGUAGE plpgsql"));
+        assert!(statements[1].starts_with("DO $body$") && statements[1].ends_with("$body$"));
+        assert_eq!(statements[2], "SELECT 2");
+    }
+
+    #[test]
+    fn nested_dollar_tags() {
+        let script = "DO $outer$ BEGIN EXECUTE $inner$ SELECT 1; $inner$; END $outer$; SELECT 2";
+        assert_eq!(sqls(script).len(), 2);
+    }
+
+    #[test]
+    fn positional_parameter_and_identifier_dollars_are_not_quotes() {
+        assert_eq!(
+            sqls("PREPARE p AS SELECT $1; SELECT a$b$c FROM t; SELECT 3"),
+            ["PREPARE p AS SELECT $1", "SELECT a$b$c FROM t", "SELECT 3"]
+        );
+    }
+
+    #[test]
+    fn comments_hide_semicolons() {
+        let script = "SELECT 1 -- not; a split\n+ 1; /* outer /* inner; */ still; */ SELECT 2";
+        assert_eq!(sqls(script), ["SELECT 1 -- not; a split\n+ 1", "SELECT 2"]);
+    }
+
+    #[test]
+    fn leading_comments_are_not_part_of_the_statement() {
+        let script =
+            "-- nelo:no-transaction\n-- create it\nCREATE INDEX CONCURRENTLY i ON t (a);\n";
+        let statements = split_statements(script);
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0].sql, "CREATE INDEX CONCURRENTLY i ON t (a)");
+        assert_eq!(&script[statements[0].offset..][..6], "CREATE");
+    }
+
+    #[test]
+    fn offsets_point_at_statement_start() {
+        let script = "SELECT 1;\n  SELECT 'é';\nSELECT 3";
+        for statement in split_statements(script) {
+            assert_eq!(
+                &script[statement.offset..][..statement.sql.len()],
+                statement.sql
+            );
+        }
+    }
+
+    #[test]
+    fn unterminated_constructs_swallow_the_rest() {
+        assert_eq!(sqls("SELECT 'abc; SELECT 2"), ["SELECT 'abc; SELECT 2"]);
+        assert_eq!(sqls("SELECT $$ abc; SELECT 2"), ["SELECT $$ abc; SELECT 2"]);
+        assert_eq!(sqls("SELECT 1 /* abc; SELECT 2"), ["SELECT 1"]);
+    }
+
+    #[test]
+    fn crlf_line_endings() {
+        assert_eq!(
+            sqls("SELECT 1;\r\n-- c;\r\nSELECT 2;\r\n"),
+            ["SELECT 1", "SELECT 2"]
+        );
+    }
+}
