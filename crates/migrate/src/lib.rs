@@ -1,1 +1,39 @@
-pub fn placeholder() {}
+//! A migration engine for PostgreSQL that reads Prisma Migrate's folder layout and keeps
+//! Prisma's `_prisma_migrations` history table, so it can take over from Prisma (and back).
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), nelo_migrate::Error> {
+//! let migrator = nelo_migrate::Migrator::new("migrations");
+//! let report = migrator.deploy("postgresql://nelo@localhost/nelo", |_event| {}).await?;
+//! println!("applied {}", report.applied.len());
+//! # Ok(()) }
+//! ```
+
+mod checksum;
+mod connect;
+mod create;
+mod deploy;
+mod error;
+mod folder;
+mod migrator;
+mod plan;
+mod position;
+mod redact;
+mod reset;
+mod resolve;
+pub mod seed;
+pub mod split;
+mod status;
+mod store;
+
+pub use checksum::{checksum, checksum_matches};
+pub use connect::{APPLICATION_NAME, Target};
+pub use create::{EMPTY_MIGRATION, create_migration, normalize_name};
+pub use error::{Error, LockHolder, MigrationFailure};
+pub use folder::{Migration, MigrationsDir, NO_TRANSACTION_MARKER, is_migration_folder_name, load};
+pub use migrator::{DeployReport, Event, Migrator};
+pub use plan::{HistoryRow, MigrationStatus, State, StatusReport, classify};
+pub use position::line_column;
+pub use redact::redact_url;
+pub use resolve::{Resolution, check_resolution};
+pub use store::LOCK_KEY;

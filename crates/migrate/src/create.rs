@@ -1,0 +1,126 @@
+//! `create`: a new, timestamped migration folder.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+use crate::folder::{LOCK_FILE, SQL_FILE, lock_file_text};
+
+/// The body `create` writes when there is no SQL yet (Prisma's wording).
+pub const EMPTY_MIGRATION: &str = "-- This is an empty migration.\n";
+
+/// `name` in snake_case: lowercased, spaces and dashes turned into `_`. Refuses a name
+/// that is not `[a-z0-9_]+` afterwards.
+pub fn normalize_name(name: &str) -> Result<String, Error> {
+    let normalized: String = name
+        .trim()
+        .chars()
+        .map(|character| match character {
+            ' ' | '-' => '_',
+            other => other.to_ascii_lowercase(),
+        })
+        .collect();
+    let valid = !normalized.is_empty()
+        && normalized.len() <= 240
+        && normalized
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
+    if valid {
+        Ok(normalized)
+    } else {
+        Err(Error::InvalidName {
+            name: name.to_string(),
+            normalized,
+        })
+    }
+}
+
+/// The 14-digit UTC timestamp that starts a folder name.
+pub fn timestamp(now: DateTime<Utc>) -> String {
+    now.format("%Y%m%d%H%M%S").to_string()
+}
+
+/// Creates `<dir>/<timestamp>_<name>/migration.sql` holding `sql_body`, and
+/// `migration_lock.toml` when `dir` has none. Returns the path of the new `migration.sql`.
+/// Refuses when a folder with the same timestamp exists.
+pub fn create_migration(
+    dir: &Path,
+    name: &str,
+    sql_body: &str,
+    now: DateTime<Utc>,
+) -> Result<PathBuf, Error> {
+    let name = normalize_name(name)?;
+    let timestamp = timestamp(now);
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        if entry.file_name().to_string_lossy().starts_with(&timestamp) {
+            return Err(Error::TimestampTaken {
+                timestamp,
+                path: entry.path(),
+            });
+        }
+    }
+    let lock_file = dir.join(LOCK_FILE);
+    if !lock_file.exists() {
+        std::fs::write(&lock_file, lock_file_text()).map_err(io_error(&lock_file))?;
+    }
+    let folder = dir.join(format!("{timestamp}_{name}"));
+    std::fs::create_dir(&folder).map_err(io_error(&folder))?;
+    let sql_path = folder.join(SQL_FILE);
+    std::fs::write(&sql_path, sql_body).map_err(io_error(&sql_path))?;
+    Ok(sql_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn normalizes_names() {
+        assert_eq!(
+            normalize_name("Add Users-Table").unwrap(),
+            "add_users_table"
+        );
+        assert_eq!(normalize_name("v2_index").unwrap(), "v2_index");
+    }
+
+    #[test]
+    fn refuses_bad_names() {
+        for name in ["", "   ", "drop;table", "émoji", "a/b"] {
+            assert!(normalize_name(name).is_err(), "{name:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn timestamp_is_14_digits_utc() {
+        let now = Utc.with_ymd_and_hms(2025, 8, 17, 9, 5, 3).unwrap();
+        assert_eq!(timestamp(now), "20250817090503");
+    }
+
+    #[test]
+    fn creates_folder_and_lock_file_and_refuses_same_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        let now = Utc.with_ymd_and_hms(2025, 8, 17, 9, 5, 3).unwrap();
+        let path = create_migration(&migrations, "Init Schema", "SELECT 1;\n", now).unwrap();
+        assert_eq!(
+            path,
+            migrations
+                .join("20250817090503_init_schema")
+                .join("migration.sql")
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "SELECT 1;\n");
+        assert!(migrations.join(LOCK_FILE).is_file());
+        let loaded = crate::folder::load(&migrations).unwrap();
+        assert_eq!(loaded.len(), 1);
+        let error = create_migration(&migrations, "other", "", now).unwrap_err();
+        assert!(matches!(error, Error::TimestampTaken { .. }), "{error:?}");
+    }
+}

@@ -1,0 +1,92 @@
+//! `reset`: drop every non-system schema, recreate `public`, re-apply all migrations.
+
+use sqlx::postgres::PgConnection;
+
+use crate::deploy::deploy_locked;
+use crate::migrator::{DeployReport, Event, Migrator};
+use crate::{Error, folder};
+
+/// Schemas that `reset` drops: every schema but the system ones.
+const USER_SCHEMAS: &str = "SELECT nspname::text FROM pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+      AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'
+    ORDER BY nspname";
+
+/// PostgreSQL 15+'s default `public` schema: owned by pg_database_owner, usable by all.
+const RECREATE_PUBLIC: &str = "CREATE SCHEMA public;
+    ALTER SCHEMA public OWNER TO pg_database_owner;
+    GRANT USAGE ON SCHEMA public TO PUBLIC;
+    COMMENT ON SCHEMA public IS 'standard public schema';";
+
+impl Migrator {
+    /// Drops every non-system schema (their extensions with them), recreates `public` with
+    /// its default grants, then applies every migration. Seeding is the caller's business.
+    pub async fn reset(
+        &self,
+        database_url: &str,
+        mut on_event: impl FnMut(Event),
+    ) -> Result<DeployReport, Error> {
+        let local = folder::load(self.migrations_dir())?;
+        let mut conn = self.connect_locked(database_url).await?;
+        let outcome = reset_locked(&mut conn, &local, &mut on_event).await;
+        Self::unlock(conn, outcome).await
+    }
+}
+
+async fn reset_locked(
+    conn: &mut PgConnection,
+    local: &[folder::Migration],
+    on_event: &mut dyn FnMut(Event),
+) -> Result<DeployReport, Error> {
+    let dropped = drop_schemas(conn).await?;
+    for schema in &dropped {
+        on_event(Event::SchemaDropped {
+            schema: schema.clone(),
+        });
+    }
+    let mut report = deploy_locked(conn, local, on_event).await?;
+    report.dropped_schemas = dropped;
+    Ok(report)
+}
+
+async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
+    let error = |source| Error::Database {
+        action: "dropping the schemas",
+        source,
+    };
+    let schemas: Vec<(String,)> = sqlx::query_as(USER_SCHEMAS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(error)?;
+    let schemas: Vec<String> = schemas.into_iter().map(|(name,)| name).collect();
+    let mut script = String::from("BEGIN;\n");
+    for schema in &schemas {
+        script.push_str(&format!(
+            "DROP SCHEMA {} CASCADE;\n",
+            quote_identifier(schema)
+        ));
+    }
+    script.push_str(RECREATE_PUBLIC);
+    script.push_str("\nCOMMIT;");
+    if let Err(source) = sqlx::raw_sql(&script).execute(&mut *conn).await {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+        return Err(error(source));
+    }
+    Ok(schemas)
+}
+
+/// A double-quoted SQL identifier.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_identifier;
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_identifier("public"), "\"public\"");
+        assert_eq!(quote_identifier("we\"ird"), "\"we\"\"ird\"");
+    }
+}
