@@ -1,1 +1,67 @@
-fn main() {}
+//! `nelo-migrate`: Prisma-compatible migrations for PostgreSQL.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Prisma Migrate-compatible migrations for PostgreSQL.
+///
+/// Reads `<dir>/<timestamp>_<name>/migration.sql` folders and records them in
+/// `_prisma_migrations`, so Prisma and nelo-migrate can take turns on one database.
+#[derive(Parser)]
+#[command(name = "nelo-migrate", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply every pending migration, in order, each in its own transaction
+    Deploy(cli::deploy::Args),
+    /// Show which migrations are applied, pending, failed, modified or missing
+    /// (exit 0: up to date, 1: needs attention, 2: could not tell)
+    Status(cli::status::Args),
+    /// Create a new, empty migration folder stamped with the current UTC time
+    Create(cli::create::Args),
+    /// Drop every schema, re-apply all migrations, then seed
+    Reset(cli::reset::Args),
+    /// Mark a migration applied (baselining) or a failed one rolled back
+    Resolve(cli::resolve::Args),
+    /// Run the configured seed command against the database
+    Seed(cli::seed::Args),
+}
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let failure_code = match cli.command {
+        Command::Status(_) => 2,
+        _ => 1,
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli.command)));
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            cli::ui::error(&error);
+            ExitCode::from(failure_code)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Deploy(args) => cli::deploy::run(args).await,
+        Command::Status(args) => cli::status::run(args).await,
+        Command::Create(args) => cli::create::run(args),
+        Command::Reset(args) => cli::reset::run(args).await,
+        Command::Resolve(args) => cli::resolve::run(args).await,
+        Command::Seed(args) => cli::seed::run(args),
+    }
+}

@@ -1,0 +1,65 @@
+//! Flag groups shared by the subcommands.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nelo_migrate::Migrator;
+
+/// Where the database is.
+#[derive(clap::Args, Debug)]
+pub struct ConnectionArgs {
+    /// URL of the target database, e.g. postgresql://nelo:PASSWORD@localhost:5432/nelo
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Seconds to keep retrying while the server is unreachable or starting up
+    #[arg(long, env = "NELO_CONNECT_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub connect_timeout: Duration,
+}
+
+/// Where the migrations are.
+#[derive(clap::Args, Debug)]
+pub struct MigrationsArgs {
+    /// The migrations folder, in Prisma Migrate's layout
+    #[arg(
+        long = "migrations",
+        env = "NELO_MIGRATIONS_DIR",
+        value_name = "DIR",
+        default_value = "migrations"
+    )]
+    pub dir: PathBuf,
+}
+
+/// How long to wait for another deploy.
+#[derive(clap::Args, Debug)]
+pub struct LockArgs {
+    /// Seconds to wait for the migration lock while another deploy (or Prisma) holds it
+    #[arg(long, env = "NELO_LOCK_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub lock_timeout: Duration,
+}
+
+/// The seed command.
+#[derive(clap::Args, Debug)]
+pub struct SeedArgs {
+    /// Shell command that seeds the database; it runs with DATABASE_URL set
+    #[arg(long, env = "NELO_SEED_COMMAND", value_name = "CMD")]
+    pub seed_command: Option<String>,
+}
+
+pub fn migrator(
+    migrations: &MigrationsArgs,
+    connection: &ConnectionArgs,
+    lock: &LockArgs,
+) -> Migrator {
+    Migrator::new(&migrations.dir)
+        .connect_timeout(connection.connect_timeout)
+        .lock_timeout(lock.lock_timeout)
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds"))
+}

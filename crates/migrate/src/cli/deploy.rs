@@ -1,0 +1,36 @@
+//! `nelo-migrate deploy`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use nelo_migrate::redact_url;
+
+use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, migrator};
+use super::ui;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(flatten)]
+    migrations: MigrationsArgs,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let report = migrator(&args.migrations, &args.connection, &args.lock)
+        .deploy(&args.connection.database_url, ui::event)
+        .await
+        .with_context(|| {
+            format!(
+                "deploy to {} stopped",
+                redact_url(&args.connection.database_url)
+            )
+        })?;
+    match report.applied.len() {
+        0 => ui::note("no pending migrations; the database is up to date"),
+        count => ui::note(&format!("applied {count} migration(s)")),
+    }
+    Ok(ExitCode::SUCCESS)
+}
