@@ -1,0 +1,176 @@
+//! Shared helpers: a throwaway database per test on the server named by
+//! `NELO_TEST_SERVER_URL`, and migration folders in temporary directories.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use tempfile::TempDir;
+
+/// The superuser URL of the test server.
+pub fn server_url() -> String {
+    std::env::var("NELO_TEST_SERVER_URL").unwrap_or_else(|_| {
+        panic!(
+            "these tests need a PostgreSQL 17 + pgvector server: set NELO_TEST_SERVER_URL \
+             (e.g. postgresql://postgres:postgres@127.0.0.1:55432/postgres) or run `cargo xtask test`"
+        )
+    })
+}
+
+/// `url` pointing at database `database` instead.
+pub fn url_for_database(url: &str, database: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("NELO_TEST_SERVER_URL is a URL");
+    parsed.set_path(database);
+    parsed.to_string()
+}
+
+/// A database of its own, dropped `WITH (FORCE)` when the guard is dropped, even on panic.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let name = format!("nelo_mt_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server_url())
+            .await
+            .expect("connect to the test server");
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        Self {
+            url: url_for_database(&server_url(), &name),
+            name,
+        }
+    }
+
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// Runs a query returning one value.
+    pub async fn scalar<T>(&self, sql: &str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
+        let mut conn = self.connect().await;
+        let (value,): (T,) = sqlx::query_as(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = conn.close().await;
+        value
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = self.connect().await;
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = conn.close().await;
+    }
+
+    pub async fn table_exists(&self, table: &str) -> bool {
+        self.scalar::<bool>(&format!("SELECT to_regclass('{table}') IS NOT NULL"))
+            .await
+    }
+
+    /// (migration_name, finished, rolled back, applied_steps_count, logs) ordered by start.
+    pub async fn history(&self) -> Vec<(String, bool, bool, i32, Option<String>)> {
+        let mut conn = self.connect().await;
+        let rows = sqlx::query_as(
+            "SELECT migration_name, finished_at IS NOT NULL, rolled_back_at IS NOT NULL, applied_steps_count, logs
+             FROM _prisma_migrations ORDER BY started_at, migration_name",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("read _prisma_migrations");
+        let _ = conn.close().await;
+        rows
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop cannot be async: drop the database from a thread with its own runtime.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&server_url()).await?;
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop test database `{}`", self.name);
+        }
+    }
+}
+
+/// Writes a migrations folder: Prisma's lock file and one folder per (name, sql).
+pub fn folder(migrations: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write_lock_file(dir.path());
+    for (name, sql) in migrations {
+        write_migration(dir.path(), name, sql);
+    }
+    dir
+}
+
+pub fn write_lock_file(dir: &Path) {
+    std::fs::write(
+        dir.join("migration_lock.toml"),
+        "provider = \"postgresql\"\n",
+    )
+    .unwrap();
+}
+
+pub fn write_migration(dir: &Path, name: &str, sql: &str) {
+    std::fs::create_dir_all(dir.join(name)).unwrap();
+    std::fs::write(dir.join(name).join("migration.sql"), sql).unwrap();
+}
+
+/// The `nelo-migrate` binary, never interactive, with no configuration from the environment.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nelo-migrate"));
+    command
+        .env("CI", "1")
+        .env_remove("DATABASE_URL")
+        .env_remove("NELO_MIGRATIONS_DIR")
+        .env_remove("NELO_SEED_COMMAND")
+        .env_remove("NELO_LOCK_TIMEOUT")
+        .env_remove("NELO_CONNECT_TIMEOUT")
+        .current_dir(std::env::temp_dir());
+    command
+}
+
+/// Waits until `condition` holds, or panics after `deadline` naming `what`.
+pub async fn wait_for<F, Fut>(what: &str, deadline: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !condition().await {
+        assert!(started.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn ignore_events(_event: nelo_migrate::Event) {}
