@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use url::Url;
@@ -25,11 +26,17 @@ pub struct Config {
     pub volume: String,
     pub backup_dir: PathBuf,
     pub migrations_dir: PathBuf,
+    /// How long deploy, reset and resolve wait for another migrator's lock.
+    pub lock_timeout: Duration,
 }
 
 impl Config {
     pub fn from_vars(vars: &HashMap<String, String>, root: &Path) -> anyhow::Result<Config> {
-        let get = |name: &str| vars.get(name).map(|value| value.trim()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|value| value.trim())
+                .filter(|v| !v.is_empty())
+        };
         let database_url = DatabaseUrl::parse(get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL))
             .context("invalid DATABASE_URL")?;
         let test_database_url = match get("TEST_DATABASE_URL") {
@@ -53,22 +60,41 @@ impl Config {
         }
         let relative_to_root = |path: &str| {
             let path = PathBuf::from(path);
-            if path.is_absolute() { path } else { root.join(path) }
+            if path.is_absolute() {
+                path
+            } else {
+                root.join(path)
+            }
+        };
+        let lock_timeout = match get("NELO_LOCK_TIMEOUT") {
+            Some(seconds) => Duration::from_secs(seconds.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "NELO_LOCK_TIMEOUT must be a whole number of seconds, not `{seconds}`"
+                )
+            })?),
+            None => Duration::from_secs(10),
         };
         Ok(Config {
             database_url,
             test_database_url,
             image: get("NELO_PG_IMAGE").unwrap_or(DEFAULT_IMAGE).to_string(),
-            container: get("NELO_PG_CONTAINER").unwrap_or(DEFAULT_CONTAINER).to_string(),
+            container: get("NELO_PG_CONTAINER")
+                .unwrap_or(DEFAULT_CONTAINER)
+                .to_string(),
             volume: get("NELO_PG_VOLUME").unwrap_or(DEFAULT_VOLUME).to_string(),
             backup_dir: relative_to_root(get("NELO_BACKUP_DIR").unwrap_or("backups")),
             migrations_dir: relative_to_root(get("NELO_MIGRATIONS_DIR").unwrap_or("migrations")),
+            lock_timeout,
         })
     }
 
     /// The URL of `--test` or of the development database.
     pub fn target_url(&self, test: bool) -> &DatabaseUrl {
-        if test { &self.test_database_url } else { &self.database_url }
+        if test {
+            &self.test_database_url
+        } else {
+            &self.database_url
+        }
     }
 }
 
@@ -135,7 +161,8 @@ impl DatabaseUrl {
     /// The same server and credentials, another port (for throwaway containers).
     pub fn with_port(&self, port: u16) -> DatabaseUrl {
         let mut url = self.url.clone();
-        url.set_port(Some(port)).expect("a postgresql URL has a host, so a port");
+        url.set_port(Some(port))
+            .expect("a postgresql URL has a host, so a port");
         DatabaseUrl { url }
     }
 
@@ -171,15 +198,7 @@ impl fmt::Debug for DatabaseUrl {
 /// Replaces the password of a URL with `***`; text that is not a URL is returned as it is
 /// only when it holds no `user:password@` part.
 pub fn redact(text: &str) -> String {
-    // TODO(lead): use nelo_migrate::redact_url once the engine lands
-    match Url::parse(text) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        Ok(url) => url.to_string(),
-        Err(_) => text.to_string(),
-    }
+    nelo_migrate::redact_url(text)
 }
 
 fn percent_decode(text: &str) -> String {
@@ -188,7 +207,9 @@ fn percent_decode(text: &str) -> String {
     let mut index = 0;
     while index < bytes.len() {
         let hex = bytes.get(index + 1..index + 3).and_then(|pair| {
-            std::str::from_utf8(pair).ok().and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
         });
         match (bytes[index], hex) {
             (b'%', Some(byte)) => {
@@ -209,7 +230,10 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_vars(&vars, Path::new("/repo"))
     }
 
@@ -226,12 +250,26 @@ mod tests {
         assert_eq!(config.volume, "nelo_pgdata");
         assert_eq!(config.backup_dir, Path::new("/repo/backups"));
         assert_eq!(config.migrations_dir, Path::new("/repo/migrations"));
+        assert_eq!(config.lock_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn lock_timeout_must_be_whole_seconds() {
+        assert_eq!(
+            config(&[("NELO_LOCK_TIMEOUT", "3")]).unwrap().lock_timeout,
+            Duration::from_secs(3)
+        );
+        let error = config(&[("NELO_LOCK_TIMEOUT", "soon")]).unwrap_err();
+        assert!(error.to_string().contains("NELO_LOCK_TIMEOUT"), "{error}");
     }
 
     #[test]
     fn database_url_drives_user_password_port_and_test_database() {
-        let config = config(&[("DATABASE_URL", "postgresql://app:s%40cret@127.0.0.1:6543/main")])
-            .unwrap();
+        let config = config(&[(
+            "DATABASE_URL",
+            "postgresql://app:s%40cret@127.0.0.1:6543/main",
+        )])
+        .unwrap();
         assert_eq!(config.database_url.user(), "app");
         assert_eq!(config.database_url.password(), "s@cret");
         assert_eq!(config.database_url.port(), 6543);
@@ -244,11 +282,17 @@ mod tests {
     fn test_database_on_another_server_is_refused() {
         let error = config(&[
             ("DATABASE_URL", "postgresql://nelo:pw@localhost:5432/nelo"),
-            ("TEST_DATABASE_URL", "postgresql://nelo:pw@localhost:5433/nelo_test"),
+            (
+                "TEST_DATABASE_URL",
+                "postgresql://nelo:pw@localhost:5433/nelo_test",
+            ),
         ])
         .unwrap_err();
         assert!(error.to_string().contains("same server"), "{error}");
-        assert!(!error.to_string().contains(":pw@"), "password leaked: {error}");
+        assert!(
+            !error.to_string().contains(":pw@"),
+            "password leaked: {error}"
+        );
     }
 
     #[test]
@@ -270,20 +314,29 @@ mod tests {
         let url = DatabaseUrl::parse("postgresql://nelo:hunter2@localhost:5432/nelo").unwrap();
         assert!(!url.to_string().contains("hunter2"));
         assert!(!format!("{url:?}").contains("hunter2"));
-        assert!(url.to_string().contains("nelo:***@localhost:5432/nelo"), "{url}");
+        assert!(
+            url.to_string().contains("nelo:***@localhost:5432/nelo"),
+            "{url}"
+        );
     }
 
     #[test]
     fn with_port_and_with_database_keep_credentials() {
         let url = DatabaseUrl::parse(DEFAULT_DATABASE_URL).unwrap();
         let moved = url.with_port(55000).with_database("other");
-        assert_eq!(moved.as_str(), "postgresql://nelo:nelo@localhost:55000/other");
+        assert_eq!(
+            moved.as_str(),
+            "postgresql://nelo:nelo@localhost:55000/other"
+        );
     }
 
     #[test]
     fn relative_paths_are_taken_from_the_workspace_root() {
-        let config = config(&[("NELO_BACKUP_DIR", "var/dumps"), ("NELO_MIGRATIONS_DIR", "/abs")])
-            .unwrap();
+        let config = config(&[
+            ("NELO_BACKUP_DIR", "var/dumps"),
+            ("NELO_MIGRATIONS_DIR", "/abs"),
+        ])
+        .unwrap();
         assert_eq!(config.backup_dir, Path::new("/repo/var/dumps"));
         assert_eq!(config.migrations_dir, Path::new("/abs"));
     }

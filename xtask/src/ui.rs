@@ -69,6 +69,21 @@ pub fn warn(message: impl AsRef<str>) {
     eprintln!("{} {}", mark("!", "warning:"), message.as_ref());
 }
 
+/// Asks the person at the terminal to type `name` before something irreversible happens to
+/// it. Refuses outright (with the flag to use) when nobody can answer: no terminal, or CI.
+pub fn confirm_destruction(name: &str) -> anyhow::Result<bool> {
+    if !is_interactive() {
+        anyhow::bail!(
+            "refusing to destroy the data in `{name}` without confirmation: nobody can answer \
+             here (no terminal, or CI is set); pass --force"
+        );
+    }
+    eprint!("This deletes all data in `{name}`. Type its name to go on: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == name)
+}
+
 /// Prints the error chain once and returns the failure exit code.
 pub fn report_error(error: &anyhow::Error) -> ExitCode {
     eprintln!("error: {error}");
@@ -83,5 +98,9 @@ fn mark(fancy: &'static str, plain: &'static str) -> &'static str {
 }
 
 fn draw_target() -> ProgressDrawTarget {
-    if stderr_is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() }
+    if stderr_is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    }
 }

@@ -1,17 +1,296 @@
-//! `cargo xtask db migrate ...`: crates/migrate, in process.
+//! `cargo xtask db migrate ...`: crates/migrate, in process, against `DATABASE_URL` or, with
+//! `--test`, `TEST_DATABASE_URL`. Deploy and reset back the database up first.
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Subcommand;
+use nelo_migrate::{Event, Migrator, State, StatusReport};
 
+use crate::config::DatabaseUrl;
 use crate::context::Context;
+use crate::docker::{self, Engine};
+use crate::ui;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Apply pending migrations.
-    Deploy,
+    /// Apply pending migrations, after a backup of the database when it holds data.
+    Deploy {
+        #[command(flatten)]
+        target: Target,
+        /// Skip the pre-migration backup.
+        #[arg(long)]
+        no_backup: bool,
+    },
+    /// Applied, pending, failed, modified and missing migrations (exit 1 when any needs attention).
+    Status {
+        #[command(flatten)]
+        target: Target,
+        /// Machine-readable output on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a new, empty migration folder.
+    Create {
+        /// What the migration does, e.g. `add_scene_summary`.
+        #[arg(long)]
+        name: String,
+    },
+    /// Drop every schema, re-apply all migrations, then seed (after a backup).
+    Reset {
+        #[command(flatten)]
+        target: Target,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        force: bool,
+        /// Do not load the seed data afterwards.
+        #[arg(long)]
+        skip_seed: bool,
+        /// Skip the pre-reset backup.
+        #[arg(long)]
+        no_backup: bool,
+    },
+    /// Record a migration as applied (baselining) or a failed one as rolled back.
+    Resolve {
+        #[command(flatten)]
+        target: Target,
+        /// Record NAME as applied without running it.
+        #[arg(
+            long,
+            value_name = "NAME",
+            conflicts_with = "rolled_back",
+            required_unless_present = "rolled_back"
+        )]
+        applied: Option<String>,
+        /// Mark the failed migration NAME as rolled back, so it runs again.
+        #[arg(long, value_name = "NAME")]
+        rolled_back: Option<String>,
+    },
 }
 
-pub async fn run(_ctx: &Context, _command: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`db migrate` is not built yet")
+#[derive(clap::Args, Debug)]
+pub struct Target {
+    /// Work on the test database (TEST_DATABASE_URL).
+    #[arg(long)]
+    test: bool,
+}
+
+/// What a deploy did.
+pub struct DeployOutcome {
+    pub applied: Vec<String>,
+}
+
+pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
+    let migrator = migrator(ctx);
+    match command {
+        Command::Deploy { target, no_backup } => {
+            let url = ctx.config.target_url(target.test);
+            let engine = if no_backup {
+                None
+            } else {
+                Some(docker::connect().await?)
+            };
+            deploy(ctx, engine.as_ref(), url).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { target, json } => {
+            let url = ctx.config.target_url(target.test);
+            let report = migrator
+                .status(url.as_str())
+                .await
+                .with_context(|| format!("cannot read the migration status of {url}"))?;
+            if json {
+                let json = serde_json::json!({
+                    "database": url.database(),
+                    "up_to_date": report.is_up_to_date(),
+                    "entries": report.entries,
+                });
+                println!("{}", serde_json::to_string_pretty(&json)?);
+            } else {
+                print!("{}", status_table(&report));
+            }
+            Ok(if report.is_up_to_date() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Create { name } => {
+            let path = nelo_migrate::create_migration(
+                &ctx.config.migrations_dir,
+                &name,
+                "",
+                chrono::Utc::now(),
+            )?;
+            println!("{}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reset {
+            target,
+            force,
+            skip_seed,
+            no_backup,
+        } => {
+            let url = ctx.config.target_url(target.test);
+            if !force && !ui::confirm_destruction(&url.database())? {
+                anyhow::bail!("reset cancelled");
+            }
+            if !no_backup {
+                let engine = docker::connect().await?;
+                backup_first(ctx, &engine, url, "pre-reset").await?;
+            }
+            let bar = ui::spinner(format!("resetting {url}"));
+            let report = migrator.reset(url.as_str(), progress(&bar)).await;
+            ui::failed(&bar);
+            let report = report.with_context(|| format!("cannot reset {url}"))?;
+            ui::step(format!(
+                "reset {url}: {} migrations applied",
+                report.applied.len()
+            ));
+            if !skip_seed {
+                super::seed::seed_target(ctx, url).await?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resolve {
+            target,
+            applied,
+            rolled_back,
+        } => {
+            let url = ctx.config.target_url(target.test);
+            match (applied, rolled_back) {
+                (Some(name), _) => {
+                    migrator.resolve_applied(url.as_str(), &name).await?;
+                    ui::step(format!("recorded `{name}` as applied in {url}"));
+                }
+                (None, Some(name)) => {
+                    migrator.resolve_rolled_back(url.as_str(), &name).await?;
+                    ui::step(format!("marked `{name}` as rolled back in {url}"));
+                }
+                (None, None) => unreachable!("clap requires one of --applied and --rolled-back"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Deploys pending migrations to `url`, after a backup of the database when it holds data
+/// (skipped when `engine` is `None`). Used by `db up`, `db migrate deploy` and `db test-setup`.
+pub(crate) async fn deploy(
+    ctx: &Context,
+    engine: Option<&Engine>,
+    url: &DatabaseUrl,
+) -> anyhow::Result<DeployOutcome> {
+    let migrator = migrator(ctx);
+    let status = migrator
+        .status(url.as_str())
+        .await
+        .with_context(|| format!("cannot read the migration status of {url}"))?;
+    if status.pending().next().is_none() && status.failed().next().is_none() {
+        ui::step(format!("{}: up to date", url.database()));
+        return Ok(DeployOutcome {
+            applied: Vec::new(),
+        });
+    }
+    if let Some(engine) = engine {
+        backup_first(ctx, engine, url, "pre-deploy").await?;
+    }
+    let bar = ui::spinner(format!("migrating {}", url.database()));
+    let report = migrator.deploy(url.as_str(), progress(&bar)).await;
+    ui::failed(&bar);
+    let report = report.with_context(|| format!("cannot migrate {url}"))?;
+    ui::step(format!(
+        "{}: applied {} migrations",
+        url.database(),
+        report.applied.len()
+    ));
+    Ok(DeployOutcome {
+        applied: report.applied,
+    })
+}
+
+/// [`deploy`] with the orchestrator's engine, as `db up` calls it.
+pub(crate) async fn deploy_target(
+    ctx: &Context,
+    engine: &Engine,
+    url: &DatabaseUrl,
+    no_backup: bool,
+) -> anyhow::Result<DeployOutcome> {
+    deploy(ctx, (!no_backup).then_some(engine), url).await
+}
+
+async fn backup_first(
+    ctx: &Context,
+    engine: &Engine,
+    url: &DatabaseUrl,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let backup = super::backup::backup_before_change(ctx, engine, url, reason)
+        .await
+        .with_context(|| {
+            format!(
+                "the {reason} backup of {url} failed, so nothing was changed (--no-backup skips it)"
+            )
+        })?;
+    if let Some(path) = backup {
+        ui::step(format!(
+            "backed up {} to {}",
+            url.database(),
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// One line per migration, then what to do about each kind of problem, in xtask's commands.
+fn status_table(report: &StatusReport) -> String {
+    let width = report
+        .entries
+        .iter()
+        .map(|entry| entry.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    let mut text = format!("{:width$}  STATE\n", "MIGRATION");
+    for entry in &report.entries {
+        text += &format!("{:width$}  {}\n", entry.name, entry.state);
+    }
+    let advice = [
+        (
+            State::Pending,
+            "`cargo xtask db migrate deploy` applies them",
+        ),
+        (
+            State::Failed,
+            "fix it, then `cargo xtask db migrate resolve --rolled-back NAME`",
+        ),
+        (
+            State::Modified,
+            "restore the applied file, or add a new migration for the change",
+        ),
+        (State::Missing, "restore the folder from version control"),
+    ];
+    for (state, what_to_do) in advice {
+        let count = report.in_state(state).count();
+        if count > 0 {
+            text += &format!("{count} {state}: {what_to_do}\n");
+        }
+    }
+    if report.is_up_to_date() {
+        text += "up to date\n";
+    }
+    text
+}
+
+fn migrator(ctx: &Context) -> Migrator {
+    Migrator::new(&ctx.config.migrations_dir).lock_timeout(ctx.config.lock_timeout)
+}
+
+/// Shows each migration on the spinner as it is applied.
+fn progress(bar: &indicatif::ProgressBar) -> impl FnMut(Event) + '_ {
+    move |event| {
+        if let Event::Applying { name, .. } = &event {
+            bar.set_message(format!("applying {name}"));
+        }
+    }
 }
