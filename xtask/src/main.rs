@@ -3,6 +3,7 @@
 //! Parses the command line, builds the [`Context`] and dispatches; every subcommand lives in
 //! its own file.
 
+mod backup;
 mod bench;
 mod config;
 mod context;

@@ -1,0 +1,286 @@
+//! A dump written so that it never looks complete unless it is: bytes go to a `.partial`
+//! dotfile (mode 0600) on a writer thread that hashes them in the same pass; [`AtomicDump::commit`]
+//! fsyncs it, links it into place without replacing anything, writes the `.sha256` and fsyncs
+//! the directory. Dropped without a commit, the partial is removed; a killed process leaves
+//! only the dotfile, which [`sweep_stale_partials`] removes later.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use anyhow::{Context as _, anyhow};
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::name::{CHECKSUM_SUFFIX, checksum_line, parse_partial_file_name, partial_file_name};
+
+const WRITE_BUFFER: usize = 1024 * 1024;
+/// Chunks in flight between the stream and the writer thread (Docker's are 32 KiB at most).
+const CHANNEL_CHUNKS: usize = 64;
+
+/// What was written and where.
+#[derive(Debug)]
+pub struct WrittenDump {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+pub struct AtomicDump {
+    final_path: PathBuf,
+    partial_path: PathBuf,
+    sender: Option<mpsc::Sender<Bytes>>,
+    writer: Option<JoinHandle<io::Result<(u64, String)>>>,
+    committed: bool,
+}
+
+impl AtomicDump {
+    /// Creates the partial beside `final_path` (which must not exist yet).
+    pub fn create(final_path: &Path) -> anyhow::Result<AtomicDump> {
+        let dir = final_path.parent().context("a dump path has a directory")?;
+        let final_name = final_path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .context("a dump path has a UTF-8 file name")?;
+        let partial_path = dir.join(partial_file_name(final_name, std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial_path)
+            .with_context(|| format!("cannot create `{}`", partial_path.display()))?;
+        let (sender, mut receiver) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
+        let writer = std::thread::Builder::new()
+            .name("dump-writer".to_string())
+            .spawn(move || {
+                let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+                let mut hasher = Sha256::new();
+                let mut bytes = 0u64;
+                while let Some(chunk) = receiver.blocking_recv() {
+                    hasher.update(&chunk);
+                    out.write_all(&chunk)?;
+                    bytes += chunk.len() as u64;
+                }
+                let file = out.into_inner().map_err(|error| error.into_error())?;
+                file.sync_all()?;
+                Ok((bytes, hex::encode(hasher.finalize())))
+            })
+            .context("cannot start the dump writer thread")?;
+        Ok(AtomicDump {
+            final_path: final_path.to_path_buf(),
+            partial_path,
+            sender: Some(sender),
+            writer: Some(writer),
+            committed: false,
+        })
+    }
+
+    /// Queues a chunk; waits while the writer is behind, so memory stays bounded.
+    pub async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
+        let sender = self.sender.as_ref().expect("not committed");
+        if sender.send(chunk).await.is_err() {
+            // The writer stopped: its error says why.
+            return Err(self
+                .join_writer()
+                .await
+                .err()
+                .unwrap_or_else(|| anyhow!("the dump writer stopped")));
+        }
+        Ok(())
+    }
+
+    /// Finishes the file and puts it in place with its `.sha256`.
+    pub async fn commit(mut self) -> anyhow::Result<WrittenDump> {
+        let (bytes, sha256) = self.join_writer().await?;
+        // A hard link fails when the name is taken, where a rename would replace a backup.
+        fs::hard_link(&self.partial_path, &self.final_path).with_context(|| {
+            format!("cannot move the dump into `{}`", self.final_path.display())
+        })?;
+        self.committed = true;
+        let _ = fs::remove_file(&self.partial_path);
+        write_checksum(&self.final_path, &sha256)?;
+        sync_directory(self.final_path.parent().expect("checked in create"))?;
+        Ok(WrittenDump {
+            path: self.final_path.clone(),
+            bytes,
+            sha256,
+        })
+    }
+
+    async fn join_writer(&mut self) -> anyhow::Result<(u64, String)> {
+        self.sender = None;
+        let writer = self
+            .writer
+            .take()
+            .context("the dump writer already finished")?;
+        let partial = self.partial_path.display().to_string();
+        tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .context("the dump writer could not be joined")?
+            .map_err(|_| anyhow!("the dump writer panicked"))?
+            .with_context(|| format!("cannot write `{partial}`"))
+    }
+}
+
+impl Drop for AtomicDump {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.sender = None;
+            let _ = fs::remove_file(&self.partial_path);
+        }
+    }
+}
+
+/// `<dump>.sha256`, written to a temporary and renamed, mode 0600.
+fn write_checksum(dump_path: &Path, sha256: &str) -> anyhow::Result<()> {
+    let file_name = dump_path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .expect("checked in create");
+    let checksum_path = checksum_path(dump_path);
+    let temporary = dump_path.with_file_name(partial_file_name(
+        &format!("{file_name}{CHECKSUM_SUFFIX}"),
+        std::process::id(),
+    ));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)
+        .with_context(|| format!("cannot create `{}`", temporary.display()))?;
+    file.write_all(checksum_line(sha256, file_name).as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&temporary, &checksum_path)
+        .with_context(|| format!("cannot write `{}`", checksum_path.display()))?;
+    Ok(())
+}
+
+/// `nelo-...dump` -> `nelo-...dump.sha256`.
+pub fn checksum_path(dump_path: &Path) -> PathBuf {
+    let mut path = dump_path.as_os_str().to_owned();
+    path.push(CHECKSUM_SUFFIX);
+    PathBuf::from(path)
+}
+
+fn sync_directory(dir: &Path) -> anyhow::Result<()> {
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .with_context(|| format!("cannot sync directory `{}`", dir.display()))
+}
+
+/// The SHA-256 of a file, read in large blocks.
+pub fn sha256_of(path: &Path) -> anyhow::Result<String> {
+    let mut file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let mut hasher = Sha256::new();
+    io::copy(
+        &mut io::BufReader::with_capacity(WRITE_BUFFER, &mut file),
+        &mut hasher,
+    )
+    .with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Removes the partials of dumps whose writer is gone (killed or interrupted); returns how
+/// many. Partials of live processes are left alone.
+pub fn sweep_stale_partials(dir: &Path) -> anyhow::Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot list `{}`", dir.display()));
+        }
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(parse_partial_file_name) else {
+            continue;
+        };
+        if !process_is_alive(pid) && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn process_is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_committed_dump_is_in_place_with_its_checksum_and_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nelo-20261124T101500Z-manual.dump");
+        let mut dump = AtomicDump::create(&path).unwrap();
+        dump.write(Bytes::from_static(b"PGDMP")).await.unwrap();
+        dump.write(Bytes::from_static(b" rest")).await.unwrap();
+        let written = dump.commit().await.unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"PGDMP rest");
+        assert_eq!(written.bytes, 10);
+        assert_eq!(written.sha256, sha256_of(&path).unwrap());
+        let line = fs::read_to_string(checksum_path(&path)).unwrap();
+        assert_eq!(
+            line,
+            format!("{}  nelo-20261124T101500Z-manual.dump\n", written.sha256)
+        );
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_dump_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.dump");
+        let mut dump = AtomicDump::create(&path).unwrap();
+        dump.write(Bytes::from_static(b"half")).await.unwrap();
+        drop(dump);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_existing_backup_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.dump");
+        fs::write(&path, b"old").unwrap();
+        let dump = AtomicDump::create(&path).unwrap();
+        assert!(dump.commit().await.is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+    }
+
+    #[test]
+    fn only_partials_of_dead_writers_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = partial_file_name("a.dump", std::process::id());
+        // Beyond the largest pid Linux hands out.
+        let dead = partial_file_name("b.dump", 99_999_999);
+        for name in [&live, &dead, &"c.dump".to_string()] {
+            fs::write(dir.path().join(name), b"").unwrap();
+        }
+        assert_eq!(sweep_stale_partials(dir.path()).unwrap(), 1);
+        assert!(dir.path().join(&live).exists());
+        assert!(!dir.path().join(&dead).exists());
+        assert!(dir.path().join("c.dump").exists());
+    }
+}

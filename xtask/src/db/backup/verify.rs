@@ -1,0 +1,124 @@
+//! `db backup --verify`: restore the dump into a scratch database, compare its catalog and
+//! exact row counts with the source, and drop the scratch database whatever happens.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::PgConnection;
+
+use crate::backup::compare::{Snapshot, differences};
+use crate::config::DatabaseUrl;
+use crate::context::Context;
+use crate::db::restore::{check_file, drop_database, restore_into, table_row_counts};
+use crate::docker::Engine;
+use crate::postgres;
+
+const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The catalog, one line per object, identical between a database and its faithful copy
+/// (no OIDs, no owners).
+const CATALOG_QUERY: &str = "
+SELECT format('column %I.%I.%I %s not_null=%s default=%s', n.nspname, c.relname, a.attname,
+              format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+UNION ALL
+SELECT format('index %I.%I %s', schemaname, indexname, indexdef) FROM pg_indexes
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT format('constraint %I.%I.%I %s', n.nspname, c.relname, con.conname, pg_get_constraintdef(con.oid))
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT format('enum %I.%I %s', n.nspname, t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder))
+FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace
+GROUP BY n.nspname, t.typname
+UNION ALL
+SELECT format('view %I.%I %s', schemaname, viewname, definition) FROM pg_views
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT format('extension %s %s', extname, extversion) FROM pg_extension";
+
+/// The result of a verification.
+pub struct Report {
+    pub tables: usize,
+    pub rows: i64,
+    pub differences: Vec<String>,
+}
+
+impl Report {
+    pub fn is_match(&self) -> bool {
+        self.differences.is_empty()
+    }
+
+    pub fn describe(&self) -> String {
+        if self.is_match() {
+            format!(
+                "verified: the backup restores to the same schema, {} tables and {} rows",
+                self.tables, self.rows
+            )
+        } else {
+            let mut text = format!("verification found {} differences:", self.differences.len());
+            for line in self.differences.iter().take(20) {
+                text.push_str("\n    ");
+                text.push_str(line);
+            }
+            text
+        }
+    }
+}
+
+pub(super) async fn verify(
+    ctx: &Context,
+    engine: &Engine,
+    source: &DatabaseUrl,
+    dump: &Path,
+) -> anyhow::Result<Report> {
+    let format = check_file(dump)?;
+    let scratch = format!("nelo_verify_{}", uuid::Uuid::new_v4().simple());
+    let scratch_url = source.with_database(&scratch);
+    let mut server = postgres::connect(&source.with_database("postgres"), CONNECT_DEADLINE).await?;
+    postgres::ensure_database(&mut server, &scratch).await?;
+    drop(server);
+    let result = compare(ctx, engine, source, &scratch_url, dump, format).await;
+    let dropped = drop_database(source, &scratch).await;
+    let report = result.with_context(|| format!("cannot verify `{}`", dump.display()))?;
+    dropped.with_context(|| format!("the scratch database `{scratch}` is left behind"))?;
+    Ok(report)
+}
+
+async fn compare(
+    ctx: &Context,
+    engine: &Engine,
+    source: &DatabaseUrl,
+    scratch: &DatabaseUrl,
+    dump: &Path,
+    format: crate::backup::dump::Format,
+) -> anyhow::Result<Report> {
+    restore_into(ctx, engine, dump, format, &scratch.database()).await?;
+    let restored = snapshot(&mut postgres::connect(scratch, CONNECT_DEADLINE).await?).await?;
+    let original = snapshot(&mut postgres::connect(source, CONNECT_DEADLINE).await?).await?;
+    Ok(Report {
+        tables: original.row_counts.len(),
+        rows: original.row_counts.iter().map(|(_, rows)| rows).sum(),
+        differences: differences(&original, &restored),
+    })
+}
+
+async fn snapshot(conn: &mut PgConnection) -> anyhow::Result<Snapshot> {
+    let catalog: Vec<String> = sqlx::query_scalar(CATALOG_QUERY)
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot read the catalog")?;
+    Ok(Snapshot {
+        catalog,
+        row_counts: table_row_counts(conn).await?,
+    })
+}
