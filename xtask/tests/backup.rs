@@ -411,3 +411,30 @@ async fn a_dump_cut_short_leaves_no_complete_looking_file() {
     );
     assert!(server.dumps().is_empty());
 }
+
+#[tokio::test]
+async fn a_failed_deploy_leaves_a_backup_of_the_state_before_it() {
+    let server = TestServer::start();
+    let mut source = server.connect("nelo").await;
+    create_sample(&mut source).await;
+    let before = scenes(&mut source).await;
+    let migration = server.migrations_dir.path().join("20250101000000_x");
+    std::fs::create_dir(&migration).unwrap();
+    std::fs::write(
+        migration.join("migration.sql"),
+        "DELETE FROM scene WHERE id > 10;\nALTER TABLE scene DROP COLUMN embedding;\nSELECT 1 / 0;\n",
+    )
+    .unwrap();
+
+    let deploy = server.xtask(&["db", "migrate", "deploy"]);
+    assert!(!deploy.status.success(), "a failing migration deployed");
+    let dumps = server.dumps();
+    assert_eq!(dumps.len(), 1, "no pre-deploy backup: {}", stderr(&deploy));
+    let dump = dumps[0].to_str().unwrap();
+    assert!(dump.ends_with("-pre-deploy.dump"), "{dump}");
+
+    let restore = server.xtask(&["db", "restore", dump, "--into", "before_deploy"]);
+    assert_success(&restore, "db restore of the pre-deploy backup");
+    let mut restored = server.connect("before_deploy").await;
+    assert_eq!(scenes(&mut restored).await, before);
+}
