@@ -11,6 +11,8 @@ mod db;
 mod docker;
 mod image;
 mod postgres;
+mod server;
+mod spec;
 mod test;
 mod ui;
 

@@ -1,12 +1,82 @@
-//! `cargo xtask db destroy`.
+//! `cargo xtask db destroy`: removes the container and its volume. Without `--force` it only
+//! says what would be lost and fails.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
 
 use crate::context::Context;
+use crate::spec::MANAGED_LABEL;
+use crate::{docker, postgres, ui};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Really remove the container and its volume, with every database in it.
+    #[arg(long)]
+    force: bool,
+}
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`db destroy` is not built yet")
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    let config = &ctx.config;
+    let (container, volume) = (&config.container, &config.volume);
+    let engine = docker::connect().await?;
+    let observed = engine.inspect_container(container).await?;
+    if let Some(observed) = &observed
+        && observed.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true")
+    {
+        bail!("container `{container}` was not created by nelo; nelo will not remove it");
+    }
+    let volume_exists = engine.volume_exists(volume).await?;
+    if observed.is_none() && !volume_exists {
+        ui::step(format!(
+            "neither container `{container}` nor volume `{volume}` exists"
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.force {
+        let running = observed.as_ref().is_some_and(|observed| observed.running);
+        let mut lost = Vec::new();
+        if observed.is_some() {
+            lost.push(format!("container `{container}`"));
+        }
+        if volume_exists {
+            lost.push(format!("volume `{volume}` with all its data"));
+        }
+        eprintln!("`db destroy` would remove {}", lost.join(" and "));
+        if running {
+            match database_sizes(ctx).await {
+                Ok(sizes) => {
+                    for (name, size) in sizes {
+                        eprintln!("  - database `{name}` ({size})");
+                    }
+                }
+                Err(error) => eprintln!("  (cannot list the databases: {error})"),
+            }
+        }
+        bail!(
+            "refusing to destroy without --force: run `cargo xtask db destroy --force` (take a \
+             `cargo xtask db backup` first if the data matters)"
+        );
+    }
+    if engine.remove_container(container).await? {
+        ui::step(format!("removed container `{container}`"));
+    }
+    if engine.remove_volume(volume).await? {
+        ui::step(format!("removed volume `{volume}`"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every database of the server and its size, as PostgreSQL prints it.
+async fn database_sizes(ctx: &Context) -> anyhow::Result<Vec<(String, String)>> {
+    let url = ctx.config.database_url.with_database("postgres");
+    let mut conn = postgres::connect(&url, Duration::from_secs(3)).await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT datname::text, pg_size_pretty(pg_database_size(datname)) FROM pg_database \
+         WHERE NOT datistemplate ORDER BY datname",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    Ok(rows)
 }
