@@ -1,0 +1,42 @@
+//! `nelo-seed`: loads Nelo's demo project into the database at `DATABASE_URL`.
+
+use anyhow::Context;
+use clap::Parser;
+use sqlx::{Connection, PgConnection};
+
+/// Load (or reload) the demo project into a migrated Nelo database, in one transaction.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// The database to seed.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    // A missing `.env` is fine: the variables may come from the environment.
+    let _ = dotenvy::dotenv();
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(summary) => {
+            println!("{summary}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> anyhow::Result<nelo_db::seed::SeedReport> {
+    let mut conn = PgConnection::connect(&args.database_url)
+        .await
+        .context("failed to connect to `DATABASE_URL`; is the database running and migrated?")?;
+    let report = nelo_db::seed::seed(&mut conn)
+        .await
+        .context("failed to seed the demo project; nothing was written")?;
+    conn.close().await.ok();
+    Ok(report)
+}
