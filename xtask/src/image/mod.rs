@@ -1,6 +1,7 @@
 //! `cargo xtask image ...`.
 
-mod build;
+pub(crate) mod build;
+mod rootfs;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,393 @@
+//! The image's root file system: debootstrap into a folder, trim it, install the entrypoint,
+//! and stream it as a tar archive. The recipe itself is plain data, tested below.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use futures_util::Stream;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::mpsc;
+
+pub const SUITE: &str = "trixie";
+pub const MIRROR: &str = "http://deb.debian.org/debian";
+pub const PACKAGES: &[&str] = &["postgresql-17", "postgresql-17-pgvector"];
+
+/// What the image does not need: caches, apt lists, documentation, translations, logs, and
+/// the cluster Debian's package creates (the entrypoint makes its own in PGDATA).
+/// `dir/*` empties a folder and keeps it; anything else is removed.
+pub const TRIM: &[&str] = &[
+    "var/cache/apt/*",
+    "var/lib/apt/lists/*",
+    "usr/share/doc/*",
+    "usr/share/man/*",
+    "usr/share/locale/*",
+    "var/lib/postgresql/17",
+    "etc/postgresql/17",
+    "var/log/*",
+];
+
+/// The entrypoint, built into the binary so that the image is the same wherever it is built.
+pub const ENTRYPOINT: &[u8] = include_bytes!("../../../infra/image/entrypoint.sh");
+pub const ENTRYPOINT_PATH: &str = "usr/local/bin/nelo-entrypoint";
+
+/// The label that records which recipe built an image.
+pub const RECIPE_LABEL: &str = "dev.nelo.image-recipe";
+
+/// The sha256 of everything that decides the image's content: the entrypoint, the suite and
+/// the package list.
+pub fn recipe_hash() -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(ENTRYPOINT);
+    hasher.update(SUITE.as_bytes());
+    for package in PACKAGES {
+        hasher.update(b"\0");
+        hasher.update(package.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// The debootstrap command line that makes the root file system in `target`.
+pub fn debootstrap_args(target: &Path) -> Vec<String> {
+    vec![
+        "--variant=minbase".to_string(),
+        format!("--include={}", PACKAGES.join(",")),
+        SUITE.to_string(),
+        target.display().to_string(),
+        MIRROR.to_string(),
+    ]
+}
+
+/// The Dockerfile instructions the import applies: what the official image sets, and the
+/// recipe label.
+pub fn changes(recipe: &str) -> Vec<String> {
+    vec![
+        "ENV PATH=/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            .to_string(),
+        "ENV PGDATA=/var/lib/postgresql/data".to_string(),
+        "ENV LANG=C.UTF-8".to_string(),
+        "ENTRYPOINT [\"/usr/local/bin/nelo-entrypoint\"]".to_string(),
+        "CMD [\"postgres\"]".to_string(),
+        "EXPOSE 5432".to_string(),
+        "VOLUME /var/lib/postgresql/data".to_string(),
+        format!("LABEL {RECIPE_LABEL}={recipe}"),
+    ]
+}
+
+/// Splits a trim entry into the path under the root and whether only its contents go.
+pub fn trim_target(entry: &str) -> (&str, bool) {
+    match entry.strip_suffix("/*") {
+        Some(folder) => (folder, true),
+        None => (entry, false),
+    }
+}
+
+/// Runs debootstrap into `target`, calling `progress` with each `I: ...` line; a failure
+/// carries the last lines of its output.
+pub async fn debootstrap(target: &Path, mut progress: impl FnMut(&str)) -> anyhow::Result<()> {
+    let mut child = tokio::process::Command::new("debootstrap")
+        .args(debootstrap_args(target))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot run debootstrap")?;
+    let (sender, mut receiver) = mpsc::channel::<String>(64);
+    forward_lines(child.stdout.take(), sender.clone());
+    forward_lines(child.stderr.take(), sender);
+    let mut last_lines = VecDeque::new();
+    while let Some(line) = receiver.recv().await {
+        if line.starts_with("I: ") {
+            progress(&line);
+        }
+        if last_lines.len() == 20 {
+            last_lines.pop_front();
+        }
+        last_lines.push_back(line);
+    }
+    let status = child.wait().await.context("cannot wait for debootstrap")?;
+    if !status.success() {
+        let log =
+            std::fs::read_to_string(target.join("debootstrap/debootstrap.log")).unwrap_or_default();
+        let log_tail: Vec<&str> = log.lines().rev().take(15).collect();
+        bail!(
+            "debootstrap failed ({status}):\n{}\n{}",
+            Vec::from(last_lines).join("\n"),
+            log_tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(())
+}
+
+fn forward_lines(
+    stream: Option<impl AsyncRead + Unpin + Send + 'static>,
+    sender: mpsc::Sender<String>,
+) {
+    let Some(stream) = stream else { return };
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if sender.send(line).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// The temporary build folder. Dropping it (after a failure, Ctrl-C or success) first detaches
+/// whatever debootstrap left mounted inside (`proc`, `sys` when it was killed), so that the
+/// removal never reaches into the host's file systems.
+pub struct BuildFolder {
+    folder: Option<tempfile::TempDir>,
+}
+
+impl BuildFolder {
+    pub fn new(parent: &Path) -> anyhow::Result<BuildFolder> {
+        let folder = tempfile::Builder::new()
+            .prefix("nelo-image-")
+            .tempdir_in(parent)
+            .with_context(|| format!("cannot create a build folder in {}", parent.display()))?;
+        Ok(BuildFolder {
+            folder: Some(folder),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.folder.as_ref().expect("present until dropped").path()
+    }
+}
+
+impl Drop for BuildFolder {
+    fn drop(&mut self) {
+        let Some(folder) = self.folder.take() else {
+            return;
+        };
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let stuck = mounts_under(&mounts, folder.path());
+        for mount in &stuck {
+            if let Ok(path) = std::ffi::CString::new(mount.as_os_str().as_encoded_bytes()) {
+                unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        let still_mounted = !mounts_under(
+            &std::fs::read_to_string("/proc/self/mounts").unwrap_or_default(),
+            folder.path(),
+        )
+        .is_empty();
+        if still_mounted {
+            // Never delete through a mount: leave the folder and say where it is.
+            let kept = folder.keep();
+            eprintln!(
+                "warning: {} still has mounts inside; unmount them and remove it by hand",
+                kept.display()
+            );
+        }
+    }
+}
+
+/// The mount points inside `root`, deepest first, from the text of `/proc/self/mounts`.
+pub fn mounts_under(mounts: &str, root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = mounts
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        // The kernel escapes spaces and tabs as octal.
+        .map(|point| PathBuf::from(point.replace("\\040", " ").replace("\\011", "\t")))
+        .filter(|point| point.starts_with(root) && point != root)
+        .collect();
+    found.sort_by_key(|point| std::cmp::Reverse(point.components().count()));
+    found
+}
+
+/// Removes what [`TRIM`] names and installs the entrypoint.
+pub fn finish(root: &Path) -> anyhow::Result<()> {
+    for entry in TRIM {
+        let (path, contents_only) = trim_target(entry);
+        let path = root.join(path);
+        if contents_only {
+            let Ok(children) = std::fs::read_dir(&path) else {
+                continue;
+            };
+            for child in children {
+                remove(&child?.path())?;
+            }
+        } else {
+            remove(&path)?;
+        }
+    }
+    let entrypoint = root.join(ENTRYPOINT_PATH);
+    std::fs::create_dir_all(
+        entrypoint
+            .parent()
+            .expect("the entrypoint path has a folder"),
+    )?;
+    std::fs::write(&entrypoint, ENTRYPOINT)
+        .with_context(|| format!("cannot write {}", entrypoint.display()))?;
+    std::fs::set_permissions(&entrypoint, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+fn remove(path: &Path) -> anyhow::Result<()> {
+    let result = match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    };
+    result.with_context(|| format!("cannot remove {}", path.display()))
+}
+
+/// A tar archive of `root`, built on a blocking thread and handed over in chunks, so memory
+/// stays small; symlinks, modes and ownership are kept.
+pub fn tar_stream(root: PathBuf) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(8);
+    tokio::task::spawn_blocking(move || {
+        let writer = ChunkWriter {
+            sender: sender.clone(),
+            buffer: Vec::new(),
+        };
+        let mut builder = tar::Builder::new(writer);
+        builder.follow_symlinks(false);
+        let written = builder
+            .append_dir_all("", &root)
+            .and_then(|()| builder.into_inner())
+            .and_then(|mut writer| writer.flush());
+        if let Err(error) = written {
+            let _ = sender.blocking_send(Err(error));
+        }
+    });
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    })
+}
+
+const CHUNK_SIZE: usize = 256 * 1024;
+
+struct ChunkWriter {
+    sender: mpsc::Sender<io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= CHUNK_SIZE {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the import stopped reading"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recipe_is_debootstrap_minbase_with_postgres_and_pgvector() {
+        assert_eq!(
+            debootstrap_args(Path::new("/tmp/x/rootfs")).join(" "),
+            "--variant=minbase --include=postgresql-17,postgresql-17-pgvector trixie \
+             /tmp/x/rootfs http://deb.debian.org/debian"
+        );
+    }
+
+    #[test]
+    fn trim_entries_empty_folders_or_remove_paths() {
+        assert_eq!(trim_target("var/cache/apt/*"), ("var/cache/apt", true));
+        assert_eq!(
+            trim_target("etc/postgresql/17"),
+            ("etc/postgresql/17", false)
+        );
+        assert!(TRIM.iter().all(|entry| !entry.starts_with('/')));
+    }
+
+    #[test]
+    fn changes_set_path_pgdata_entrypoint_and_the_recipe_label() {
+        let changes = changes("abc");
+        assert!(changes[0].starts_with("ENV PATH=/usr/lib/postgresql/17/bin:"));
+        assert!(changes.contains(&"ENTRYPOINT [\"/usr/local/bin/nelo-entrypoint\"]".to_string()));
+        assert!(changes.contains(&"VOLUME /var/lib/postgresql/data".to_string()));
+        assert_eq!(changes.last().unwrap(), "LABEL dev.nelo.image-recipe=abc");
+    }
+
+    #[test]
+    fn mounts_inside_the_build_folder_are_found_deepest_first() {
+        let mounts = "proc /proc proc rw 0 0\n\
+                      proc /var/tmp/nelo-image-x/rootfs/proc proc rw 0 0\n\
+                      sysfs /var/tmp/nelo-image-x/rootfs/sys sysfs rw 0 0\n\
+                      binfmt /var/tmp/nelo-image-x/rootfs/proc/sys/fs/binfmt_misc binfmt rw 0 0\n\
+                      tmpfs /var/tmp/nelo-image-y tmpfs rw 0 0\n";
+        let found = mounts_under(mounts, Path::new("/var/tmp/nelo-image-x"));
+        assert_eq!(found.len(), 3);
+        assert_eq!(
+            found[0],
+            Path::new("/var/tmp/nelo-image-x/rootfs/proc/sys/fs/binfmt_misc")
+        );
+        assert!(mounts_under(mounts, Path::new("/var/tmp/nelo-image-z")).is_empty());
+    }
+
+    #[test]
+    fn the_recipe_hash_covers_the_entrypoint() {
+        assert_eq!(recipe_hash().len(), 64);
+        assert!(
+            std::str::from_utf8(ENTRYPOINT)
+                .unwrap()
+                .starts_with("#!/bin/sh")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_tar_stream_keeps_symlinks_and_modes() {
+        use futures_util::StreamExt;
+        let folder = tempfile::tempdir().unwrap();
+        std::fs::create_dir(folder.path().join("bin")).unwrap();
+        std::fs::write(folder.path().join("bin/tool"), b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            folder.path().join("bin/tool"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("bin/tool", folder.path().join("link")).unwrap();
+        let chunks: Vec<Bytes> = tar_stream(folder.path().to_path_buf())
+            .map(|chunk| chunk.unwrap())
+            .collect()
+            .await;
+        let archive_bytes: Vec<u8> = chunks.concat();
+        let mut archive = tar::Archive::new(archive_bytes.as_slice());
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path().unwrap().display().to_string();
+            let header = entry.header();
+            match path.as_str() {
+                "bin/tool" => assert_eq!(header.mode().unwrap() & 0o777, 0o755),
+                "link" => {
+                    assert_eq!(header.entry_type(), tar::EntryType::Symlink);
+                    assert_eq!(
+                        header.link_name().unwrap().unwrap().display().to_string(),
+                        "bin/tool"
+                    );
+                }
+                _ => {}
+            }
+            seen.push(path);
+        }
+        seen.sort();
+        assert_eq!(seen, ["bin", "bin/tool", "link"]);
+    }
+}
