@@ -1,0 +1,237 @@
+//! A sandbox for running the built `xtask` binary against the real Docker engine: its own
+//! container name, volume, port, working folder and backup folder, removed on drop even when
+//! the test fails. Never the developer's `nelo_postgres`.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use bollard::Docker;
+use bollard::query_parameters::{RemoveContainerOptionsBuilder, RemoveVolumeOptions};
+
+pub const PASSWORD: &str = "it-secret";
+
+pub struct Sandbox {
+    pub container: String,
+    pub volume: String,
+    pub port: u16,
+    pub image: String,
+    pub workdir: tempfile::TempDir,
+    pub backups: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let image = std::env::var("NELO_TEST_IMAGE").unwrap_or_else(|_| {
+            panic!(
+                "NELO_TEST_IMAGE is not set: these tests start containers from it; run \
+                 `cargo xtask test`, which builds the image and sets it"
+            )
+        });
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Sandbox {
+            container: format!("nelo_it_{}", &id[..12]),
+            volume: format!("nelo_it_{}_data", &id[..12]),
+            port: free_port(),
+            image,
+            workdir: tempfile::tempdir().unwrap(),
+            backups: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        format!(
+            "postgresql://nelo:{PASSWORD}@127.0.0.1:{}/nelo_it",
+            self.port
+        )
+    }
+
+    pub fn test_database_url(&self) -> String {
+        format!(
+            "postgresql://nelo:{PASSWORD}@127.0.0.1:{}/nelo_it_test",
+            self.port
+        )
+    }
+
+    /// The binary with this sandbox's configuration.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
+            .args(args)
+            .current_dir(self.workdir.path())
+            .env("DATABASE_URL", self.database_url())
+            .env("TEST_DATABASE_URL", self.test_database_url())
+            .env("NELO_PG_IMAGE", &self.image)
+            .env("NELO_PG_CONTAINER", &self.container)
+            .env("NELO_PG_VOLUME", &self.volume)
+            .env("NELO_BACKUP_DIR", self.backups.path())
+            .env_remove("CI");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.command(args)
+                .output()
+                .expect("cannot run the xtask binary"),
+        )
+    }
+
+    /// The container's state (`running`, `exited`), or `None` when it does not exist.
+    pub fn container_state(&self) -> Option<String> {
+        let name = self.container.clone();
+        block_on(move || async move {
+            match docker().inspect_container(&name, None).await {
+                Ok(inspect) => Some(inspect.state.unwrap().status.unwrap().to_string()),
+                Err(_) => None,
+            }
+        })
+    }
+
+    pub fn volume_exists(&self) -> bool {
+        let name = self.volume.clone();
+        block_on(move || async move { docker().inspect_volume(&name).await.is_ok() })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let (container, volume) = (self.container.clone(), self.volume.clone());
+        block_on(move || async move {
+            let docker = docker();
+            let options = RemoveContainerOptionsBuilder::new()
+                .force(true)
+                .v(true)
+                .build();
+            let _ = docker.remove_container(&container, Some(options)).await;
+            let _ = docker
+                .remove_volume(&volume, None::<RemoveVolumeOptions>)
+                .await;
+        });
+    }
+}
+
+/// What a run of the binary printed and returned.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    #[track_caller]
+    pub fn assert_success(&self) {
+        assert!(
+            self.success(),
+            "expected success, got {:?}\nstderr:\n{}",
+            self.code,
+            self.stderr
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_failure_mentions(&self, text: &str) {
+        assert!(
+            !self.success(),
+            "expected a failure, got success\nstderr:\n{}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(text),
+            "expected `{text}` in stderr:\n{}",
+            self.stderr
+        );
+    }
+}
+
+pub fn docker() -> Docker {
+    Docker::connect_with_defaults().expect("cannot reach Docker")
+}
+
+/// Runs the future `make` returns on its own runtime and thread, so that it also works from
+/// `Drop` and inside other runtimes.
+pub fn block_on<T, F>(make: impl FnOnce() -> F + Send + 'static) -> T
+where
+    T: Send + 'static,
+    F: Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(make())
+    })
+    .join()
+    .unwrap()
+}
+
+/// One value from a query on `url`.
+pub fn query_one<T>(url: &str, sql: &'static str) -> T
+where
+    T: Send
+        + Unpin
+        + 'static
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    let url = url.to_string();
+    block_on(move || async move {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar::<_, T>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    })
+}
+
+pub fn execute(url: &str, sql: &'static str) {
+    let url = url.to_string();
+    block_on(move || async move {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    })
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// How many migrations the repository has.
+pub fn migration_count() -> i64 {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    std::fs::read_dir(folder)
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .path()
+                .join("migration.sql")
+                .is_file()
+        })
+        .count() as i64
+}

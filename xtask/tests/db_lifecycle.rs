@@ -1,0 +1,97 @@
+//! `db up`, `db down` and `db destroy` against the real Docker engine.
+
+mod common;
+
+use common::{Sandbox, execute, migration_count, query_one};
+
+#[test]
+fn up_from_nothing_creates_both_databases_with_vector_and_migrations_then_does_nothing() {
+    let sandbox = Sandbox::new();
+    let first = sandbox.run(&["db", "up"]);
+    first.assert_success();
+    assert!(
+        first.stderr.contains(&sandbox.container),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        !first.stderr.contains(common::PASSWORD),
+        "password leaked:\n{}",
+        first.stderr
+    );
+    for url in [sandbox.database_url(), sandbox.test_database_url()] {
+        let vector: i64 = query_one(
+            &url,
+            "SELECT count(*) FROM pg_extension WHERE extname = 'vector'",
+        );
+        assert_eq!(vector, 1, "vector missing in {url}");
+        let applied: i64 = query_one(
+            &url,
+            "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL \
+             AND rolled_back_at IS NULL",
+        );
+        assert_eq!(applied, migration_count(), "migrations missing in {url}");
+    }
+
+    let second = sandbox.run(&["db", "up"]);
+    second.assert_success();
+    assert!(second.stderr.contains("nothing to do"), "{}", second.stderr);
+}
+
+#[test]
+fn down_keeps_the_data_for_the_next_up() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["db", "up"]).assert_success();
+    execute(
+        &sandbox.database_url(),
+        "CREATE TABLE it_kept (value int); INSERT INTO it_kept VALUES (42)",
+    );
+
+    sandbox.run(&["db", "down"]).assert_success();
+    assert_eq!(sandbox.container_state().as_deref(), Some("exited"));
+    let again = sandbox.run(&["db", "down"]);
+    again.assert_success();
+    assert!(again.stderr.contains("already stopped"), "{}", again.stderr);
+
+    sandbox.run(&["db", "up"]).assert_success();
+    let kept: i32 = query_one(&sandbox.database_url(), "SELECT value FROM it_kept");
+    assert_eq!(kept, 42);
+}
+
+#[test]
+fn destroy_refuses_without_force_and_removes_everything_with_it() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["db", "up"]).assert_success();
+
+    let refused = sandbox.run(&["db", "destroy"]);
+    refused.assert_failure_mentions("--force");
+    assert!(
+        refused.stderr.contains(&sandbox.container),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(&sandbox.volume),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("nelo_it_test"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(sandbox.container_state().as_deref(), Some("running"));
+    assert!(sandbox.volume_exists());
+
+    sandbox.run(&["db", "destroy", "--force"]).assert_success();
+    assert_eq!(sandbox.container_state(), None);
+    assert!(!sandbox.volume_exists());
+}
+
+#[test]
+fn down_without_a_container_says_so_and_succeeds() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["db", "down"]);
+    run.assert_success();
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+}
