@@ -66,7 +66,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, Error> {
             continue;
         }
         let entry_path = entry.path();
-        let is_dir = entry_path.is_dir();
+        let is_dir = is_dir(&entry);
         if file_name == LOCK_FILE && !is_dir {
             check_lock_file(&entry_path)?;
         } else if !is_dir {
@@ -99,29 +99,26 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<std::fs::DirEntry>, Error> {
     Ok(entries)
 }
 
+/// From the directory listing where it can (no extra `stat`), following symlinks.
+fn is_dir(entry: &std::fs::DirEntry) -> bool {
+    match entry.file_type() {
+        Ok(file_type) if file_type.is_symlink() => entry.path().is_dir(),
+        Ok(file_type) => file_type.is_dir(),
+        Err(_) => entry.path().is_dir(),
+    }
+}
+
 fn load_migration(folder: &Path, name: String) -> Result<Migration, Error> {
-    let mut has_sql = false;
-    for entry in read_dir_sorted(folder)? {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if file_name == SQL_FILE && entry.path().is_file() {
-            has_sql = true;
-        } else if !file_name.starts_with('.') {
-            return Err(layout_error(
-                &entry.path(),
-                "a migration folder holds only `migration.sql`",
-            ));
-        }
-    }
+    // Only `migration.sql` is read (as Prisma does); a folder without it is an error.
     let path = folder.join(SQL_FILE);
-    if !has_sql {
-        return Err(layout_error(
-            folder,
-            "the migration folder has no `migration.sql`",
-        ));
-    }
-    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
+    let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => {
+            layout_error(folder, "the migration folder has no `migration.sql`")
+        }
+        _ => Error::Io {
+            path: path.clone(),
+            source,
+        },
     })?;
     let checksum = checksum(&bytes);
     let sql = String::from_utf8(bytes)

@@ -1,4 +1,4 @@
-//! `status`: one query, then the pure classification.
+//! `status`: read the folder while one query reads the history, then classify.
 
 use sqlx::Connection;
 
@@ -8,10 +8,16 @@ use crate::{Error, Migrator, folder, store};
 impl Migrator {
     /// The state of every migration in the folder and in the history table. Takes no lock.
     pub async fn status(&self, database_url: &str) -> Result<StatusReport, Error> {
-        let local = folder::load(self.migrations_dir())?;
-        let mut conn = self.connect(database_url).await?;
-        let rows = store::read_rows_if_table_exists(&mut conn).await;
-        let _ = conn.close().await;
+        let dir = self.migrations_dir().to_path_buf();
+        let local = tokio::task::spawn_blocking(move || folder::load(&dir));
+        let rows = async {
+            let mut conn = self.connect(database_url).await?;
+            let rows = store::read_rows_if_table_exists(&mut conn).await;
+            let _ = conn.close().await;
+            rows
+        };
+        let (local, rows) = tokio::join!(local, rows);
+        let local = local.expect("reading the migrations folder panicked")?;
         Ok(plan::classify(&local, &rows?))
     }
 }

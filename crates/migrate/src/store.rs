@@ -29,7 +29,7 @@ const CREATE_TABLE: &str = r#"CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
 
 const SELECT_ROWS: &str = r#"SELECT "id", "checksum", "finished_at", "migration_name", "logs",
     "rolled_back_at", "started_at", "applied_steps_count"
-FROM "_prisma_migrations" ORDER BY "started_at", "migration_name""#;
+FROM "_prisma_migrations""#;
 
 /// What precedes the migration's SQL in the script that applies it; server error
 /// positions are offsets into the whole script, so callers subtract its length.
@@ -130,7 +130,9 @@ pub async fn read_rows(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, Error
         .fetch_all(&mut *conn)
         .await
         .map_err(database_error("reading `_prisma_migrations`"))?;
-    Ok(rows.into_iter().map(history_row).collect())
+    let mut rows: Vec<HistoryRow> = rows.into_iter().map(history_row).collect();
+    rows.sort_by_key(|row| row.started_at);
+    Ok(rows)
 }
 
 /// Every row of the history table; none when the table does not exist yet.
