@@ -72,6 +72,9 @@ async fn fresh_deploy_applies_everything_in_order_then_nothing() {
     assert!(migrator.status(&db.url).await.unwrap().is_up_to_date());
 }
 
+/// name, data type, length, nullable, default
+type ColumnRow = (String, String, Option<i32>, String, Option<String>);
+
 #[tokio::test]
 async fn history_table_has_prismas_exact_columns() {
     let db = TestDb::new().await;
@@ -81,7 +84,7 @@ async fn history_table_has_prismas_exact_columns() {
         .await
         .unwrap();
     let mut conn = db.connect().await;
-    let columns: Vec<(String, String, Option<i32>, String, Option<String>)> = sqlx::query_as(
+    let columns: Vec<ColumnRow> = sqlx::query_as(
         "SELECT column_name::text, data_type::text, character_maximum_length, is_nullable::text, column_default::text
          FROM information_schema.columns WHERE table_name = '_prisma_migrations' ORDER BY ordinal_position",
     )
