@@ -13,6 +13,9 @@ use crate::docker::{self, Engine};
 use crate::spec::{self, ContainerSpec, Decision};
 use crate::{postgres, server, ui};
 
+/// Set by the integration tests to the pid of the test process; see [`spec::TEST_RUN_LABEL`].
+const TEST_RUN_PID_VAR: &str = "NELO_TEST_RUN_PID";
+
 /// How long a new container may take to initialise its data directory and start.
 const CREATE_DEADLINE: Duration = Duration::from_secs(90);
 /// How long an existing container may take to start (crash recovery included).
@@ -40,7 +43,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let engine = docker::connect().await?;
-    let spec = spec::container_spec(config);
+    let mut spec = spec::container_spec(config);
+    // Integration tests mark what they create, so that `cargo xtask test` can sweep it up when
+    // a test process is killed before its cleanup runs.
+    if let Ok(pid) = std::env::var(TEST_RUN_PID_VAR) {
+        spec.labels.insert(spec::TEST_RUN_LABEL.to_string(), pid);
+    }
     let mut changed = ensure_container(ctx, &engine, &spec).await?;
 
     for url in [&config.database_url, &config.test_database_url] {

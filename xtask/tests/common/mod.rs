@@ -68,6 +68,8 @@ impl Sandbox {
             .env("NELO_PG_CONTAINER", &self.container)
             .env("NELO_PG_VOLUME", &self.volume)
             .env("NELO_BACKUP_DIR", self.backups.path())
+            // Labels what this test creates, for `cargo xtask test` to sweep up if we are killed.
+            .env("NELO_TEST_RUN_PID", std::process::id().to_string())
             .env_remove("CI");
         command
     }
