@@ -1,12 +1,165 @@
-//! `cargo xtask db status`.
+//! `cargo xtask db status`: the container, and each database with its migrations. Exits 0
+//! only when the server runs and both databases are up to date.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use serde::Serialize;
+
+use crate::config::DatabaseUrl;
 use crate::context::Context;
+use crate::docker;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Print the status as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`db status` is not built yet")
+#[derive(Debug, Serialize)]
+struct Status {
+    /// Where the Docker engine was reached.
+    docker_host: String,
+    container: String,
+    /// `absent`, `created`, `running`, `exited`, ...
+    state: String,
+    image: Option<String>,
+    port: Option<u16>,
+    volume: Option<String>,
+    health: Option<String>,
+    databases: Vec<DatabaseStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct DatabaseStatus {
+    name: String,
+    url: String,
+    /// Whether the server answered for this database.
+    reachable: bool,
+    error: Option<String>,
+    applied: usize,
+    pending: Vec<String>,
+    failed: Vec<String>,
+    /// Modified after apply, or applied but missing from the folder.
+    other: Vec<String>,
+}
+
+impl Status {
+    fn is_healthy(&self) -> bool {
+        self.state == "running"
+            && self.databases.iter().all(|db| {
+                db.reachable && db.pending.is_empty() && db.failed.is_empty() && db.other.is_empty()
+            })
+    }
+}
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    let config = &ctx.config;
+    let engine = docker::connect().await?;
+    let observed = engine.inspect_container(&config.container).await?;
+    let running = observed.as_ref().is_some_and(|observed| observed.running);
+    let mut databases = Vec::new();
+    for url in [&config.database_url, &config.test_database_url] {
+        databases.push(database_status(ctx, url, running).await);
+    }
+    let status = Status {
+        docker_host: engine.host.clone(),
+        container: config.container.clone(),
+        state: observed
+            .as_ref()
+            .map_or("absent".to_string(), |o| o.status.clone()),
+        image: observed.as_ref().map(|o| o.image.clone()),
+        port: observed.as_ref().and_then(|o| o.host_port),
+        volume: observed.as_ref().and_then(|o| o.volume.clone()),
+        health: observed.as_ref().and_then(|o| o.health.clone()),
+        databases,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print_human(&status);
+    }
+    Ok(if status.is_healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn database_status(ctx: &Context, url: &DatabaseUrl, running: bool) -> DatabaseStatus {
+    let mut status = DatabaseStatus {
+        name: url.database(),
+        url: url.redacted(),
+        reachable: false,
+        error: None,
+        applied: 0,
+        pending: Vec::new(),
+        failed: Vec::new(),
+        other: Vec::new(),
+    };
+    if !running {
+        status.error = Some("the server is not running".to_string());
+        return status;
+    }
+    let migrator = nelo_migrate::Migrator::new(&ctx.config.migrations_dir)
+        .connect_timeout(Duration::from_secs(5));
+    match migrator.status(url.as_str()).await {
+        Ok(report) => {
+            let names = |entries: Vec<&nelo_migrate::MigrationStatus>| {
+                entries
+                    .into_iter()
+                    .map(|entry| entry.name.clone())
+                    .collect::<Vec<_>>()
+            };
+            status.reachable = true;
+            status.applied = report.in_state(nelo_migrate::State::Applied).count();
+            status.pending = names(report.pending().collect());
+            status.failed = names(report.failed().collect());
+            status.other = report
+                .modified()
+                .chain(report.missing())
+                .map(|entry| format!("{} ({})", entry.name, entry.state))
+                .collect();
+        }
+        Err(error) => status.error = Some(error.to_string()),
+    }
+    status
+}
+
+fn print_human(status: &Status) {
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_string());
+    println!("docker     {}", status.docker_host);
+    println!("container  {} ({})", status.container, status.state);
+    println!("image      {}", or_dash(status.image.clone()));
+    println!(
+        "port       {}",
+        or_dash(status.port.map(|port| format!("127.0.0.1:{port}")))
+    );
+    println!("volume     {}", or_dash(status.volume.clone()));
+    println!("health     {}", or_dash(status.health.clone()));
+    for db in &status.databases {
+        let summary = match &db.error {
+            Some(error) => format!("unavailable: {error}"),
+            None if db.pending.is_empty() && db.failed.is_empty() && db.other.is_empty() => {
+                format!("up to date ({} applied)", db.applied)
+            }
+            None => format!(
+                "{} applied, {} pending, {} failed",
+                db.applied,
+                db.pending.len(),
+                db.failed.len()
+            ),
+        };
+        println!("database   {}: {summary}", db.name);
+        for name in &db.pending {
+            println!("             pending  {name}");
+        }
+        for name in &db.failed {
+            println!("             FAILED   {name}");
+        }
+        for line in &db.other {
+            println!("             {line}");
+        }
+    }
 }
