@@ -377,3 +377,25 @@ async fn continues_a_database_migrated_by_prisma() {
     assert!(migrator.status(&db.url).await.unwrap().is_up_to_date());
     assert_eq!(db.history().await.len(), 3);
 }
+
+#[tokio::test]
+async fn error_without_server_position_names_the_statement() {
+    let db = TestDb::new().await;
+    // "relation already exists" carries no position: the failing statement's start is named.
+    let sql =
+        "-- nelo:no-transaction\nCREATE TABLE twice (id int);\n\n  CREATE TABLE twice (id int);\n";
+    let dir = folder(&[("20250101000000_twice", sql)]);
+    let error = Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap_err();
+    let Error::MigrationFailed(failure) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(failure.sqlstate.as_deref(), Some("42P07"));
+    assert_eq!(
+        (failure.step, failure.line, failure.column),
+        (Some(2), Some(4), Some(3)),
+        "{failure}"
+    );
+}

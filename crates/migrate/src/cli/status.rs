@@ -56,9 +56,16 @@ fn table(report: &StatusReport) -> String {
         .max()
         .unwrap_or(9)
         .max(9);
-    let mut text = format!("{:width$}  STATE\n", "MIGRATION");
+    let mut text = format!(
+        "{:width$}  {:20}  STATE\n",
+        "MIGRATION", "FINISHED AT (UTC)"
+    );
     for entry in &report.entries {
-        text += &format!("{:width$}  {}\n", entry.name, entry.state);
+        let finished = entry.finished_at.map_or_else(
+            || "-".to_string(),
+            |at| at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        );
+        text += &format!("{:width$}  {finished:20}  {}\n", entry.name, entry.state);
     }
     let count = |state| report.in_state(state).count();
     let advice = [
