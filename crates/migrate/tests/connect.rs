@@ -1,0 +1,103 @@
+//! Connecting: transient failures are retried, authentication failures are not.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{TestDb, folder, ignore_events};
+use nelo_migrate::{Error, Migrator};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A proxy to the test server that hangs up on the first `refuse` connections, as a server
+/// that is still starting does; returns its address and the number of connections it saw.
+async fn flaky_proxy(refuse: usize) -> (String, Arc<AtomicUsize>) {
+    let server = url::Url::parse(&common::server_url()).unwrap();
+    let upstream = format!(
+        "{}:{}",
+        server.host_str().unwrap(),
+        server.port().unwrap_or(5432)
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            if seen.fetch_add(1, Ordering::SeqCst) < refuse {
+                drop(client);
+                continue;
+            }
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (address, connections)
+}
+
+fn through(url: &str, address: &str) -> url::Url {
+    let mut url = url::Url::parse(url).unwrap();
+    let (host, port) = address.split_once(':').unwrap();
+    url.set_host(Some(host)).unwrap();
+    url.set_port(Some(port.parse().unwrap())).unwrap();
+    url
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_the_server_answers() {
+    let db = TestDb::new().await;
+    let (address, connections) = flaky_proxy(3).await;
+    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
+    let migrator = Migrator::new(dir.path()).connect_timeout(Duration::from_secs(30));
+    let report = migrator
+        .deploy(through(&db.url, &address).as_str(), ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["20250101000000_a"]);
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        4,
+        "three refused attempts, then one that worked"
+    );
+}
+
+#[tokio::test]
+async fn authentication_failure_is_not_retried() {
+    let db = TestDb::new().await;
+    let (address, connections) = flaky_proxy(0).await;
+    let mut url = through(&db.url, &address);
+    url.set_password(Some("wrong-password")).unwrap();
+    let dir = folder(&[("20250101000000_a", "SELECT 1;\n")]);
+    let migrator = Migrator::new(dir.path()).connect_timeout(Duration::from_secs(30));
+    let error = migrator
+        .deploy(url.as_str(), ignore_events)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::AuthenticationFailed { .. }),
+        "{error:?}"
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unreachable_server_times_out_with_a_redacted_url() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener); // nothing listens there now: connection refused, again and again
+    let dir = folder(&[("20250101000000_a", "SELECT 1;\n")]);
+    let url = format!("postgresql://nelo:hunter2@127.0.0.1:{port}/nelo");
+    let migrator = Migrator::new(dir.path()).connect_timeout(Duration::from_millis(300));
+    let error = migrator.status(&url).await.unwrap_err();
+    assert!(matches!(error, Error::ConnectTimeout { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("nelo:***@127.0.0.1") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
