@@ -34,9 +34,12 @@ pub(crate) async fn deploy_locked(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<DeployReport, Error> {
     on_event(Event::LockAcquired);
-    store::ensure_table(conn).await?;
-    let rows = store::read_rows(conn).await?;
-    let plan = plan::deploy_plan(local, &rows)?;
+    let rows = store::read_rows_if_table_exists(conn).await?;
+    let mut table_exists = rows.is_some();
+    let plan = plan::deploy_plan(local, &rows.unwrap_or_default())?;
+    if plan.to_apply.is_empty() && !table_exists {
+        store::ensure_table(conn).await?;
+    }
     for name in &plan.modified {
         on_event(Event::Modified { name: name.clone() });
     }
@@ -45,7 +48,9 @@ pub(crate) async fn deploy_locked(
     }
     let mut applied = Vec::with_capacity(plan.to_apply.len());
     for migration in plan.to_apply {
-        apply(conn, migration, on_event).await?;
+        // A fresh database gets the history table in the first migration's transaction.
+        apply(conn, migration, !table_exists, on_event).await?;
+        table_exists = true;
         applied.push(migration.name.clone());
     }
     Ok(DeployReport {
@@ -59,6 +64,7 @@ pub(crate) async fn deploy_locked(
 async fn apply(
     conn: &mut PgConnection,
     migration: &Migration,
+    create_table: bool,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<(), Error> {
     on_event(Event::Applying {
@@ -67,9 +73,9 @@ async fn apply(
     });
     let started = Instant::now();
     let outcome = if migration.no_transaction {
-        apply_statement_by_statement(conn, migration, on_event).await
+        apply_statement_by_statement(conn, migration, create_table, on_event).await
     } else {
-        apply_in_transaction(conn, migration).await
+        apply_in_transaction(conn, migration, create_table).await
     };
     let name = migration.name.clone();
     let duration = started.elapsed();
@@ -80,20 +86,28 @@ async fn apply(
     outcome
 }
 
-async fn apply_in_transaction(conn: &mut PgConnection, migration: &Migration) -> Result<(), Error> {
+async fn apply_in_transaction(
+    conn: &mut PgConnection,
+    migration: &Migration,
+    create_table: bool,
+) -> Result<(), Error> {
     let started_at = Utc::now();
-    let Err(error) = store::apply_in_transaction(conn, migration).await else {
+    let Err(script_error) = store::apply_in_transaction(conn, migration, create_table).await else {
         return Ok(());
     };
-    let prefix_chars = store::SCRIPT_PREFIX.chars().count();
+    let prefix_chars = script_error.prefix_chars;
     let failure = failure(
         migration,
-        &error,
+        &script_error.error,
         |position| position.checked_sub(prefix_chars),
         None,
         None,
     );
-    // Written after the rollback, in its own statement, so that it survives.
+    // Written after the rollback, in its own statement, so that it survives. The rollback
+    // also took the history table when it was created in the same transaction.
+    if create_table {
+        let _ = store::ensure_table(conn).await;
+    }
     let _ = store::record_failure(conn, migration, started_at, &failure.to_string()).await;
     Err(Error::MigrationFailed(Box::new(failure)))
 }
@@ -101,8 +115,12 @@ async fn apply_in_transaction(conn: &mut PgConnection, migration: &Migration) ->
 async fn apply_statement_by_statement(
     conn: &mut PgConnection,
     migration: &Migration,
+    create_table: bool,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<(), Error> {
+    if create_table {
+        store::ensure_table(conn).await?;
+    }
     let sql = migration.sql_to_send();
     let statements = split_statements(sql);
     let id = store::start_row(conn, migration).await?;

@@ -18,6 +18,6 @@ impl Migrator {
         };
         let (local, rows) = tokio::join!(local, rows);
         let local = local.expect("reading the migrations folder panicked")?;
-        Ok(plan::classify(&local, &rows?))
+        Ok(plan::classify(&local, &rows?.unwrap_or_default()))
     }
 }

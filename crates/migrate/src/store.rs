@@ -31,10 +31,6 @@ const SELECT_ROWS: &str = r#"SELECT "id", "checksum", "finished_at", "migration_
     "rolled_back_at", "started_at", "applied_steps_count"
 FROM "_prisma_migrations""#;
 
-/// What precedes the migration's SQL in the script that applies it; server error
-/// positions are offsets into the whole script, so callers subtract its length.
-pub const SCRIPT_PREFIX: &str = "BEGIN;\n";
-
 type RowTuple = (
     String,
     String,
@@ -135,14 +131,17 @@ pub async fn read_rows(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, Error
     Ok(rows)
 }
 
-/// Every row of the history table; none when the table does not exist yet.
-pub async fn read_rows_if_table_exists(conn: &mut PgConnection) -> Result<Vec<HistoryRow>, Error> {
+/// Every row of the history table, or `None` when the table does not exist yet.
+pub async fn read_rows_if_table_exists(
+    conn: &mut PgConnection,
+) -> Result<Option<Vec<HistoryRow>>, Error> {
     match read_rows(conn).await {
+        Ok(rows) => Ok(Some(rows)),
         Err(Error::Database {
             source: sqlx::Error::Database(db),
             ..
-        }) if db.code().as_deref() == Some("42P01") => Ok(Vec::new()),
-        other => other,
+        }) if db.code().as_deref() == Some("42P01") => Ok(None),
+        Err(error) => Err(error),
     }
 }
 
@@ -165,15 +164,21 @@ fn sql_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// The one script that applies a transactional migration: BEGIN, the migration, its history
-/// row, COMMIT, so a migration costs one round trip. The row's values are a generated UUID,
-/// a hex checksum and a folder name already restricted to `[A-Za-z0-9_-]`, quoted anyway.
-pub fn transactional_script(migration: &Migration, id: &str) -> String {
+/// The one script that applies a transactional migration: BEGIN, the history table when
+/// it does not exist yet, the migration, its history row, COMMIT; so a migration costs one
+/// round trip. The row's values are a generated UUID, a hex checksum and a folder name
+/// already restricted to `[A-Za-z0-9_-]`, quoted anyway.
+pub fn transactional_script(migration: &Migration, id: &str, create_table: bool) -> Script {
     let sql = migration.sql_to_send();
-    let mut script = String::with_capacity(SCRIPT_PREFIX.len() + sql.len() + 300);
-    script.push_str(SCRIPT_PREFIX);
-    script.push_str(sql);
-    script.push_str(&format!(
+    let mut text = String::with_capacity(CREATE_TABLE.len() + sql.len() + 300);
+    text.push_str("BEGIN;\n");
+    if create_table {
+        text.push_str(CREATE_TABLE);
+        text.push('\n');
+    }
+    let prefix_chars = text.chars().count();
+    text.push_str(sql);
+    text.push_str(&format!(
         "\n;\nINSERT INTO \"_prisma_migrations\" (\"id\", \"checksum\", \"migration_name\", \
          \"started_at\", \"finished_at\", \"applied_steps_count\") \
          VALUES ({}, {}, {}, now(), clock_timestamp(), 1);\nCOMMIT;",
@@ -181,22 +186,41 @@ pub fn transactional_script(migration: &Migration, id: &str) -> String {
         sql_literal(&migration.checksum),
         sql_literal(&migration.name),
     ));
-    script
+    Script { text, prefix_chars }
 }
 
-/// Applies a migration and records it in one transaction. On error the transaction is
-/// rolled back before returning, and nothing is recorded.
+/// A script sent to the server, and how many characters precede the migration's SQL in it
+/// (server error positions are offsets into the whole script).
+#[derive(Debug)]
+pub struct Script {
+    pub text: String,
+    pub prefix_chars: usize,
+}
+
+/// A failed script: the error and the script's prefix length.
+#[derive(Debug)]
+pub struct ScriptError {
+    pub error: sqlx::Error,
+    pub prefix_chars: usize,
+}
+
+/// Applies a migration and records it in one transaction, creating the history table in it
+/// when asked. On error the transaction is rolled back before returning; nothing is recorded.
 pub async fn apply_in_transaction(
     conn: &mut PgConnection,
     migration: &Migration,
-) -> Result<(), sqlx::Error> {
-    let script = transactional_script(migration, &uuid::Uuid::new_v4().to_string());
-    match sqlx::raw_sql(&script).execute(&mut *conn).await {
+    create_table: bool,
+) -> Result<(), ScriptError> {
+    let script = transactional_script(migration, &uuid::Uuid::new_v4().to_string(), create_table);
+    match sqlx::raw_sql(&script.text).execute(&mut *conn).await {
         Ok(_) => Ok(()),
         Err(error) => {
             // The connection may be gone, in which case the server rolled back already.
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-            Err(error)
+            Err(ScriptError {
+                error,
+                prefix_chars: script.prefix_chars,
+            })
         }
     }
 }
@@ -322,13 +346,25 @@ mod tests {
             checksum: "abc".into(),
             no_transaction: false,
         };
-        let script = transactional_script(&migration, "id-1");
-        assert!(script.starts_with(SCRIPT_PREFIX));
+        let script = transactional_script(&migration, "id-1", false);
+        assert_eq!(script.prefix_chars, "BEGIN;\n".len());
+        let script = script.text;
+        assert!(script.starts_with("BEGIN;\nCREATE TABLE a"), "{script}");
         assert!(
             script.contains("-- trailing comment\n;\nINSERT"),
             "{script}"
         );
         assert!(script.contains("'20250101000000_it''s'"), "{script}");
         assert!(script.ends_with("COMMIT;"));
+        let with_table = transactional_script(&migration, "id-1", true);
+        assert!(
+            with_table
+                .text
+                .contains("CREATE TABLE IF NOT EXISTS \"_prisma_migrations\"")
+        );
+        assert_eq!(
+            &with_table.text[with_table.prefix_chars..][..14],
+            "CREATE TABLE a"
+        );
     }
 }

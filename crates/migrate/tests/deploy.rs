@@ -399,3 +399,15 @@ async fn error_without_server_position_names_the_statement() {
         "{failure}"
     );
 }
+
+#[tokio::test]
+async fn empty_folder_creates_the_history_table() {
+    let db = TestDb::new().await;
+    let dir = folder(&[]);
+    let report = Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    assert!(report.applied.is_empty());
+    assert!(db.table_exists("_prisma_migrations").await);
+}
