@@ -109,12 +109,13 @@ impl TestDatabase {
             std::process::id(),
             SEQUENCE.fetch_add(1, Ordering::Relaxed),
         );
-        let template = template::ensure_template(&server, &folder).await?;
+        let template = template::ensure_template(&server, &mut admin, &folder).await?;
         let cloned = server::create_database(&mut admin, &name, Some(&template)).await;
         match cloned {
-            // Another run dropped the template (it superseded it) between the two steps.
+            // Another run dropped the template (it superseded it) between the two steps:
+            // build it again, under the same name.
             Err(error) if has_sqlstate(&error, server::INVALID_CATALOG_NAME) => {
-                template::ensure_template(&server, &folder).await?;
+                template::ensure_template(&server, &mut admin, &folder).await?;
                 server::create_database(&mut admin, &name, Some(&template))
                     .await
                     .map_err(at("clone the template"))?;

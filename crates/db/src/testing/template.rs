@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use sqlx::Connection;
+use sqlx::PgConnection;
 
 use super::{Error, Server, at, names, server};
 
@@ -51,35 +51,34 @@ pub fn template_key<'a>(migrations: impl IntoIterator<Item = (&'a str, &'a str)>
 /// The name of the template of `folder`, built and deployed if it does not exist yet.
 /// Once built, templates this host made from an older version of the same folder, or from a
 /// folder that is gone, are dropped.
-pub async fn ensure_template(server: &Server, folder: &MigrationsFolder) -> Result<String, Error> {
+pub async fn ensure_template(
+    server: &Server,
+    admin: &mut PgConnection,
+    folder: &MigrationsFolder,
+) -> Result<String, Error> {
     let name = names::template_name(&folder.key);
-    let mut admin = server.connect_admin().await?;
-    if server::database_is_template(&mut admin, &name)
+    if server::database_is_template(admin, &name)
         .await
         .map_err(at("look up the template"))?
         == Some(true)
     {
-        admin.close().await.ok();
         return Ok(name);
     }
-    server::lock_templates(&mut admin)
+    // On an error before the unlock, the caller drops `admin`: the session's end releases it.
+    server::lock_templates(admin)
         .await
         .map_err(at("take the template lock"))?;
     // Another process may have built it while this one waited.
-    let outcome = match server::database_is_template(&mut admin, &name)
+    if server::database_is_template(admin, &name)
         .await
         .map_err(at("look up the template"))?
+        != Some(true)
     {
-        Some(true) => Ok(()),
-        _ => build_template(server, &mut admin, folder, &name).await,
-    };
-    // Closing the session releases the lock even when unlocking fails.
-    let unlocked = server::unlock_templates(&mut admin)
+        build_template(server, admin, folder, &name).await?;
+    }
+    server::unlock_templates(admin)
         .await
-        .map_err(at("release the template lock"));
-    admin.close().await.ok();
-    outcome?;
-    unlocked?;
+        .map_err(at("release the template lock"))?;
     Ok(name)
 }
 
@@ -106,7 +105,7 @@ async fn deploy(
 /// Runs under the template lock.
 async fn build_template(
     server: &Server,
-    admin: &mut sqlx::PgConnection,
+    admin: &mut PgConnection,
     folder: &MigrationsFolder,
     name: &str,
 ) -> Result<(), Error> {
