@@ -1,12 +1,328 @@
-//! `cargo xtask bench testdb`.
+//! `cargo xtask bench testdb`: the time to hand a test a fresh, migrated database, with
+//! `nelo_db::testing::TestDatabase` (a clone of a template) against what `#[sqlx::test]` does
+//! (create an empty database, deploy every migration into it), for Nelo's migrations and for
+//! a generated folder of 200. Prints a Markdown table for BENCHMARKS.md.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use nelo_db::testing::{self, TestDatabase, names};
+use sqlx::{Connection, Executor, PgConnection};
 
 use crate::context::Context;
+use crate::ui;
+
+/// What a clone should cost, whatever the number of migrations.
+const TARGET: Duration = Duration::from_millis(100);
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Superuser URL of the server's `postgres` database; the bench creates and drops its own
+    /// databases
+    #[arg(long, env = "NELO_TEST_SERVER_URL", hide_env_values = true)]
+    server_url: String,
+    /// Databases made per method and folder
+    #[arg(long, default_value_t = 10)]
+    iterations: usize,
+    /// Migrations in the generated folder
+    #[arg(long, default_value_t = 200)]
+    migrations: usize,
+}
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`bench testdb` is not built yet")
+/// A folder of migrations to measure.
+struct Folder {
+    label: String,
+    path: PathBuf,
+}
+
+const METHOD_CLONE: &str = "template clone (`TestDatabase`)";
+
+/// The samples of one method on one folder.
+struct Row {
+    method: &'static str,
+    folder: String,
+    create: Vec<Duration>,
+    drop: Vec<Duration>,
+}
+
+impl Row {
+    fn new(method: &'static str, folder: &Folder) -> Row {
+        Row {
+            method,
+            folder: folder.label.clone(),
+            create: Vec::new(),
+            drop: Vec::new(),
+        }
+    }
+}
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.iterations > 0, "`--iterations` must be at least 1");
+    let mut admin = PgConnection::connect(&args.server_url)
+        .await
+        .context("cannot connect to the server of --server-url (NELO_TEST_SERVER_URL)")?;
+    let server = server_settings(&mut admin).await?;
+    admin.close().await.ok();
+
+    let work = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let generated = work.path().join("generated");
+    nelo_fixtures::generated_folder(&generated, args.migrations)
+        .with_context(|| format!("cannot generate {} migrations", args.migrations))?;
+    let folders = [
+        Folder {
+            label: "Nelo's baseline".to_string(),
+            path: ctx.config.migrations_dir.clone(),
+        },
+        Folder {
+            label: format!("{} generated", args.migrations),
+            path: generated,
+        },
+    ];
+
+    let mut rows = Vec::new();
+    let mut first_clones = Vec::new();
+    for folder in &folders {
+        let bar = ui::spinner(format!("{}: template clone", folder.label));
+        // The first database of a folder builds its template when the migrations changed.
+        let started = Instant::now();
+        drop(make_clone(&args.server_url, &folder.path).await?);
+        first_clones.push((folder.label.clone(), started.elapsed()));
+        rows.push(measure_clones(&args, folder).await?);
+        bar.set_message(format!(
+            "{}: bare CREATE DATABASE ... TEMPLATE",
+            folder.label
+        ));
+        rows.push(measure_floor(&args, folder).await?);
+        bar.set_message(format!("{}: create + deploy", folder.label));
+        rows.push(measure_create_and_deploy(&args, folder).await?);
+        ui::done(&bar, format!("{}: measured", folder.label));
+    }
+    let generated_template = testing::template_name(&folders[1].path)?;
+    drop_database(&args.server_url, &generated_template).await?;
+    print_report(&args, &server, &rows, &first_clones);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn make_clone(server_url: &str, folder: &Path) -> anyhow::Result<TestDatabase> {
+    TestDatabase::create(server_url, folder)
+        .await
+        .with_context(|| format!("cannot make a test database from `{}`", folder.display()))
+}
+
+/// `TestDatabase::create`, then its drop.
+async fn measure_clones(args: &Args, folder: &Folder) -> anyhow::Result<Row> {
+    let mut row = Row::new(METHOD_CLONE, folder);
+    for _ in 0..args.iterations {
+        let started = Instant::now();
+        let db = make_clone(&args.server_url, &folder.path).await?;
+        row.create.push(started.elapsed());
+        let started = Instant::now();
+        drop(db);
+        row.drop.push(started.elapsed());
+    }
+    Ok(row)
+}
+
+/// The server's own cost, the floor of a clone: `CREATE DATABASE ... TEMPLATE` and `DROP
+/// DATABASE` over a connection that is already open.
+async fn measure_floor(args: &Args, folder: &Folder) -> anyhow::Result<Row> {
+    let template = testing::template_name(&folder.path)?;
+    let mut admin = PgConnection::connect(&args.server_url).await?;
+    let mut row = Row::new("bare `CREATE DATABASE ... TEMPLATE`", folder);
+    for iteration in 0..args.iterations {
+        let name = scratch_database_name(1_000_000_000 + iteration)?;
+        let started = Instant::now();
+        admin
+            .execute(format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#).as_str())
+            .await?;
+        row.create.push(started.elapsed());
+        let started = Instant::now();
+        admin
+            .execute(format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
+            .await?;
+        row.drop.push(started.elapsed());
+    }
+    admin.close().await.ok();
+    Ok(row)
+}
+
+/// What `#[sqlx::test]` does: an empty database, every migration deployed into it.
+async fn measure_create_and_deploy(args: &Args, folder: &Folder) -> anyhow::Result<Row> {
+    let mut admin = PgConnection::connect(&args.server_url).await?;
+    let mut row = Row::new("create + deploy (`#[sqlx::test]`)", folder);
+    for iteration in 0..args.iterations {
+        let name = scratch_database_name(2_000_000_000 + iteration)?;
+        let mut url = url::Url::parse(&args.server_url)?;
+        url.set_path(&format!("/{name}"));
+        let started = Instant::now();
+        admin
+            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await?;
+        let deployed = nelo_migrate::Migrator::new(&folder.path)
+            .deploy(url.as_str(), |_event| {})
+            .await;
+        row.create.push(started.elapsed());
+        let started = Instant::now();
+        admin
+            .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+            .await?;
+        row.drop.push(started.elapsed());
+        deployed.with_context(|| format!("cannot deploy `{}`", folder.path.display()))?;
+    }
+    admin.close().await.ok();
+    Ok(row)
+}
+
+/// Named like a test database, so that the next run sweeps it if this one is killed.
+fn scratch_database_name(sequence: usize) -> anyhow::Result<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    Ok(names::test_database_name(
+        now,
+        testing::this_host_tag(),
+        std::process::id(),
+        u32::try_from(sequence)?,
+    ))
+}
+
+/// Drops the generated folder's template: its folder is a temporary one.
+async fn drop_database(server_url: &str, name: &str) -> anyhow::Result<()> {
+    let mut admin = PgConnection::connect(server_url).await?;
+    let is_template: Option<bool> =
+        sqlx::query_scalar("SELECT datistemplate FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_optional(&mut admin)
+            .await?;
+    if is_template == Some(true) {
+        admin
+            .execute(format!(r#"ALTER DATABASE "{name}" WITH IS_TEMPLATE false"#).as_str())
+            .await?;
+    }
+    admin
+        .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+        .await?;
+    admin.close().await.ok();
+    Ok(())
+}
+
+/// The server settings a clone's time depends on.
+struct ServerSettings {
+    version: String,
+    fsync: String,
+}
+
+async fn server_settings(admin: &mut PgConnection) -> anyhow::Result<ServerSettings> {
+    let version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&mut *admin)
+        .await?;
+    let fsync: String = sqlx::query_scalar("SHOW fsync")
+        .fetch_one(&mut *admin)
+        .await?;
+    Ok(ServerSettings { version, fsync })
+}
+
+fn print_report(
+    args: &Args,
+    server: &ServerSettings,
+    rows: &[Row],
+    first_clones: &[(String, Duration)],
+) {
+    println!("### Isolated test database: template clone vs create + deploy\n");
+    println!(
+        "{} · {} cores · {} · PostgreSQL {} (fsync {}) · {} databases per row\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        std::thread::available_parallelism().map_or(1, usize::from),
+        cpu_model(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
+            .unwrap_or("unknown CPU"),
+        server.version,
+        server.fsync,
+        args.iterations
+    );
+    println!(
+        "| Method | Migrations | Create, median (ms) | Create, p95 (ms) | Drop, median (ms) |"
+    );
+    println!("|---|---|---:|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} |",
+            row.method,
+            row.folder,
+            millis(percentile(&row.create, 50)),
+            millis(percentile(&row.create, 95)),
+            millis(percentile(&row.drop, 50)),
+        );
+    }
+    println!();
+    for (folder, elapsed) in first_clones {
+        println!(
+            "- first database of {folder} (builds the template if the migrations changed): {:.0} ms",
+            millis(*elapsed)
+        );
+    }
+    let worst_clone = rows
+        .iter()
+        .filter(|row| row.method == METHOD_CLONE)
+        .map(|row| percentile(&row.create, 50))
+        .max()
+        .unwrap_or_default();
+    println!(
+        "- target: a clone under {} ms whatever the number of migrations: {} (worst median {:.0} ms)",
+        TARGET.as_millis(),
+        if worst_clone < TARGET {
+            "met"
+        } else {
+            "not met"
+        },
+        millis(worst_clone)
+    );
+}
+
+/// The nearest-rank percentile of `samples` (`percent` in 1..=100).
+fn percentile(samples: &[Duration], percent: usize) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (percent * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The first `model name` of `/proc/cpuinfo`.
+fn cpu_model(cpuinfo: &str) -> Option<&str> {
+    cpuinfo.lines().find_map(|line| {
+        line.strip_prefix("model name")?
+            .split_once(':')
+            .map(|(_, model)| model.trim())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let samples: Vec<Duration> = (1..=20).rev().map(Duration::from_millis).collect();
+        assert_eq!(percentile(&samples, 50), Duration::from_millis(10));
+        assert_eq!(percentile(&samples, 95), Duration::from_millis(19));
+        assert_eq!(percentile(&samples[..1], 95), Duration::from_millis(20));
+        assert_eq!(percentile(&[], 50), Duration::ZERO);
+    }
+
+    #[test]
+    fn cpu_model_is_the_first_model_name() {
+        assert_eq!(
+            cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n"),
+            Some("AMD EPYC 7B13")
+        );
+        assert_eq!(cpu_model("processor : 0\n"), None);
+    }
 }
