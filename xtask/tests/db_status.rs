@@ -1,0 +1,56 @@
+//! `db status`, `db logs` and `image build` on an image that exists, against the real engine.
+
+mod common;
+
+use common::Sandbox;
+
+#[test]
+fn status_is_zero_when_up_to_date_and_one_when_the_server_is_down() {
+    let sandbox = Sandbox::new();
+    let absent = sandbox.run(&["db", "status"]);
+    assert_eq!(absent.code, Some(1), "{}", absent.stdout);
+    assert!(absent.stdout.contains("absent"), "{}", absent.stdout);
+
+    sandbox.run(&["db", "up"]).assert_success();
+    let up = sandbox.run(&["db", "status", "--json"]);
+    up.assert_success();
+    let status: serde_json::Value = serde_json::from_str(&up.stdout).unwrap();
+    assert_eq!(status["state"], "running");
+    assert_eq!(status["port"], sandbox.port);
+    assert_eq!(status["volume"], sandbox.volume.as_str());
+    let databases = status["databases"].as_array().unwrap();
+    assert_eq!(databases.len(), 2);
+    for database in databases {
+        assert_eq!(
+            database["pending"].as_array().unwrap().len(),
+            0,
+            "{database}"
+        );
+        assert_eq!(database["applied"], common::migration_count(), "{database}");
+        assert!(!database["url"].as_str().unwrap().contains(common::PASSWORD));
+    }
+
+    let logs = sandbox.run(&["db", "logs"]);
+    logs.assert_success();
+    let log_text = format!("{}{}", logs.stdout, logs.stderr);
+    assert!(
+        log_text.contains("ready to accept connections"),
+        "{log_text}"
+    );
+    let tail = sandbox.run(&["db", "logs", "--tail", "2"]);
+    tail.assert_success();
+    assert_eq!(format!("{}{}", tail.stdout, tail.stderr).lines().count(), 2);
+
+    sandbox.run(&["db", "down"]).assert_success();
+    let down = sandbox.run(&["db", "status"]);
+    assert_eq!(down.code, Some(1));
+    assert!(down.stdout.contains("exited"), "{}", down.stdout);
+}
+
+#[test]
+fn image_build_keeps_an_existing_image_without_force() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["image", "build", "--tag", &sandbox.image]);
+    run.assert_success();
+    assert!(run.stderr.contains("exists; keeping it"), "{}", run.stderr);
+}
