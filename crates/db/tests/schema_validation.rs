@@ -5,6 +5,9 @@
 
 use std::collections::BTreeSet;
 
+mod common;
+
+use common::{DropOnExit, admin, server_url};
 use nelo_db::testing::{self, TestDatabase, names};
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -623,8 +626,8 @@ fn index_names(plan: &serde_json::Value) -> Vec<String> {
 /// A database made from `template0`, dropped with the guard; named like a test database so
 /// that a killed run's copy is swept.
 struct EmptyDatabase {
-    name: String,
     url: String,
+    _drop: DropOnExit,
 }
 
 impl EmptyDatabase {
@@ -638,42 +641,14 @@ impl EmptyDatabase {
             std::process::id(),
             3_000_000_000 + now.subsec_micros(),
         );
-        let mut admin = PgConnection::connect(&server_url()).await.unwrap();
-        admin
-            .execute(format!(r#"CREATE DATABASE "{name}" TEMPLATE template0"#).as_str())
-            .await
-            .unwrap();
+        let guard = DropOnExit(vec![name.clone()]);
+        let create = format!(r#"CREATE DATABASE "{name}" TEMPLATE template0"#);
+        admin().await.execute(create.as_str()).await.unwrap();
         let mut url = url::Url::parse(&server_url()).unwrap();
         url.set_path(&name);
         EmptyDatabase {
-            name,
             url: url.to_string(),
+            _drop: guard,
         }
     }
-}
-
-impl Drop for EmptyDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&server_url()).await.unwrap();
-                admin
-                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-                    .await
-                    .unwrap();
-            });
-        })
-        .join()
-        .unwrap();
-    }
-}
-
-fn server_url() -> String {
-    std::env::var(testing::SERVER_URL_VAR)
-        .expect("NELO_TEST_SERVER_URL is not set; run the tests with `cargo xtask test`")
 }

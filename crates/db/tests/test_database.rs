@@ -2,19 +2,11 @@
 
 use std::path::Path;
 
+mod common;
+
+use common::{DropOnExit, admin, server_url};
 use nelo_db::testing::{self, TestDatabase, names};
 use sqlx::{Connection, PgConnection};
-
-fn server_url() -> String {
-    std::env::var(testing::SERVER_URL_VAR)
-        .expect("NELO_TEST_SERVER_URL is not set; run the tests with `cargo xtask test`")
-}
-
-async fn admin() -> PgConnection {
-    PgConnection::connect(&server_url())
-        .await
-        .expect("connect to the test server")
-}
 
 /// `(is_template, allows_connections)` of a database, `None` when it does not exist.
 async fn database_flags(name: &str) -> Option<(bool, bool)> {
@@ -24,36 +16,6 @@ async fn database_flags(name: &str) -> Option<(bool, bool)> {
         .fetch_optional(&mut admin)
         .await
         .unwrap()
-}
-
-/// Drops databases a test made by hand, even when the test fails.
-struct DropOnExit(Vec<String>);
-
-impl Drop for DropOnExit {
-    fn drop(&mut self) {
-        let names = std::mem::take(&mut self.0);
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut admin = admin().await;
-                for name in names {
-                    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-                    let _ = sqlx::raw_sql(&format!("ALTER DATABASE {quoted} IS_TEMPLATE false"))
-                        .execute(&mut admin)
-                        .await;
-                    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await
-                        .unwrap();
-                }
-            });
-        })
-        .join()
-        .unwrap();
-    }
 }
 
 /// A copy of Nelo's migrations plus one migration of its own, so that its template is new.
