@@ -58,7 +58,6 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         super::seed::seed_target(ctx, &config.database_url)
             .await
             .with_context(|| format!("cannot seed `{}`", config.database_url.database()))?;
-        ui::step(format!("seeded `{}`", config.database_url.database()));
         changed = true;
     }
 
