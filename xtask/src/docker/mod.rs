@@ -32,6 +32,9 @@ const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 /// How long the first request may take before the daemon is declared unreachable.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a pull or an import may take before Docker answers.
+const LONG_TRANSFER_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
 /// A connected Docker engine, its API version negotiated.
 #[derive(Clone)]
 pub struct Engine {
@@ -100,7 +103,8 @@ impl Engine {
         mut progress: impl FnMut(u64, u64),
     ) -> anyhow::Result<()> {
         let options = CreateImageOptionsBuilder::new().from_image(image).build();
-        let mut stream = self.api.create_image(Some(options), None, None);
+        let api = self.api.clone().with_timeout(LONG_TRANSFER_TIMEOUT);
+        let mut stream = api.create_image(Some(options), None, None);
         let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
         while let Some(info) = stream.next().await {
             let info = info.with_context(|| format!("cannot pull image `{image}`"))?;
@@ -136,9 +140,9 @@ impl Engine {
             .tag(tag)
             .changes(changes)
             .build();
-        let mut stream = self
-            .api
-            .create_image(Some(options), Some(body_try_stream(tar)), None);
+        // The daemon may answer only once it has read the whole archive: allow for a slow disk.
+        let api = self.api.clone().with_timeout(LONG_TRANSFER_TIMEOUT);
+        let mut stream = api.create_image(Some(options), Some(body_try_stream(tar)), None);
         while let Some(info) = stream.next().await {
             info.with_context(|| format!("cannot import image `{reference}`"))?;
         }
