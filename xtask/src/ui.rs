@@ -84,6 +84,15 @@ pub fn confirm_destruction(name: &str) -> anyhow::Result<bool> {
     Ok(answer.trim() == name)
 }
 
+/// `1 migration`, `2 migrations`.
+pub fn count(number: usize, noun: &str) -> String {
+    if number == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{number} {noun}s")
+    }
+}
+
 /// Prints the error chain once and returns the failure exit code.
 pub fn report_error(error: &anyhow::Error) -> ExitCode {
     eprintln!("error: {error}");

@@ -119,7 +119,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
             let path = nelo_migrate::create_migration(
                 &ctx.config.migrations_dir,
                 &name,
-                "",
+                nelo_migrate::EMPTY_MIGRATION,
                 chrono::Utc::now(),
             )?;
             println!("{}", path.display());
@@ -144,8 +144,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
             ui::failed(&bar);
             let report = report.with_context(|| format!("cannot reset {url}"))?;
             ui::step(format!(
-                "reset {url}: {} migrations applied",
-                report.applied.len()
+                "reset {url}: {} applied",
+                ui::count(report.applied.len(), "migration")
             ));
             if !skip_seed {
                 super::seed::seed_target(ctx, url).await?;
@@ -200,9 +200,9 @@ pub(crate) async fn deploy(
     ui::failed(&bar);
     let report = report.with_context(|| format!("cannot migrate {url}"))?;
     ui::step(format!(
-        "{}: applied {} migrations",
+        "{}: applied {}",
         url.database(),
-        report.applied.len()
+        ui::count(report.applied.len(), "migration")
     ));
     Ok(DeployOutcome {
         applied: report.applied,
