@@ -42,7 +42,9 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
 }
 
 fn describe_connect_error(error: sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
-    let code = error.as_database_error().and_then(|db| db.code().map(|c| c.to_string()));
+    let code = error
+        .as_database_error()
+        .and_then(|db| db.code().map(|c| c.to_string()));
     let hint = match code.as_deref() {
         Some("28P01") | Some("28000") => format!(
             "authentication failed for user `{}`: check the password in DATABASE_URL (the \
@@ -68,7 +70,13 @@ pub async fn ensure_database(conn: &mut PgConnection, name: &str) -> anyhow::Res
     match sqlx::raw_sql(&statement).execute(&mut *conn).await {
         Ok(_) => Ok(true),
         // Someone else created it between the check and now.
-        Err(error) if error.as_database_error().and_then(|db| db.code()).as_deref() == Some("42P04") => {
+        Err(error)
+            if error
+                .as_database_error()
+                .and_then(|db| db.code())
+                .as_deref()
+                == Some("42P04") =>
+        {
             Ok(false)
         }
         Err(error) => Err(error).with_context(|| format!("cannot create database `{name}`")),
