@@ -121,6 +121,14 @@ pub async fn wait_ready(
         Ok(conn) => return Ok(conn),
         Err(failure) => failure,
     };
+    // The server answered and refused (wrong password, no such database): its own message
+    // says what to do, the log adds nothing.
+    let server_refused = error
+        .downcast_ref::<sqlx::Error>()
+        .is_some_and(|error| error.as_database_error().is_some() && !postgres::is_transient(error));
+    if exit_code.is_none() && server_refused {
+        return Err(error);
+    }
     let log = engine
         .log_tail(container, LOG_TAIL_LINES)
         .await
