@@ -18,7 +18,7 @@ impl Migrator {
     pub async fn deploy(
         &self,
         database_url: &str,
-        mut on_event: impl FnMut(Event),
+        mut on_event: impl FnMut(Event) + Send,
     ) -> Result<DeployReport, Error> {
         let local = folder::load(self.migrations_dir())?;
         let mut conn = self.connect_locked(database_url).await?;
@@ -31,7 +31,7 @@ impl Migrator {
 pub(crate) async fn deploy_locked(
     conn: &mut PgConnection,
     local: &[Migration],
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
     on_event(Event::LockAcquired);
     let rows = store::read_rows_if_table_exists(conn).await?;
@@ -65,7 +65,7 @@ async fn apply(
     conn: &mut PgConnection,
     migration: &Migration,
     create_table: bool,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<(), Error> {
     on_event(Event::Applying {
         name: migration.name.clone(),
@@ -116,7 +116,7 @@ async fn apply_statement_by_statement(
     conn: &mut PgConnection,
     migration: &Migration,
     create_table: bool,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<(), Error> {
     if create_table {
         store::ensure_table(conn).await?;
@@ -125,7 +125,7 @@ async fn apply_statement_by_statement(
     let statements = split_statements(sql);
     let id = store::start_row(conn, migration).await?;
     for (index, statement) in statements.iter().enumerate() {
-        if let Err(error) = sqlx::raw_sql(statement.sql).execute(&mut *conn).await {
+        if let Err(error) = store::run_script(conn, statement.sql).await {
             let chars_before = char_count_before(sql, statement.offset);
             let failure = failure(
                 migration,

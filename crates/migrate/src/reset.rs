@@ -4,7 +4,7 @@ use sqlx::postgres::PgConnection;
 
 use crate::deploy::deploy_locked;
 use crate::migrator::{DeployReport, Event, Migrator};
-use crate::{Error, folder};
+use crate::{Error, folder, store};
 
 /// Schemas that `reset` drops: every schema but the system ones.
 const USER_SCHEMAS: &str = "SELECT nspname::text FROM pg_namespace
@@ -24,7 +24,7 @@ impl Migrator {
     pub async fn reset(
         &self,
         database_url: &str,
-        mut on_event: impl FnMut(Event),
+        mut on_event: impl FnMut(Event) + Send,
     ) -> Result<DeployReport, Error> {
         let local = folder::load(self.migrations_dir())?;
         let mut conn = self.connect_locked(database_url).await?;
@@ -36,7 +36,7 @@ impl Migrator {
 async fn reset_locked(
     conn: &mut PgConnection,
     local: &[folder::Migration],
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
     let dropped = drop_schemas(conn).await?;
     for schema in &dropped {
@@ -68,8 +68,8 @@ async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
     }
     script.push_str(RECREATE_PUBLIC);
     script.push_str("\nCOMMIT;");
-    if let Err(source) = sqlx::raw_sql(&script).execute(&mut *conn).await {
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+    if let Err(source) = store::run_script(conn, &script).await {
+        let _ = store::run_script(conn, "ROLLBACK").await;
         return Err(error(source));
     }
     Ok(schemas)

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use sqlx::Executor;
 use sqlx::postgres::PgConnection;
 
 use crate::Error;
@@ -41,6 +42,14 @@ type RowTuple = (
     DateTime<Utc>,
     i32,
 );
+
+/// Sends `sql` (any number of statements) as one simple query.
+///
+/// Through `Executor::execute`, whose future is `Send` for every lifetime, unlike
+/// `RawSql::execute`'s (which makes callers' futures impossible to `tokio::spawn`).
+pub async fn run_script(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    (&mut *conn).execute(sqlx::raw_sql(sql)).await.map(drop)
+}
 
 type HolderTuple = (i32, String, Option<String>, Option<DateTime<Utc>>);
 
@@ -113,8 +122,7 @@ pub async fn release_lock(conn: &mut PgConnection) -> Result<(), Error> {
 
 /// Creates `_prisma_migrations` with Prisma's DDL when it does not exist.
 pub async fn ensure_table(conn: &mut PgConnection) -> Result<(), Error> {
-    sqlx::raw_sql(CREATE_TABLE)
-        .execute(&mut *conn)
+    run_script(conn, CREATE_TABLE)
         .await
         .map_err(database_error("creating the `_prisma_migrations` table"))?;
     Ok(())
@@ -212,11 +220,11 @@ pub async fn apply_in_transaction(
     create_table: bool,
 ) -> Result<(), ScriptError> {
     let script = transactional_script(migration, &uuid::Uuid::new_v4().to_string(), create_table);
-    match sqlx::raw_sql(&script.text).execute(&mut *conn).await {
+    match run_script(conn, &script.text).await {
         Ok(_) => Ok(()),
         Err(error) => {
             // The connection may be gone, in which case the server rolled back already.
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            let _ = run_script(conn, "ROLLBACK").await;
             Err(ScriptError {
                 error,
                 prefix_chars: script.prefix_chars,

@@ -93,7 +93,7 @@ async fn deploy_killed_mid_migration_leaves_a_state_the_next_deploy_completes() 
         .spawn()
         .unwrap();
     let sleeping = "SELECT count(*) FROM pg_stat_activity
-        WHERE application_name = 'nelo-migrate' AND state = 'active' AND query LIKE '%pg_sleep(30)%'";
+        WHERE datname = current_database() AND application_name = 'nelo-migrate' AND state = 'active' AND query LIKE '%pg_sleep(30)%'";
     wait_for(
         "the slow migration to start",
         Duration::from_secs(30),
@@ -102,7 +102,8 @@ async fn deploy_killed_mid_migration_leaves_a_state_the_next_deploy_completes() 
     .await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let connected = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nelo-migrate'";
+    let connected = "SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'nelo-migrate'";
     wait_for(
         "the killed deploy's backend to go away",
         Duration::from_secs(30),

@@ -411,3 +411,26 @@ async fn empty_folder_creates_the_history_table() {
     assert!(report.applied.is_empty());
     assert!(db.table_exists("_prisma_migrations").await);
 }
+
+/// Callers run the engine on a multi-threaded runtime: its futures must be `Send`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn futures_can_be_spawned() {
+    let db = TestDb::new().await;
+    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
+    let migrator = Migrator::new(dir.path());
+    let url = db.url.clone();
+    let deployed = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let report = migrator.deploy(&url, |event| seen.push(event)).await?;
+        let status = migrator.status(&url).await?;
+        migrator
+            .resolve_applied(&url, "20250101000000_a")
+            .await
+            .unwrap_err();
+        Ok::<_, Error>((report, status, seen.len()))
+    });
+    let (report, status, events) = deployed.await.unwrap().unwrap();
+    assert_eq!(report.applied.len(), 1);
+    assert!(status.is_up_to_date());
+    assert!(events >= 3);
+}
