@@ -19,7 +19,7 @@ pub struct Args {
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = &ctx.config;
-    let (container, volume) = (&config.container, &config.volume);
+    let container = &config.container;
     let engine = docker::connect().await?;
     let observed = engine.inspect_container(container).await?;
     if let Some(observed) = &observed
@@ -27,6 +27,11 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("container `{container}` was not created by nelo; nelo will not remove it");
     }
+    // The volume the container really uses, should the configuration have changed since.
+    let volume = &observed
+        .as_ref()
+        .and_then(|observed| observed.volume.clone())
+        .unwrap_or_else(|| config.volume.clone());
     let volume_exists = engine.volume_exists(volume).await?;
     if observed.is_none() && !volume_exists {
         ui::step(format!(
