@@ -14,6 +14,7 @@
 //! database is cloned from it with `CREATE DATABASE ... TEMPLATE` and dropped with the guard.
 //! Databases left by killed runs are swept by the next run, see [`names`].
 
+mod admin;
 pub mod names;
 mod server;
 mod template;
@@ -24,8 +25,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, Postgres};
 
 use template::MigrationsFolder;
 
@@ -101,28 +103,18 @@ impl TestDatabase {
     pub async fn create(server_url: &str, dir: &Path) -> Result<TestDatabase, Error> {
         let server = Server::parse(server_url)?;
         let folder = MigrationsFolder::read(dir)?;
-        let mut admin = server.connect_admin().await?;
-        sweep_once(&server, &mut admin).await?;
         let name = names::test_database_name(
             now_unix_secs(),
             server.host_tag(),
             std::process::id(),
             SEQUENCE.fetch_add(1, Ordering::Relaxed),
         );
-        let template = template::ensure_template(&server, &mut admin, &folder).await?;
-        let cloned = server::create_database(&mut admin, &name, Some(&template)).await;
-        match cloned {
-            // Another run dropped the template (it superseded it) between the two steps:
-            // build it again, under the same name.
-            Err(error) if has_sqlstate(&error, server::INVALID_CATALOG_NAME) => {
-                template::ensure_template(&server, &mut admin, &folder).await?;
-                server::create_database(&mut admin, &name, Some(&template))
-                    .await
-                    .map_err(at("clone the template"))?;
-            }
-            cloned => cloned.map_err(at("clone the template"))?,
-        }
-        admin.close().await.ok();
+        let template = admin::run({
+            let (server, name) = (server.clone(), name.clone());
+            async move { clone_template(&server, &folder, &name).await }
+        })
+        .await?;
+        // In the caller's runtime: that is where its connections will live.
         let pool = PgPoolOptions::new()
             .max_connections(5)
             .acquire_timeout(Duration::from_secs(30))
@@ -164,33 +156,48 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        // Drop cannot await, and the test's runtime may be single-threaded: drop the database
-        // from a thread with a runtime of its own, and wait for it.
         let server = self.server.clone();
         let name = std::mem::take(&mut self.name);
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let mut admin = server.connect_admin().await?;
-                let dropped = server::drop_database(&mut admin, &name)
-                    .await
-                    .map_err(at("drop the test database"));
-                admin.close().await.ok();
-                dropped
-            })?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        })
-        .join();
+        let dropped = admin::run_blocking(async move {
+            let mut admin = server.admin().await?;
+            server::drop_database(&mut admin, &name)
+                .await
+                .map_err(at("drop the test database"))
+        });
         let problem = match dropped {
-            Ok(Ok(())) => return,
-            Ok(Err(error)) => error_chain(error.as_ref()),
-            Err(_) => "the dropping thread panicked".to_string(),
+            Some(Ok(())) => return,
+            Some(Err(error)) => error_chain(&error),
+            None => "dropping it panicked".to_string(),
         };
         // Nowhere to return an error to: say it, the next run sweeps the database.
         eprintln!("warning: test database left behind (the next run drops it): {problem}");
     }
+}
+
+/// Makes `name` a clone of the template of `folder` (built first if need be). Runs on the
+/// admin runtime.
+async fn clone_template(
+    server: &Server,
+    folder: &MigrationsFolder,
+    name: &str,
+) -> Result<String, Error> {
+    sweep_once(server).await?;
+    let template = template::ensure_template(server, folder).await?;
+    let mut admin = server.admin().await?;
+    match server::create_database(&mut admin, name, Some(&template)).await {
+        // Another run dropped the template (it superseded it) between the two steps:
+        // build it again, under the same name.
+        Err(error) if has_sqlstate(&error, server::INVALID_CATALOG_NAME) => {
+            drop(admin);
+            template::ensure_template(server, folder).await?;
+            let mut admin = server.admin().await?;
+            server::create_database(&mut admin, name, Some(&template))
+                .await
+                .map_err(at("clone the template"))?;
+        }
+        cloned => cloned.map_err(at("clone the template"))?,
+    }
+    Ok(template)
 }
 
 /// The name of the template that databases with the migrations of `dir` are cloned from,
@@ -203,10 +210,11 @@ pub fn template_name(dir: &Path) -> Result<String, Error> {
 /// those of any host older than [`names::LEFTOVER_AGE`]. Returns their names.
 pub async fn sweep_leftovers(server_url: &str) -> Result<Vec<String>, Error> {
     let server = Server::parse(server_url)?;
-    let mut admin = server.connect_admin().await?;
-    let swept = sweep(&server, &mut admin).await;
-    admin.close().await.ok();
-    swept
+    admin::run(async move {
+        let mut admin = server.admin().await?;
+        sweep(&server, &mut admin).await
+    })
+    .await
 }
 
 /// The server: how to reach its `postgres` database and the other databases on it.
@@ -241,8 +249,17 @@ impl Server {
         this_host_tag()
     }
 
+    /// A connection of its own to the `postgres` database.
     async fn connect_admin(&self) -> Result<PgConnection, Error> {
         server::connect(&self.options)
+            .await
+            .map_err(at("connect to the server"))
+    }
+
+    /// A pooled connection to the `postgres` database; only on the admin runtime.
+    async fn admin(&self) -> Result<PoolConnection<Postgres>, Error> {
+        admin::pool(self.url.as_str(), &self.options)
+            .acquire()
             .await
             .map_err(at("connect to the server"))
     }
@@ -251,10 +268,11 @@ impl Server {
 static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 
 /// The first test database of a process sweeps leftovers; later ones skip it.
-async fn sweep_once(server: &Server, admin: &mut PgConnection) -> Result<(), Error> {
+async fn sweep_once(server: &Server) -> Result<(), Error> {
     static SWEPT: AtomicBool = AtomicBool::new(false);
     if !SWEPT.swap(true, Ordering::Relaxed) {
-        sweep(server, admin).await?;
+        let mut admin = server.admin().await?;
+        sweep(server, &mut admin).await?;
     }
     Ok(())
 }

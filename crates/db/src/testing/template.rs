@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use super::{Error, Server, at, names, server};
 
@@ -50,42 +50,44 @@ pub fn template_key<'a>(migrations: impl IntoIterator<Item = (&'a str, &'a str)>
 
 /// The name of the template of `folder`, built and deployed if it does not exist yet.
 /// Once built, templates this host made from an older version of the same folder, or from a
-/// folder that is gone, are dropped.
-pub async fn ensure_template(
-    server: &Server,
-    admin: &mut PgConnection,
-    folder: &MigrationsFolder,
-) -> Result<String, Error> {
+/// folder that is gone, are dropped. Runs on the admin runtime.
+pub async fn ensure_template(server: &Server, folder: &MigrationsFolder) -> Result<String, Error> {
     let name = names::template_name(&folder.key);
-    if server::database_is_template(admin, &name)
+    let mut admin = server.admin().await?;
+    let exists = server::database_is_template(&mut admin, &name)
         .await
         .map_err(at("look up the template"))?
-        == Some(true)
-    {
+        == Some(true);
+    // Back to the pool before a possibly long wait for the lock: others need it to drop.
+    drop(admin);
+    if exists {
         return Ok(name);
     }
-    // On an error before the unlock, the caller drops `admin`: the session's end releases it.
-    server::lock_templates(admin)
+    // A connection of its own for the session-level lock: should anything fail before the
+    // unlock, closing it releases the lock (a pooled one would keep it).
+    let mut locked = server.connect_admin().await?;
+    server::lock_templates(&mut locked)
         .await
         .map_err(at("take the template lock"))?;
     // Another process may have built it while this one waited.
-    if server::database_is_template(admin, &name)
+    if server::database_is_template(&mut locked, &name)
         .await
         .map_err(at("look up the template"))?
         != Some(true)
     {
-        build_template(server, admin, folder, &name).await?;
+        build_template(server, &mut locked, folder, &name).await?;
     }
-    server::unlock_templates(admin)
+    server::unlock_templates(&mut locked)
         .await
         .map_err(at("release the template lock"))?;
+    locked.close().await.ok();
     Ok(name)
 }
 
 /// Deploys `dir` into `database_url` on a blocking thread with a runtime of its own.
 ///
-/// `Migrator::deploy`'s future is not `Send` (its event callback is not), so awaiting it here
-/// would make `TestDatabase::create` unusable from `tokio::spawn`; the thread keeps it `Send`.
+/// `Migrator::deploy`'s future is not `Send` (its event callback is not), and the admin
+/// runtime only runs `Send` work.
 async fn deploy(
     dir: &Path,
     database_url: &str,
