@@ -87,10 +87,18 @@ impl Engine {
         }
     }
 
-    /// The image's size in bytes, or `None` when it is absent.
-    pub async fn image_size(&self, image: &str) -> anyhow::Result<Option<u64>> {
+    /// The image's size and labels, or `None` when it is absent.
+    pub async fn inspect_image(&self, image: &str) -> anyhow::Result<Option<ImageFacts>> {
         match self.api.inspect_image(image).await {
-            Ok(inspect) => Ok(Some(inspect.size.unwrap_or_default().max(0) as u64)),
+            Ok(inspect) => Ok(Some(ImageFacts {
+                size: inspect.size.unwrap_or_default().max(0) as u64,
+                labels: inspect
+                    .config
+                    .and_then(|config| config.labels)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            })),
             Err(error) if status_code(&error) == Some(404) => Ok(None),
             Err(error) => Err(error).with_context(|| format!("cannot inspect image `{image}`")),
         }
@@ -348,6 +356,13 @@ impl Engine {
             })
             .collect())
     }
+}
+
+/// What nelo reads from an image.
+#[derive(Debug, Clone)]
+pub struct ImageFacts {
+    pub size: u64,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A piece of a container's output.

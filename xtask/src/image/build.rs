@@ -36,10 +36,18 @@ pub async fn ensure_built(
     tag: &str,
     force: bool,
 ) -> anyhow::Result<()> {
-    if !force && engine.image_exists(tag).await? {
+    if !force && let Some(existing) = engine.inspect_image(tag).await? {
         ui::step(format!(
             "image `{tag}` exists; keeping it (`--force` builds it again)"
         ));
+        if let Some(recipe) = existing.labels.get(rootfs::RECIPE_LABEL)
+            && *recipe != rootfs::recipe_hash()
+        {
+            ui::warn(format!(
+                "`{tag}` was built from an older recipe (entrypoint or packages changed); \
+                 `cargo xtask image build --tag {tag} --force` rebuilds it"
+            ));
+        }
         return Ok(());
     }
     ensure_debootstrap().await?;
@@ -94,7 +102,10 @@ async fn build(engine: &Engine, tag: &str, folder: &rootfs::BuildFolder) -> anyh
         return Err(error);
     }
     ui::done(&bar, format!("imported `{tag}`"));
-    let size = engine.image_size(tag).await?.unwrap_or_default();
+    let size = engine
+        .inspect_image(tag)
+        .await?
+        .map_or(0, |image| image.size);
     ui::step(format!(
         "built image `{tag}` ({} MB) in {:.0} s",
         size / 1_000_000,
