@@ -43,14 +43,14 @@ pub enum Error {
         source: sqlx::Error,
     },
 
-    #[error("cannot connect to {url} within {} s (last error: {last_error}); is the server running? raise --connect-timeout to wait longer", waited.as_secs_f32().round())]
+    #[error("cannot connect to {url} within {:.1} s (last error: {last_error}); is the server running? raise --connect-timeout to wait longer", waited.as_secs_f32())]
     ConnectTimeout {
         url: String,
         waited: Duration,
         last_error: String,
     },
 
-    #[error("the migration lock (advisory lock {key}) is still held after {} s{}; wait for that deploy to finish or raise --lock-timeout", waited.as_secs_f32().round(), holder_text(holder))]
+    #[error("the migration lock (advisory lock {key}) is still held after {:.1} s{}; wait for that deploy to finish or raise --lock-timeout", waited.as_secs_f32(), holder_text(holder))]
     LockTimeout {
         key: i64,
         waited: Duration,

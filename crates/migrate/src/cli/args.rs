@@ -46,14 +46,9 @@ pub struct SeedArgs {
     pub seed_command: Option<String>,
 }
 
-pub fn migrator(
-    migrations: &MigrationsArgs,
-    connection: &ConnectionArgs,
-    lock: &LockArgs,
-) -> Migrator {
-    Migrator::new(&migrations.dir)
-        .connect_timeout(connection.connect_timeout)
-        .lock_timeout(lock.lock_timeout)
+/// A migrator for the folder and server; commands that lock add their lock timeout.
+pub fn migrator(migrations: &MigrationsArgs, connection: &ConnectionArgs) -> Migrator {
+    Migrator::new(&migrations.dir).connect_timeout(connection.connect_timeout)
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

@@ -19,7 +19,8 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let report = migrator(&args.migrations, &args.connection, &args.lock)
+    let report = migrator(&args.migrations, &args.connection)
+        .lock_timeout(args.lock.lock_timeout)
         .deploy(&args.connection.database_url, ui::event)
         .await
         .with_context(|| {

@@ -33,7 +33,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.force {
         confirm(&target.database, url)?;
     }
-    let report = migrator(&args.migrations, &args.connection, &args.lock)
+    let report = migrator(&args.migrations, &args.connection)
+        .lock_timeout(args.lock.lock_timeout)
         .reset(url, ui::event)
         .await
         .with_context(|| format!("reset of {} stopped", redact_url(url)))?;

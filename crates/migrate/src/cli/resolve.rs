@@ -31,7 +31,8 @@ struct Resolution {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let migrator = migrator(&args.migrations, &args.connection, &args.lock);
+    let migrator =
+        migrator(&args.migrations, &args.connection).lock_timeout(args.lock.lock_timeout);
     let url = &args.connection.database_url;
     match (&args.resolution.applied, &args.resolution.rolled_back) {
         (Some(name), _) => {

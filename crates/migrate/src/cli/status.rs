@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use nelo_migrate::{State, StatusReport, redact_url};
 
-use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, migrator};
+use super::args::{ConnectionArgs, MigrationsArgs, migrator};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -19,10 +19,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let no_lock = LockArgs {
-        lock_timeout: std::time::Duration::ZERO,
-    };
-    let report = migrator(&args.migrations, &args.connection, &no_lock)
+    let report = migrator(&args.migrations, &args.connection)
         .status(&args.connection.database_url)
         .await
         .with_context(|| {
