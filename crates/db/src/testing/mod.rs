@@ -12,7 +12,9 @@
 //! migrated once with `nelo_migrate` and keyed by the checksums of the migrations, so that
 //! editing or adding a migration builds a new template (and drops the old one). A test's
 //! database is cloned from it with `CREATE DATABASE ... TEMPLATE` and dropped with the guard.
-//! Databases left by killed runs are swept by the next run, see [`names`].
+//! Databases left by killed runs are swept by the next run, see [`names`]. The statements
+//! to the server run on a runtime of the process's own, over a few shared connections, so
+//! that a test pays for the clone and little else.
 
 mod admin;
 pub mod names;
