@@ -18,6 +18,7 @@ use crate::backup::file::{checksum_path, sha256_of};
 use crate::backup::name::{parse_checksum_line, restored_database_name};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
+use crate::db::backup::keep_tail;
 use crate::docker::exec::ExecChunk;
 use crate::docker::{self, Engine};
 use crate::postgres::{self, quote_ident};
@@ -25,7 +26,6 @@ use crate::ui;
 
 const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 const READ_BUFFER: usize = 256 * 1024;
-const STDERR_LIMIT: usize = 64 * 1024;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -210,12 +210,7 @@ pub(crate) async fn restore_into(
         while let Some(chunk) = running.output.next().await {
             match chunk? {
                 ExecChunk::Stdout(_) => {}
-                ExecChunk::Stderr(bytes) => {
-                    stderr.extend_from_slice(&bytes);
-                    if stderr.len() > STDERR_LIMIT {
-                        let _ = stderr.split_to(stderr.len() - STDERR_LIMIT);
-                    }
-                }
+                ExecChunk::Stderr(bytes) => keep_tail(&mut stderr, &bytes),
             }
         }
         anyhow::Ok(String::from_utf8_lossy(&stderr).into_owned())

@@ -20,7 +20,7 @@ use crate::context::Context;
 use crate::docker::{self, Engine};
 use crate::{postgres, ui};
 
-pub(crate) use stream::dump_to_file;
+pub(crate) use stream::{dump_to_file, keep_tail};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

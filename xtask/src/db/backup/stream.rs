@@ -241,8 +241,8 @@ async fn stream_host(
     Ok(())
 }
 
-/// Appends `bytes`, keeping only the last [`STDERR_LIMIT`] bytes.
-fn keep_tail(buffer: &mut BytesMut, bytes: &Bytes) {
+/// Appends `bytes` to captured stderr, keeping only the last [`STDERR_LIMIT`] bytes.
+pub(crate) fn keep_tail(buffer: &mut BytesMut, bytes: &Bytes) {
     buffer.extend_from_slice(bytes);
     if buffer.len() > STDERR_LIMIT {
         let excess = buffer.len() - STDERR_LIMIT;
