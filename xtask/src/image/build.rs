@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use futures_util::StreamExt;
 
+use super::folder::BuildFolder;
 use super::rootfs;
 use crate::context::Context;
 use crate::docker::{self, Engine};
@@ -51,7 +52,7 @@ pub async fn ensure_built(
         return Ok(());
     }
     ensure_debootstrap().await?;
-    let folder = rootfs::BuildFolder::new(&build_parent(ctx))?;
+    let folder = BuildFolder::new(&build_parent(ctx))?;
     // On Ctrl-C the build is dropped: debootstrap is killed and the folder removed.
     tokio::select! {
         built = build(engine, tag, &folder) => built,
@@ -59,7 +60,7 @@ pub async fn ensure_built(
     }
 }
 
-async fn build(engine: &Engine, tag: &str, folder: &rootfs::BuildFolder) -> anyhow::Result<()> {
+async fn build(engine: &Engine, tag: &str, folder: &BuildFolder) -> anyhow::Result<()> {
     let started = Instant::now();
     let root = folder.path().join("rootfs");
 

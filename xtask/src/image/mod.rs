@@ -1,6 +1,7 @@
 //! `cargo xtask image ...`.
 
 pub(crate) mod build;
+mod folder;
 mod rootfs;
 
 use std::process::ExitCode;
