@@ -177,3 +177,57 @@ pub const ENTITIES: &[Entity] = &[
             sea keeps to its hours.",
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::text;
+
+    #[test]
+    fn every_scene_mentions_someone_and_every_entity_is_mentioned() {
+        let forms = |entity: &Entity| {
+            std::iter::once(entity.name)
+                .chain(entity.aliases.iter().copied())
+                .collect::<Vec<_>>()
+        };
+        for scene in SCENES {
+            let mentioned = ENTITIES
+                .iter()
+                .any(|entity| text::mention_count(scene.content_md, &forms(entity)) > 0);
+            assert!(mentioned, "scene `{}` mentions no entity", scene.id);
+        }
+        for entity in ENTITIES {
+            let mentioned = SCENES
+                .iter()
+                .any(|scene| text::mention_count(scene.content_md, &forms(entity)) > 0);
+            assert!(mentioned, "entity `{}` is never mentioned", entity.id);
+        }
+    }
+
+    #[test]
+    fn scenes_are_real_prose() {
+        for scene in SCENES {
+            assert!(
+                text::word_count(scene.content_md) >= 60,
+                "scene `{}` is too short",
+                scene.id
+            );
+            assert!(
+                scene.content_md.contains("\n\n"),
+                "scene `{}` has one paragraph",
+                scene.id
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let mut ids: Vec<&str> = CHAPTERS.iter().map(|chapter| chapter.id).collect();
+        ids.extend(SCENES.iter().map(|scene| scene.id));
+        ids.extend(ENTITIES.iter().map(|entity| entity.id));
+        let count = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count);
+    }
+}

@@ -154,6 +154,7 @@ async fn insert_chapters(tx: &mut Transaction<'_, Postgres>) -> Result<u64, Erro
 
 async fn insert_scenes(tx: &mut Transaction<'_, Postgres>) -> Result<u64, Error> {
     for (index, scene) in (1..).zip(demo::SCENES) {
+        // Its position among the scenes of its chapter (or among the unplaced ones), from 1.
         let order_in_chapter = demo::SCENES[..index as usize]
             .iter()
             .filter(|earlier| earlier.chapter_id == scene.chapter_id)
@@ -272,57 +273,4 @@ async fn insert_embedding(
 
 fn at(step: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |source| Error::Database { step, source }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_scene_mentions_someone_and_every_entity_is_mentioned() {
-        let forms = |entity: &demo::Entity| {
-            std::iter::once(entity.name)
-                .chain(entity.aliases.iter().copied())
-                .collect::<Vec<_>>()
-        };
-        for scene in demo::SCENES {
-            let mentioned = demo::ENTITIES
-                .iter()
-                .any(|entity| text::mention_count(scene.content_md, &forms(entity)) > 0);
-            assert!(mentioned, "scene `{}` mentions no entity", scene.id);
-        }
-        for entity in demo::ENTITIES {
-            let mentioned = demo::SCENES
-                .iter()
-                .any(|scene| text::mention_count(scene.content_md, &forms(entity)) > 0);
-            assert!(mentioned, "entity `{}` is never mentioned", entity.id);
-        }
-    }
-
-    #[test]
-    fn scenes_are_real_prose() {
-        for scene in demo::SCENES {
-            assert!(
-                text::word_count(scene.content_md) >= 60,
-                "scene `{}` is too short",
-                scene.id
-            );
-            assert!(
-                scene.content_md.contains("\n\n"),
-                "scene `{}` has one paragraph",
-                scene.id
-            );
-        }
-    }
-
-    #[test]
-    fn ids_are_unique() {
-        let mut ids: Vec<&str> = demo::CHAPTERS.iter().map(|chapter| chapter.id).collect();
-        ids.extend(demo::SCENES.iter().map(|scene| scene.id));
-        ids.extend(demo::ENTITIES.iter().map(|entity| entity.id));
-        let count = ids.len();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), count);
-    }
 }

@@ -19,18 +19,20 @@
 mod admin;
 pub mod names;
 mod server;
+mod sweep;
 mod template;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres};
 
+pub use sweep::sweep_leftovers;
 use template::MigrationsFolder;
 
 /// The variable that names the test server.
@@ -183,7 +185,7 @@ async fn clone_template(
     folder: &MigrationsFolder,
     name: &str,
 ) -> Result<String, Error> {
-    sweep_once(server).await?;
+    sweep::sweep_once(server).await?;
     let template = template::ensure_template(server, folder).await?;
     let mut admin = server.admin().await?;
     match server::create_database(&mut admin, name, Some(&template)).await {
@@ -206,17 +208,6 @@ async fn clone_template(
 /// `nelo_tpl_<key>`, whether it exists yet or not.
 pub fn template_name(dir: &Path) -> Result<String, Error> {
     Ok(names::template_name(&MigrationsFolder::read(dir)?.key))
-}
-
-/// Drops the test databases that runs on this host left behind when they were killed, and
-/// those of any host older than [`names::LEFTOVER_AGE`]. Returns their names.
-pub async fn sweep_leftovers(server_url: &str) -> Result<Vec<String>, Error> {
-    let server = Server::parse(server_url)?;
-    admin::run(async move {
-        let mut admin = server.admin().await?;
-        sweep(&server, &mut admin).await
-    })
-    .await
 }
 
 /// The server: how to reach its `postgres` database and the other databases on it.
@@ -269,33 +260,6 @@ impl Server {
 
 static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 
-/// The first test database of a process sweeps leftovers; later ones skip it.
-async fn sweep_once(server: &Server) -> Result<(), Error> {
-    static SWEPT: AtomicBool = AtomicBool::new(false);
-    if !SWEPT.swap(true, Ordering::Relaxed) {
-        let mut admin = server.admin().await?;
-        sweep(server, &mut admin).await?;
-    }
-    Ok(())
-}
-
-async fn sweep(server: &Server, admin: &mut PgConnection) -> Result<Vec<String>, Error> {
-    let databases = server::databases_with_prefix(admin, names::TEST_DATABASE_PREFIX)
-        .await
-        .map_err(at("list the test databases"))?;
-    let now = now_unix_secs();
-    let mut swept = Vec::new();
-    for name in databases {
-        if names::is_leftover(&name, now, server.host_tag(), process_alive) {
-            server::drop_database(admin, &name)
-                .await
-                .map_err(at("drop a leftover test database"))?;
-            swept.push(name);
-        }
-    }
-    Ok(swept)
-}
-
 /// The tag of this boot, machine and pid namespace in test database names (see [`names`]).
 pub fn this_host_tag() -> Option<&'static str> {
     static TAG: OnceLock<Option<String>> = OnceLock::new();
@@ -306,10 +270,6 @@ pub fn this_host_tag() -> Option<&'static str> {
         names::host_tag(boot_id.as_deref(), pid_namespace.as_deref())
     })
     .as_deref()
-}
-
-fn process_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 fn now_unix_secs() -> u64 {
