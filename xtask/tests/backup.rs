@@ -352,11 +352,9 @@ async fn restore_over_a_database_with_tables_needs_force() {
     assert_eq!(rows, 500);
 }
 
-#[tokio::test]
-async fn a_dump_cut_short_leaves_no_complete_looking_file() {
-    let server = TestServer::start();
+/// About 200 MB of poorly compressible text: a plain dump of it takes long enough to be cut.
+async fn create_big_table(server: &TestServer) {
     let mut source = server.connect("nelo").await;
-    // About 200 MB of poorly compressible text: the dump takes long enough to be cut.
     sqlx::raw_sql(
         "CREATE TABLE big AS SELECT i, md5(i::text) || md5((i * 7)::text) || md5((i * 13)::text) AS t
          FROM generate_series(1, 2000000) AS i",
@@ -364,15 +362,16 @@ async fn a_dump_cut_short_leaves_no_complete_looking_file() {
     .execute(&mut source)
     .await
     .unwrap();
-    drop(source);
+}
 
+/// Starts a plain backup and returns once its partial exists and has grown past 1 MiB.
+fn start_backup_and_wait_for_partial(server: &TestServer) -> std::process::Child {
     let mut backup = server
         .command(&["db", "backup", "--format", "plain"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the partial exists and has grown, then kill the server under pg_dump.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let grown = std::fs::read_dir(server.backup_dir())
@@ -383,7 +382,7 @@ async fn a_dump_cut_short_leaves_no_complete_looking_file() {
                     && entry.metadata().unwrap().len() > 1024 * 1024
             });
         if grown {
-            break;
+            return backup;
         }
         assert!(
             backup.try_wait().unwrap().is_none(),
@@ -392,6 +391,26 @@ async fn a_dump_cut_short_leaves_no_complete_looking_file() {
         assert!(Instant::now() < deadline, "the partial never grew");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_str().unwrap().to_string())
+        .collect()
+}
+
+fn only_partials(files: &[String]) -> bool {
+    files
+        .iter()
+        .all(|name| name.starts_with('.') && name.ends_with(".partial"))
+}
+
+#[tokio::test]
+async fn a_dump_cut_short_leaves_no_complete_looking_file() {
+    let server = TestServer::start();
+    create_big_table(&server).await;
+    let backup = start_backup_and_wait_for_partial(&server);
     let kill = Command::new("docker")
         .args(["kill", &server.name])
         .output()
@@ -399,17 +418,35 @@ async fn a_dump_cut_short_leaves_no_complete_looking_file() {
     assert_success(&kill, "docker kill");
     let output = backup.wait_with_output().unwrap();
     assert!(!output.status.success(), "a backup cut short succeeded");
-    let files: Vec<String> = std::fs::read_dir(server.backup_dir())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_str().unwrap().to_string())
-        .collect();
+    assert!(stderr(&output).contains("pg_dump"), "{}", stderr(&output));
+    let files = file_names(server.backup_dir());
     assert!(
-        files
-            .iter()
-            .all(|name| name.starts_with('.') && name.ends_with(".partial")),
+        only_partials(&files),
         "complete-looking files were left: {files:?}"
     );
-    assert!(server.dumps().is_empty());
+}
+
+#[tokio::test]
+async fn a_killed_backup_leaves_a_partial_that_the_next_one_sweeps() {
+    let server = TestServer::start();
+    create_big_table(&server).await;
+    let mut backup = start_backup_and_wait_for_partial(&server);
+    backup.kill().unwrap();
+    backup.wait().unwrap();
+    let files = file_names(server.backup_dir());
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        only_partials(&files),
+        "complete-looking files were left: {files:?}"
+    );
+    let listing = server.xtask(&["db", "backups"]);
+    assert_success(&listing, "db backups");
+    assert!(!String::from_utf8_lossy(&listing.stdout).contains("partial"));
+
+    assert_success(&server.xtask(&["db", "backup"]), "the next db backup");
+    let files = file_names(server.backup_dir());
+    assert_eq!(files.len(), 2, "the partial was not swept: {files:?}");
+    assert!(files.iter().all(|name| !name.starts_with('.')), "{files:?}");
 }
 
 #[tokio::test]
