@@ -33,10 +33,11 @@ async fn main() -> std::process::ExitCode {
 async fn run(args: &Args) -> anyhow::Result<nelo_db::seed::SeedReport> {
     let mut conn = PgConnection::connect(&args.database_url)
         .await
-        .context("failed to connect to `DATABASE_URL`; is the database running and migrated?")?;
-    let report = nelo_db::seed::seed(&mut conn)
-        .await
-        .context("failed to seed the demo project; nothing was written")?;
+        .context("failed to connect to `DATABASE_URL`; is the database running?")?;
+    let report = nelo_db::seed::seed(&mut conn).await.context(
+        "failed to seed the demo project, nothing was written; is the database migrated \
+             (`cargo xtask db migrate deploy`)?",
+    )?;
     conn.close().await.ok();
     Ok(report)
 }
