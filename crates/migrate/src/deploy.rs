@@ -10,7 +10,8 @@ use crate::folder::{self, Migration};
 use crate::migrator::{DeployReport, Event, Migrator};
 use crate::position::{char_count_before, line_column};
 use crate::split::split_statements;
-use crate::{Error, plan, store};
+use crate::store::{self, HistoryTable};
+use crate::{Error, plan};
 
 impl Migrator {
     /// Applies every pending migration in order, under the migration lock.
@@ -34,11 +35,12 @@ pub(crate) async fn deploy_locked(
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
     on_event(Event::LockAcquired);
-    let rows = store::read_rows_if_table_exists(conn).await?;
+    let table = HistoryTable::locate(conn).await?;
+    let rows = store::read_rows_if_table_exists(conn, &table).await?;
     let mut table_exists = rows.is_some();
     let plan = plan::deploy_plan(local, &rows.unwrap_or_default())?;
     if plan.to_apply.is_empty() && !table_exists {
-        store::ensure_table(conn).await?;
+        store::ensure_table(conn, &table).await?;
     }
     for name in &plan.modified {
         on_event(Event::Modified { name: name.clone() });
@@ -49,7 +51,7 @@ pub(crate) async fn deploy_locked(
     let mut applied = Vec::with_capacity(plan.to_apply.len());
     for migration in plan.to_apply {
         // A fresh database gets the history table in the first migration's transaction.
-        apply(conn, migration, !table_exists, on_event).await?;
+        apply(conn, &table, migration, !table_exists, on_event).await?;
         table_exists = true;
         applied.push(migration.name.clone());
     }
@@ -63,6 +65,7 @@ pub(crate) async fn deploy_locked(
 
 async fn apply(
     conn: &mut PgConnection,
+    table: &HistoryTable,
     migration: &Migration,
     create_table: bool,
     on_event: &mut (dyn FnMut(Event) + Send),
@@ -73,9 +76,9 @@ async fn apply(
     });
     let started = Instant::now();
     let outcome = if migration.no_transaction {
-        apply_statement_by_statement(conn, migration, create_table, on_event).await
+        apply_statement_by_statement(conn, table, migration, create_table, on_event).await
     } else {
-        apply_in_transaction(conn, migration, create_table).await
+        apply_in_transaction(conn, table, migration, create_table).await
     };
     let name = migration.name.clone();
     let duration = started.elapsed();
@@ -88,11 +91,13 @@ async fn apply(
 
 async fn apply_in_transaction(
     conn: &mut PgConnection,
+    table: &HistoryTable,
     migration: &Migration,
     create_table: bool,
 ) -> Result<(), Error> {
     let started_at = Utc::now();
-    let Err(script_error) = store::apply_in_transaction(conn, migration, create_table).await else {
+    let Err(script_error) = store::apply_in_transaction(conn, migration, table, create_table).await
+    else {
         return Ok(());
     };
     let prefix_chars = script_error.prefix_chars;
@@ -106,24 +111,25 @@ async fn apply_in_transaction(
     // Written after the rollback, in its own statement, so that it survives. The rollback
     // also took the history table when it was created in the same transaction.
     if create_table {
-        let _ = store::ensure_table(conn).await;
+        let _ = store::ensure_table(conn, table).await;
     }
-    let _ = store::record_failure(conn, migration, started_at, &failure.to_string()).await;
+    let _ = store::record_failure(conn, table, migration, started_at, &failure.to_string()).await;
     Err(Error::MigrationFailed(Box::new(failure)))
 }
 
 async fn apply_statement_by_statement(
     conn: &mut PgConnection,
+    table: &HistoryTable,
     migration: &Migration,
     create_table: bool,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<(), Error> {
     if create_table {
-        store::ensure_table(conn).await?;
+        store::ensure_table(conn, table).await?;
     }
     let sql = migration.sql_to_send();
     let statements = split_statements(sql);
-    let id = store::start_row(conn, migration).await?;
+    let id = store::start_row(conn, table, migration).await?;
     for (index, statement) in statements.iter().enumerate() {
         if let Err(error) = store::run_script(conn, statement.sql).await {
             let chars_before = char_count_before(sql, statement.offset);
@@ -134,18 +140,18 @@ async fn apply_statement_by_statement(
                 Some(chars_before + 1),
                 Some(index + 1),
             );
-            let _ = store::record_row_failure(conn, &id, &failure.to_string()).await;
+            let _ = store::record_row_failure(conn, table, &id, &failure.to_string()).await;
             return Err(Error::MigrationFailed(Box::new(failure)));
         }
         let steps = i32::try_from(index + 1).unwrap_or(i32::MAX);
-        store::record_steps(conn, &id, steps).await?;
+        store::record_steps(conn, table, &id, steps).await?;
         on_event(Event::StepApplied {
             name: migration.name.clone(),
             step: index + 1,
             total: statements.len(),
         });
     }
-    store::finish_row(conn, &id).await
+    store::finish_row(conn, table, &id).await
 }
 
 /// Describes a failed statement. `to_file_position` maps the server's 1-based character

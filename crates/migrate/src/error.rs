@@ -62,6 +62,11 @@ pub enum Error {
     )]
     FailedMigrationFound { name: String },
 
+    #[error(
+        "no schema to create `_prisma_migrations` in: the search_path names no existing schema; create the schema or fix `?schema=` in DATABASE_URL"
+    )]
+    NoSchema,
+
     #[error("{0}")]
     MigrationFailed(Box<MigrationFailure>),
 

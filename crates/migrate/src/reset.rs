@@ -63,7 +63,7 @@ async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
     for schema in &schemas {
         script.push_str(&format!(
             "DROP SCHEMA {} CASCADE;\n",
-            quote_identifier(schema)
+            store::quote_identifier(schema)
         ));
     }
     script.push_str(RECREATE_PUBLIC);
@@ -73,20 +73,4 @@ async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
         return Err(error(source));
     }
     Ok(schemas)
-}
-
-/// A double-quoted SQL identifier.
-pub fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quote_identifier;
-
-    #[test]
-    fn quotes_identifiers() {
-        assert_eq!(quote_identifier("public"), "\"public\"");
-        assert_eq!(quote_identifier("we\"ird"), "\"we\"\"ird\"");
-    }
 }

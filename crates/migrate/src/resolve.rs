@@ -1,7 +1,8 @@
 //! `resolve --applied` and `resolve --rolled-back`: repair the history by hand.
 
 use crate::plan::{self, State, StatusReport};
-use crate::{Error, Migrator, folder, store};
+use crate::store::{self, HistoryTable};
+use crate::{Error, Migrator, folder};
 
 /// What the user asks `resolve` to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +83,9 @@ impl Migrator {
         let local = folder::load(self.migrations_dir())?;
         let mut conn = self.connect_locked(database_url).await?;
         let outcome = async {
-            store::ensure_table(&mut conn).await?;
-            let rows = store::read_rows(&mut conn).await?;
+            let table = HistoryTable::locate(&mut conn).await?;
+            store::ensure_table(&mut conn, &table).await?;
+            let rows = store::read_rows(&mut conn, &table).await?;
             check_resolution(&plan::classify(&local, &rows), name, resolution)?;
             match resolution {
                 Resolution::Applied => {
@@ -91,9 +93,11 @@ impl Migrator {
                         .iter()
                         .find(|migration| migration.name == name)
                         .expect("checked above");
-                    store::mark_applied(&mut conn, migration).await
+                    store::mark_applied(&mut conn, &table, migration).await
                 }
-                Resolution::RolledBack => store::mark_rolled_back(&mut conn, name).await.map(drop),
+                Resolution::RolledBack => store::mark_rolled_back(&mut conn, &table, name)
+                    .await
+                    .map(drop),
             }
         }
         .await;

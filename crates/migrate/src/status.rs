@@ -3,7 +3,8 @@
 use sqlx::Connection;
 
 use crate::plan::{self, StatusReport};
-use crate::{Error, Migrator, folder, store};
+use crate::store::{self, HistoryTable};
+use crate::{Error, Migrator, folder};
 
 impl Migrator {
     /// The state of every migration in the folder and in the history table. Takes no lock.
@@ -12,7 +13,8 @@ impl Migrator {
         let local = tokio::task::spawn_blocking(move || folder::load(&dir));
         let rows = async {
             let mut conn = self.connect(database_url).await?;
-            let rows = store::read_rows_if_table_exists(&mut conn).await;
+            let rows =
+                store::read_rows_if_table_exists(&mut conn, &HistoryTable::on_search_path()).await;
             let _ = conn.close().await;
             rows
         };

@@ -434,3 +434,30 @@ async fn futures_can_be_spawned() {
     assert!(status.is_up_to_date());
     assert!(events >= 3);
 }
+
+/// pg_dump output empties `search_path` for the session; the history row still lands, and
+/// the next migration runs with the session's own settings.
+#[tokio::test]
+async fn session_settings_do_not_leak_between_migrations() {
+    let db = TestDb::new().await;
+    let dump = "SET statement_timeout = 0;\nSET client_min_messages = warning;\n\
+                SELECT pg_catalog.set_config('search_path', '', false);\n\
+                CREATE TABLE public.dumped (id int);\n";
+    let concurrently = "-- nelo:no-transaction\nSELECT pg_catalog.set_config('search_path', '', false);\n\
+                        CREATE INDEX CONCURRENTLY dumped_id ON public.dumped (id);\n";
+    let dir = folder(&[
+        ("20250101000000_dump", dump),
+        ("20250102000000_plain", "CREATE TABLE plain (id int);\n"),
+        ("20250103000000_concurrently", concurrently),
+        (
+            "20250104000000_after",
+            "CREATE TABLE after_index (id int);\n",
+        ),
+    ]);
+    let migrator = Migrator::new(dir.path());
+    let report = migrator.deploy(&db.url, ignore_events).await.unwrap();
+    assert_eq!(report.applied.len(), 4);
+    assert!(db.table_exists("public.plain").await && db.table_exists("public.after_index").await);
+    assert!(db.table_exists("public.dumped_id").await);
+    assert!(migrator.status(&db.url).await.unwrap().is_up_to_date());
+}

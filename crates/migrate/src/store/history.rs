@@ -1,0 +1,412 @@
+//! The history table `_prisma_migrations`, with Prisma's exact DDL.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgConnection;
+
+use super::{database_error, quote_identifier, quote_literal, run_script};
+use crate::Error;
+use crate::folder::Migration;
+use crate::plan::HistoryRow;
+
+const TABLE_NAME: &str = "_prisma_migrations";
+
+/// `_prisma_migrations`, qualified with the schema it lives in (or is to be created in), so
+/// that a migration changing `search_path` (as pg_dump output does) cannot hide it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryTable {
+    name: String,
+}
+
+impl HistoryTable {
+    /// The table as the connection's `search_path` finds it (for a fresh session).
+    pub fn on_search_path() -> Self {
+        Self {
+            name: quote_identifier(TABLE_NAME),
+        }
+    }
+
+    /// The table in `schema`.
+    pub fn in_schema(schema: &str) -> Self {
+        Self {
+            name: format!(
+                "{}.{}",
+                quote_identifier(schema),
+                quote_identifier(TABLE_NAME)
+            ),
+        }
+    }
+
+    /// Where the table is, or else the schema it would be created in (`current_schema()`).
+    pub async fn locate(conn: &mut PgConnection) -> Result<Self, Error> {
+        let (schema,): (Option<String>,) = sqlx::query_as(
+            "SELECT coalesce(
+                 (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.oid = to_regclass('\"_prisma_migrations\"')),
+                 current_schema()::text)",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(database_error("looking for `_prisma_migrations`"))?;
+        schema
+            .map(|schema| Self::in_schema(&schema))
+            .ok_or(Error::NoSchema)
+    }
+
+    /// The quoted, possibly qualified name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Prisma's DDL for the history table, verbatim but for the qualified name.
+fn create_table_sql(table: &HistoryTable) -> String {
+    format!(
+        r#"CREATE TABLE IF NOT EXISTS {} (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+);"#,
+        table.name()
+    )
+}
+
+type RowTuple = (
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    String,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    i32,
+);
+
+/// Creates the history table with Prisma's DDL when it does not exist.
+pub async fn ensure_table(conn: &mut PgConnection, table: &HistoryTable) -> Result<(), Error> {
+    run_script(conn, &create_table_sql(table))
+        .await
+        .map_err(database_error("creating the `_prisma_migrations` table"))
+}
+
+/// Every row of the history table.
+pub async fn read_rows(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+) -> Result<Vec<HistoryRow>, Error> {
+    let sql = format!(
+        r#"SELECT "id", "checksum", "finished_at", "migration_name", "logs", "rolled_back_at",
+               "started_at", "applied_steps_count" FROM {}"#,
+        table.name()
+    );
+    let rows: Vec<RowTuple> = sqlx::query_as(&sql)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading `_prisma_migrations`"))?;
+    let mut rows: Vec<HistoryRow> = rows.into_iter().map(history_row).collect();
+    rows.sort_by_key(|row| row.started_at);
+    Ok(rows)
+}
+
+/// Every row of the history table, or `None` when the table does not exist yet.
+pub async fn read_rows_if_table_exists(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+) -> Result<Option<Vec<HistoryRow>>, Error> {
+    match read_rows(conn, table).await {
+        Ok(rows) => Ok(Some(rows)),
+        Err(Error::Database {
+            source: sqlx::Error::Database(db),
+            ..
+        }) if db.code().as_deref() == Some("42P01") => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+fn history_row(row: RowTuple) -> HistoryRow {
+    let (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, steps) = row;
+    HistoryRow {
+        id,
+        checksum,
+        finished_at,
+        migration_name,
+        logs,
+        rolled_back_at,
+        started_at,
+        applied_steps_count: steps,
+    }
+}
+
+/// A script sent to the server, and how many characters precede the migration's SQL in it
+/// (server error positions are offsets into the whole script).
+#[derive(Debug)]
+pub struct Script {
+    pub text: String,
+    pub prefix_chars: usize,
+}
+
+/// The one script that applies a transactional migration: BEGIN, the history table when
+/// it does not exist yet, the migration, RESET ALL, its history row, COMMIT; so a migration costs one
+/// round trip. The row's values are a generated UUID, a hex checksum and a folder name
+/// already restricted to `[A-Za-z0-9_-]`, quoted anyway.
+pub fn transactional_script(
+    migration: &Migration,
+    id: &str,
+    table: &HistoryTable,
+    create_table: bool,
+) -> Script {
+    let sql = migration.sql_to_send();
+    let mut text = String::with_capacity(sql.len() + 800);
+    text.push_str("BEGIN;\n");
+    if create_table {
+        text.push_str(&create_table_sql(table));
+        text.push('\n');
+    }
+    let prefix_chars = text.chars().count();
+    text.push_str(sql);
+    // RESET ALL: session settings a migration made (pg_dump output empties `search_path`)
+    // end with it instead of leaking into the next one.
+    text.push_str(&format!(
+        "\n;\nRESET ALL;\nINSERT INTO {} (\"id\", \"checksum\", \"migration_name\", \"started_at\", \"finished_at\", \
+         \"applied_steps_count\") VALUES ({}, {}, {}, now(), clock_timestamp(), 1);\nCOMMIT;",
+        table.name(),
+        quote_literal(id),
+        quote_literal(&migration.checksum),
+        quote_literal(&migration.name),
+    ));
+    Script { text, prefix_chars }
+}
+
+/// A failed script: the error and the script's prefix length.
+#[derive(Debug)]
+pub struct ScriptError {
+    pub error: sqlx::Error,
+    pub prefix_chars: usize,
+}
+
+/// Applies a migration and records it in one transaction, creating the history table in it
+/// when asked. On error the transaction is rolled back before returning; nothing is recorded.
+pub async fn apply_in_transaction(
+    conn: &mut PgConnection,
+    migration: &Migration,
+    table: &HistoryTable,
+    create_table: bool,
+) -> Result<(), ScriptError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let script = transactional_script(migration, &id, table, create_table);
+    match run_script(conn, &script.text).await {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            // The connection may be gone, in which case the server rolled back already.
+            let _ = run_script(conn, "ROLLBACK").await;
+            Err(ScriptError {
+                error,
+                prefix_chars: script.prefix_chars,
+            })
+        }
+    }
+}
+
+/// Records a failed attempt (finished_at NULL), in its own statement, after the rollback.
+pub async fn record_failure(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    migration: &Migration,
+    started_at: DateTime<Utc>,
+    logs: &str,
+) -> Result<(), Error> {
+    let sql = format!(
+        r#"INSERT INTO {} ("id", "checksum", "migration_name", "logs", "started_at", "applied_steps_count")
+           VALUES ($1, $2, $3, $4, $5, 0)"#,
+        table.name()
+    );
+    sqlx::query(&sql)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&migration.checksum)
+        .bind(&migration.name)
+        .bind(logs)
+        .bind(started_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(database_error("recording a failed migration"))?;
+    Ok(())
+}
+
+/// Inserts the row of a migration that runs outside a transaction, before its first step.
+pub async fn start_row(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    migration: &Migration,
+) -> Result<String, Error> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let sql = format!(
+        r#"INSERT INTO {} ("id", "checksum", "migration_name", "started_at", "applied_steps_count")
+           VALUES ($1, $2, $3, now(), 0)"#,
+        table.name()
+    );
+    sqlx::query(&sql)
+        .bind(&id)
+        .bind(&migration.checksum)
+        .bind(&migration.name)
+        .execute(&mut *conn)
+        .await
+        .map_err(database_error("recording the start of a migration"))?;
+    Ok(id)
+}
+
+/// Records how many statements of a no-transaction migration have run.
+pub async fn record_steps(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    id: &str,
+    steps: i32,
+) -> Result<(), Error> {
+    let sql = format!(
+        r#"UPDATE {} SET "applied_steps_count" = $2 WHERE "id" = $1"#,
+        table.name()
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(steps)
+        .execute(&mut *conn)
+        .await
+        .map_err(database_error("recording the progress of a migration"))?;
+    Ok(())
+}
+
+/// Marks a row finished, and ends the session settings the migration made.
+pub async fn finish_row(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    id: &str,
+) -> Result<(), Error> {
+    run_script(conn, "RESET ALL").await.map_err(database_error(
+        "resetting session settings after a migration",
+    ))?;
+    let sql = format!(
+        r#"UPDATE {} SET "finished_at" = clock_timestamp() WHERE "id" = $1"#,
+        table.name()
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(database_error("recording the end of a migration"))?;
+    Ok(())
+}
+
+/// Stores the error of a failed no-transaction migration in its row.
+pub async fn record_row_failure(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    id: &str,
+    logs: &str,
+) -> Result<(), Error> {
+    let sql = format!(r#"UPDATE {} SET "logs" = $2 WHERE "id" = $1"#, table.name());
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(logs)
+        .execute(&mut *conn)
+        .await
+        .map_err(database_error("recording a failed migration"))?;
+    Ok(())
+}
+
+/// Records `migration` as applied without running it; failed attempts become rolled back.
+pub async fn mark_applied(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    migration: &Migration,
+) -> Result<(), Error> {
+    let sql = format!(
+        r#"WITH rolled_back AS (
+               UPDATE {table} SET "rolled_back_at" = now()
+               WHERE "migration_name" = $3 AND "finished_at" IS NULL AND "rolled_back_at" IS NULL
+           )
+           INSERT INTO {table} ("id", "checksum", "migration_name", "started_at", "finished_at", "applied_steps_count")
+           VALUES ($1, $2, $3, now(), now(), 0)"#,
+        table = table.name()
+    );
+    sqlx::query(&sql)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&migration.checksum)
+        .bind(&migration.name)
+        .execute(&mut *conn)
+        .await
+        .map_err(database_error("recording a migration as applied"))?;
+    Ok(())
+}
+
+/// Marks the failed attempts of `name` rolled back; returns how many rows changed.
+pub async fn mark_rolled_back(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    name: &str,
+) -> Result<u64, Error> {
+    let sql = format!(
+        r#"UPDATE {} SET "rolled_back_at" = now()
+           WHERE "migration_name" = $1 AND "finished_at" IS NULL AND "rolled_back_at" IS NULL"#,
+        table.name()
+    );
+    let result = sqlx::query(&sql)
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .map_err(database_error("marking a migration rolled back"))?;
+    Ok(result.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_wraps_migration_and_history_row() {
+        let migration = Migration {
+            name: "20250101000000_it's".into(),
+            path: "m".into(),
+            sql: "CREATE TABLE a (id int) -- trailing comment".into(),
+            checksum: "abc".into(),
+            no_transaction: false,
+        };
+        let table = HistoryTable::in_schema("app");
+        let script = transactional_script(&migration, "id-1", &table, false);
+        assert_eq!(script.prefix_chars, "BEGIN;\n".len());
+        let text = script.text;
+        assert!(text.starts_with("BEGIN;\nCREATE TABLE a"), "{text}");
+        assert!(
+            text.contains(
+                "-- trailing comment\n;\nRESET ALL;\nINSERT INTO \"app\".\"_prisma_migrations\""
+            ),
+            "{text}"
+        );
+        assert!(text.contains("'20250101000000_it''s'"), "{text}");
+        assert!(text.ends_with("COMMIT;"));
+        let with_table = transactional_script(&migration, "id-1", &table, true);
+        assert!(
+            with_table
+                .text
+                .contains("CREATE TABLE IF NOT EXISTS \"app\".\"_prisma_migrations\" (")
+        );
+        assert_eq!(
+            &with_table.text[with_table.prefix_chars..][..14],
+            "CREATE TABLE a"
+        );
+    }
+
+    #[test]
+    fn table_names_are_quoted() {
+        assert_eq!(
+            HistoryTable::on_search_path().name(),
+            "\"_prisma_migrations\""
+        );
+        assert_eq!(
+            HistoryTable::in_schema("my \"app\"").name(),
+            "\"my \"\"app\"\"\".\"_prisma_migrations\""
+        );
+    }
+}
