@@ -37,7 +37,9 @@ pub(crate) async fn dump_to_file(
     path: &Path,
 ) -> anyhow::Result<WrittenDump> {
     let container = &ctx.config.container;
-    let dumper = pick_dumper(engine, container, url).await?;
+    let dumper = pick_dumper(engine, container, url)
+        .await
+        .with_context(|| format!("cannot back up database `{}`", url.database()))?;
     let compression = match compression {
         Some(compression) => compression,
         None => {
