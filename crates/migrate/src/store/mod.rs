@@ -3,6 +3,7 @@
 
 mod history;
 mod lock;
+mod script;
 
 use sqlx::Executor;
 use sqlx::postgres::PgConnection;
@@ -11,6 +12,7 @@ use crate::Error;
 
 pub use history::*;
 pub use lock::*;
+pub use script::*;
 
 /// Sends `sql` (any number of statements) as one simple query.
 ///
