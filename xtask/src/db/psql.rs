@@ -2,9 +2,10 @@
 //! docker CLI (the one command that needs it: an interactive TTY).
 
 use std::io::IsTerminal;
+use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use crate::context::Context;
 
@@ -34,21 +35,16 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     let tty = std::io::stdin().is_terminal();
-    let status = tokio::process::Command::new(&docker)
+    // Replace this process, so that Ctrl-C and the terminal belong to psql alone.
+    let error = std::process::Command::new(&docker)
         .args(exec_args(
             &ctx.config.container,
             &url.user(),
             &url.database(),
             tty,
         ))
-        .status()
-        .await
-        .with_context(|| format!("cannot run {}", docker.display()))?;
-    match status.code() {
-        Some(0) => Ok(ExitCode::SUCCESS),
-        Some(code) => Ok(ExitCode::from(code.clamp(1, 255) as u8)),
-        None => bail!("psql was killed by a signal"),
-    }
+        .exec();
+    Err(error).with_context(|| format!("cannot run {}", docker.display()))
 }
 
 #[cfg(test)]
