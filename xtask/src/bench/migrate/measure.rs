@@ -180,6 +180,8 @@ pub struct StatusResult {
     pub migrations: usize,
     pub deploy: Duration,
     pub summary: Summary,
+    /// User + system CPU time of the `status` process: what it costs on an idle machine.
+    pub cpu: Summary,
 }
 
 /// Deploys `count` generated migrations once, then times `nelo-migrate status` `iterations` times.
@@ -201,26 +203,43 @@ pub async fn status(
             .await?;
         let deploy = started.elapsed();
         let mut samples = Vec::new();
+        let mut cpu = Vec::new();
         for _ in 0..iterations {
             let mut command = tokio::process::Command::new(&tools.nelo_migrate);
             command
                 .args(["status", "--database-url", url.as_str(), "--migrations"])
                 .arg(&dir);
+            let cpu_before = children_cpu_time();
             let started = Instant::now();
             run_child(command, &dir)
                 .await
                 .context("`nelo-migrate status` on an up-to-date database")?;
             samples.push(started.elapsed());
+            cpu.push(children_cpu_time().saturating_sub(cpu_before));
         }
         Ok(StatusResult {
             migrations: count,
             deploy,
             summary: Summary::of(samples),
+            cpu: Summary::of(cpu),
         })
     }
     .await;
     drop_scratch(admin, &name).await?;
     outcome
+}
+
+/// User + system CPU time of the children waited for so far.
+fn children_cpu_time() -> Duration {
+    // SAFETY: getrusage only writes into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let time = |value: libc::timeval| {
+        Duration::from_secs(value.tv_sec as u64) + Duration::from_micros(value.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 async fn create_scratch(

@@ -55,8 +55,15 @@ pub fn markdown(
     let _ = writeln!(text, "### `cargo xtask bench migrate`, {}\n", machine.date);
     let _ = writeln!(
         text,
-        "{} cores, {}; PostgreSQL {}; {}; {}; {iterations} runs of each, every run into a fresh database.\n",
-        machine.cores, machine.cpu, machine.postgres, tools.nelo_version, tools.sqlx_version
+        "{} cores, {}; PostgreSQL {}; {}; {}; {iterations} runs of each, every run into a fresh \
+         database; load average {} at the start, {} at the end.\n",
+        machine.cores,
+        machine.cpu,
+        machine.postgres,
+        tools.nelo_version,
+        tools.sqlx_version,
+        machine.load,
+        super::tools::load_average()
     );
     text.push_str("| Case | Tool | Median | p95 | Min | ÷ floor | ÷ sqlx-cli |\n");
     text.push_str("|---|---|---:|---:|---:|---:|---:|\n");
@@ -114,11 +121,14 @@ fn targets(rows: &[Row], status: &StatusResult) -> String {
     }
     let _ = writeln!(
         text,
-        "- status on {} applied: median {} {} (target < {}; the one-time deploy took {:.1} s)",
+        "- status on {} applied: median {} {} (target < {}); its CPU time (user + system) \
+         median {}, min {}; the one-time deploy took {:.1} s",
         status.migrations,
         millis(status.summary.median),
         mark(status.summary.median < STATUS_TARGET),
         millis(STATUS_TARGET),
+        millis(status.cpu.median),
+        millis(status.cpu.min),
         status.deploy.as_secs_f64()
     );
     text

@@ -21,11 +21,15 @@ pub struct Machine {
     pub cores: usize,
     pub cpu: String,
     pub postgres: String,
+    /// `/proc/loadavg`'s 1, 5 and 15 minute load averages when the bench started.
+    pub load: String,
 }
 
 pub async fn ensure_tools(ctx: &Context, nelo_migrate: Option<PathBuf>) -> anyhow::Result<Tools> {
     let nelo_migrate = match nelo_migrate {
-        Some(path) => path,
+        // Absolute, because the children run in the scratch directory.
+        Some(path) => std::fs::canonicalize(&path)
+            .with_context(|| format!("`--nelo-migrate {}` does not exist", path.display()))?,
         None => build_nelo_migrate(&ctx.root).await?,
     };
     let sqlx = match which::which("sqlx") {
@@ -104,7 +108,19 @@ pub async fn machine(admin: &mut PgConnection) -> anyhow::Result<Machine> {
         cores: std::thread::available_parallelism().map_or(1, usize::from),
         cpu: cpu_model(&cpuinfo).unwrap_or("unknown CPU").to_owned(),
         postgres,
+        load: load_average(),
     })
+}
+
+/// The 1, 5 and 15 minute load averages: a busy machine makes every number slower.
+pub fn load_average() -> String {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    if fields.len() == 3 {
+        fields.join(" ")
+    } else {
+        "unknown".to_owned()
+    }
 }
 
 /// The first `model name` of `/proc/cpuinfo`.
