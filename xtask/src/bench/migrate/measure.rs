@@ -50,7 +50,7 @@ impl Case {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runner {
     /// In process: connect, then per file read it and run it in `BEGIN` ... `COMMIT`.
     Floor,

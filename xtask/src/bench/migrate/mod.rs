@@ -72,7 +72,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         for (runner, samples) in runners.iter().zip(timings) {
             rows.push(Row {
                 case: case.label.clone(),
-                tool: runner.label(),
+                runner: *runner,
                 summary: Summary::of(samples),
             });
         }

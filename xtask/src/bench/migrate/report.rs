@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::measure::StatusResult;
+use super::measure::{Runner, StatusResult};
 use super::tools::{Machine, Tools};
 
 /// Ours against the floor: within this factor.
@@ -40,7 +40,7 @@ impl Summary {
 
 pub struct Row {
     pub case: String,
-    pub tool: &'static str,
+    pub runner: Runner,
     pub summary: Summary,
 }
 
@@ -68,13 +68,13 @@ pub fn markdown(
     text.push_str("| Case | Tool | Median | p95 | Min | ÷ floor | ÷ sqlx-cli |\n");
     text.push_str("|---|---|---:|---:|---:|---:|---:|\n");
     for row in rows {
-        let floor = reference(rows, &row.case, 0);
-        let sqlx = reference(rows, &row.case, 1);
+        let floor = reference(rows, &row.case, Runner::Floor);
+        let sqlx = reference(rows, &row.case, Runner::SqlxCli);
         let _ = writeln!(
             text,
             "| {} | {} | {} | {} | {} | {} | {} |",
             row.case,
-            row.tool,
+            row.runner.label(),
             millis(row.summary.median),
             millis(row.summary.p95),
             millis(row.summary.min),
@@ -105,8 +105,9 @@ fn targets(rows: &[Row], status: &StatusResult) -> String {
     let mut cases: Vec<&str> = rows.iter().map(|row| row.case.as_str()).collect();
     cases.dedup();
     for case in cases {
-        let of = |slot: usize| reference(rows, case, slot).unwrap_or_default();
-        let (floor, sqlx, process, library) = (of(0), of(1), of(2), of(3));
+        let of = |runner| reference(rows, case, runner).unwrap_or_default();
+        let (floor, sqlx) = (of(Runner::Floor), of(Runner::SqlxCli));
+        let (process, library) = (of(Runner::NeloProcess), of(Runner::NeloLibrary));
         let library_ratio = library.as_secs_f64() / floor.as_secs_f64();
         let process_ratio = process.as_secs_f64() / floor.as_secs_f64();
         let _ = writeln!(
@@ -134,11 +135,10 @@ fn targets(rows: &[Row], status: &StatusResult) -> String {
     text
 }
 
-/// The median of the tool in `slot` (0 floor, 1 sqlx-cli, 2 process, 3 library) for `case`.
-fn reference(rows: &[Row], case: &str, slot: usize) -> Option<Duration> {
+/// The median of `runner` on `case`.
+fn reference(rows: &[Row], case: &str, runner: Runner) -> Option<Duration> {
     rows.iter()
-        .filter(|row| row.case == case)
-        .nth(slot)
+        .find(|row| row.case == case && row.runner == runner)
         .map(|row| row.summary.median)
 }
 
