@@ -175,7 +175,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
 }
 
 /// Deploys pending migrations to `url`, after a backup of the database when it holds data
-/// (skipped when `engine` is `None`). Used by `db up`, `db migrate deploy` and `db test-setup`.
+/// (skipped when `engine` is `None`). `db migrate deploy` and [`super::ensure_database_ready`]
+/// use it.
 pub(crate) async fn deploy(
     ctx: &Context,
     engine: Option<&Engine>,
@@ -207,16 +208,6 @@ pub(crate) async fn deploy(
     Ok(DeployOutcome {
         applied: report.applied,
     })
-}
-
-/// [`deploy`] with the orchestrator's engine, as `db up` calls it.
-pub(crate) async fn deploy_target(
-    ctx: &Context,
-    engine: &Engine,
-    url: &DatabaseUrl,
-    no_backup: bool,
-) -> anyhow::Result<DeployOutcome> {
-    deploy(ctx, (!no_backup).then_some(engine), url).await
 }
 
 async fn backup_first(

@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::{self, Engine};
 use crate::spec::{self, ContainerSpec, Decision};
-use crate::{postgres, server, ui};
+use crate::{server, ui};
 
 /// Set by the integration tests to the pid of the test process; see [`spec::TEST_RUN_LABEL`].
 const TEST_RUN_PID_VAR: &str = "NELO_TEST_RUN_PID";
@@ -20,8 +19,6 @@ const TEST_RUN_PID_VAR: &str = "NELO_TEST_RUN_PID";
 const CREATE_DEADLINE: Duration = Duration::from_secs(90);
 /// How long an existing container may take to start (crash recovery included).
 const START_DEADLINE: Duration = Duration::from_secs(60);
-/// How long a running server may take to accept a connection.
-const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -51,8 +48,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut changed = ensure_container(ctx, &engine, &spec).await?;
 
+    let backup_with = (!args.no_backup).then_some(&engine);
     for url in [&config.database_url, &config.test_database_url] {
-        changed |= ensure_database_ready(ctx, &engine, url, args.no_backup).await?;
+        changed |= super::ensure_database_ready(ctx, backup_with, url).await?;
     }
     if args.seed {
         super::seed::seed_target(ctx, &config.database_url)
@@ -158,31 +156,4 @@ async fn ensure_container(
         ),
     );
     Ok(true)
-}
-
-/// The database exists, has `vector`, and every migration is applied; returns whether
-/// anything was done.
-async fn ensure_database_ready(
-    ctx: &Context,
-    engine: &Engine,
-    url: &DatabaseUrl,
-    no_backup: bool,
-) -> anyhow::Result<bool> {
-    let name = url.database();
-    let (mut conn, created) = server::ensure_database(url, CONNECT_DEADLINE).await?;
-    if created {
-        ui::step(format!("created database `{name}`"));
-    }
-    let installed = postgres::ensure_extension(&mut conn, "vector")
-        .await
-        .with_context(|| format!("cannot install pgvector in `{name}`"))?;
-    if installed {
-        ui::step(format!("installed extension `vector` in `{name}`"));
-    }
-    drop(conn);
-    // deploy_target reports what it applies.
-    let outcome = super::migrate::deploy_target(ctx, engine, url, no_backup)
-        .await
-        .with_context(|| format!("cannot apply migrations to `{name}`"))?;
-    Ok(created || installed || !outcome.applied.is_empty())
 }
