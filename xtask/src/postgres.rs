@@ -8,6 +8,9 @@ use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 
 use crate::config::DatabaseUrl;
 
+/// Identifiers are quoted the way the migration engine quotes them.
+pub use nelo_migrate::quote_identifier as quote_ident;
+
 /// Connects, retrying while the server is still starting (refused, reset, `57P03`), until
 /// `deadline` has passed. Authentication and missing-database errors are returned at once.
 pub async fn connect(url: &DatabaseUrl, deadline: Duration) -> anyhow::Result<PgConnection> {
@@ -122,20 +125,4 @@ pub async fn has_user_tables(conn: &mut PgConnection) -> anyhow::Result<bool> {
     .fetch_one(&mut *conn)
     .await?;
     Ok(exists)
-}
-
-/// Quotes an SQL identifier: `nelo"x` becomes `"nelo""x"`.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identifiers_are_quoted_and_embedded_quotes_doubled() {
-        assert_eq!(quote_ident("nelo_test"), "\"nelo_test\"");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-    }
 }

@@ -36,4 +36,4 @@ pub use plan::{HistoryRow, MigrationStatus, State, StatusReport, classify};
 pub use position::line_column;
 pub use redact::redact_url;
 pub use resolve::{Resolution, check_resolution};
-pub use store::LOCK_KEY;
+pub use store::{LOCK_KEY, quote_identifier};

@@ -1,6 +1,7 @@
 //! Every statement the test-database helpers send to the server's `postgres` database.
 //! Identifiers are quoted here; the names come from [`super::names`], never from input.
 
+use nelo_migrate::quote_identifier;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Executor, PgConnection};
 
@@ -60,10 +61,10 @@ pub async fn create_database(
     let statement = match template {
         Some(template) => format!(
             "CREATE DATABASE {} TEMPLATE {}",
-            quoted(name),
-            quoted(template)
+            quote_identifier(name),
+            quote_identifier(template)
         ),
-        None => format!("CREATE DATABASE {}", quoted(name)),
+        None => format!("CREATE DATABASE {}", quote_identifier(name)),
     };
     conn.execute(statement.as_str()).await.map(drop)
 }
@@ -71,10 +72,16 @@ pub async fn create_database(
 /// Drops the database, template or not, closing its connections; absent is fine.
 pub async fn drop_database(conn: &mut PgConnection, name: &str) -> sqlx::Result<()> {
     if database_is_template(conn, name).await? == Some(true) {
-        let statement = format!("ALTER DATABASE {} WITH IS_TEMPLATE false", quoted(name));
+        let statement = format!(
+            "ALTER DATABASE {} WITH IS_TEMPLATE false",
+            quote_identifier(name)
+        );
         conn.execute(statement.as_str()).await?;
     }
-    let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quoted(name));
+    let statement = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_identifier(name)
+    );
     conn.execute(statement.as_str()).await.map(drop)
 }
 
@@ -83,7 +90,7 @@ pub async fn drop_database(conn: &mut PgConnection, name: &str) -> sqlx::Result<
 pub async fn make_template(conn: &mut PgConnection, name: &str, comment: &str) -> sqlx::Result<()> {
     let statement = format!(
         "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false",
-        quoted(name)
+        quote_identifier(name)
     );
     conn.execute(statement.as_str()).await?;
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
@@ -98,7 +105,10 @@ pub async fn make_template(conn: &mut PgConnection, name: &str, comment: &str) -
             .fetch_one(&mut *conn)
             .await?;
     conn.execute(comment_statement.as_str()).await?;
-    let statement = format!("ALTER DATABASE {} WITH IS_TEMPLATE true", quoted(name));
+    let statement = format!(
+        "ALTER DATABASE {} WITH IS_TEMPLATE true",
+        quote_identifier(name)
+    );
     conn.execute(statement.as_str()).await.map(drop)
 }
 
@@ -119,15 +129,11 @@ pub async fn unlock_templates(conn: &mut PgConnection) -> sqlx::Result<()> {
         .map(drop)
 }
 
-fn quoted(identifier: &str) -> String {
-    format!("\"{}\"", identifier.replace('"', "\"\""))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(super::quoted("nelo_test_1"), r#""nelo_test_1""#);
-        assert_eq!(super::quoted(r#"a"b"#), r#""a""b""#);
+    fn identifiers_are_quote_identifier() {
+        assert_eq!(super::quote_identifier("nelo_test_1"), r#""nelo_test_1""#);
+        assert_eq!(super::quote_identifier(r#"a"b"#), r#""a""b""#);
     }
 }

@@ -27,7 +27,7 @@ impl Drop for DropOnExit {
             runtime.block_on(async {
                 let mut admin = admin().await;
                 for name in names {
-                    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+                    let quoted = nelo_migrate::quote_identifier(&name);
                     let unmark = format!("ALTER DATABASE {quoted} IS_TEMPLATE false");
                     let _ = admin.execute(unmark.as_str()).await;
                     let drop = format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)");
