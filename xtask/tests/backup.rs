@@ -76,7 +76,6 @@ impl TestServer {
             .env("NELO_PG_IMAGE", &self.image)
             .env("NELO_BACKUP_DIR", self.backup_dir())
             .env("NELO_MIGRATIONS_DIR", self.migrations_dir.path())
-            .env_remove("NELO_PG_PORT")
             .env("CI", "1");
         command
     }
