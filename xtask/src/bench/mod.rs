@@ -2,7 +2,9 @@
 //! and the date, and measures the reference it names in the same run.
 
 mod backup;
+mod machine;
 mod migrate;
+mod stats;
 mod testdb;
 mod up;
 

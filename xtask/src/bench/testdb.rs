@@ -11,6 +11,8 @@ use anyhow::Context as _;
 use nelo_db::testing::{self, TestDatabase, names};
 use sqlx::{Connection, Executor, PgConnection};
 
+use crate::bench::machine::Machine;
+use crate::bench::stats::{Ms, Summary, millis};
 use crate::context::Context;
 use crate::ui;
 
@@ -81,6 +83,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         },
     ];
 
+    let machine = Machine::now();
     let mut rows = Vec::new();
     let mut first_clones = Vec::new();
     for folder in &folders {
@@ -101,7 +104,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     }
     let generated_template = testing::template_name(&folders[1].path)?;
     drop_database(&args.server_url, &generated_template).await?;
-    print_report(&args, &server, &rows, &first_clones);
+    print_report(&machine, &args, &server, &rows, &first_clones);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -225,6 +228,7 @@ async fn server_settings(admin: &mut PgConnection) -> anyhow::Result<ServerSetti
 }
 
 fn print_report(
+    machine: &Machine,
     args: &Args,
     server: &ServerSettings,
     rows: &[Row],
@@ -232,97 +236,45 @@ fn print_report(
 ) {
     println!("### Isolated test database: template clone vs create + deploy\n");
     println!(
-        "{} · {} cores · {} · PostgreSQL {} (fsync {}) · {} databases per row\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        std::thread::available_parallelism().map_or(1, usize::from),
-        cpu_model(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
-            .unwrap_or("unknown CPU"),
-        server.version,
-        server.fsync,
-        args.iterations
+        "{machine} · PostgreSQL {} (fsync {}) · {} databases per row\n",
+        server.version, server.fsync, args.iterations
     );
     println!(
         "| Method | Migrations | Create, median (ms) | Create, p95 (ms) | Drop, median (ms) |"
     );
     println!("|---|---|---:|---:|---:|");
     for row in rows {
+        let create = Summary::of(&row.create);
         println!(
             "| {} | {} | {:.0} | {:.0} | {:.0} |",
             row.method,
             row.folder,
-            millis(percentile(&row.create, 50)),
-            millis(percentile(&row.create, 95)),
-            millis(percentile(&row.drop, 50)),
+            millis(create.median),
+            millis(create.p95),
+            millis(Summary::of(&row.drop).median),
         );
     }
     println!();
     for (folder, elapsed) in first_clones {
         println!(
-            "- first database of {folder} (builds the template if the migrations changed): {:.0} ms",
-            millis(*elapsed)
+            "- first database of {folder} (builds the template if the migrations changed): {:.0}",
+            Ms(*elapsed)
         );
     }
     let worst_clone = rows
         .iter()
         .filter(|row| row.method == METHOD_CLONE)
-        .map(|row| percentile(&row.create, 50))
+        .map(|row| Summary::of(&row.create).median)
         .max()
         .unwrap_or_default();
     println!(
-        "- target: a clone under {} ms whatever the number of migrations: {} (worst median {:.0} ms)",
+        "- target: a clone under {} ms whatever the number of migrations: {} (worst median {:.0})",
         TARGET.as_millis(),
         if worst_clone < TARGET {
             "met"
         } else {
             "not met"
         },
-        millis(worst_clone)
+        Ms(worst_clone)
     );
-}
-
-/// The nearest-rank percentile of `samples` (`percent` in 1..=100).
-fn percentile(samples: &[Duration], percent: usize) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (percent * sorted.len()).div_ceil(100).max(1);
-    sorted[rank - 1]
-}
-
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// The first `model name` of `/proc/cpuinfo`.
-fn cpu_model(cpuinfo: &str) -> Option<&str> {
-    cpuinfo.lines().find_map(|line| {
-        line.strip_prefix("model name")?
-            .split_once(':')
-            .map(|(_, model)| model.trim())
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let samples: Vec<Duration> = (1..=20).rev().map(Duration::from_millis).collect();
-        assert_eq!(percentile(&samples, 50), Duration::from_millis(10));
-        assert_eq!(percentile(&samples, 95), Duration::from_millis(19));
-        assert_eq!(percentile(&samples[..1], 95), Duration::from_millis(20));
-        assert_eq!(percentile(&[], 50), Duration::ZERO);
-    }
-
-    #[test]
-    fn cpu_model_is_the_first_model_name() {
-        assert_eq!(
-            cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n"),
-            Some("AMD EPYC 7B13")
-        );
-        assert_eq!(cpu_model("processor : 0\n"), None);
-    }
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use tokio::process::Command;
 
+use crate::bench::machine::Machine;
+use crate::bench::stats::{Ms, Summary};
 use crate::context::Context;
 use crate::{docker, server, ui};
 
@@ -35,6 +37,7 @@ struct Samples {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.iterations > 0, "`--iterations` must be at least 1");
     let docker_cli = which::which("docker").context("the reference needs the docker CLI")?;
     let psql = which::which("psql").context("the reference needs the psql client on the host")?;
     let xtask = std::env::current_exe().context("cannot find the xtask binary")?;
@@ -43,6 +46,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     server::ensure_image(ctx, &engine, &image).await?;
     let backups = tempfile::tempdir()?;
 
+    let machine = Machine::now();
     let mut samples = Samples::default();
     for iteration in 1..=args.iterations {
         let bar = ui::spinner(format!("iteration {iteration}/{}", args.iterations));
@@ -57,7 +61,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         result?;
         bar.finish_and_clear();
     }
-    print_report(&xtask, &image, args.iterations, &samples);
+    print_report(&machine, &xtask, &image, args.iterations, &samples);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -200,50 +204,25 @@ async fn timed(mut command: Command) -> anyhow::Result<Duration> {
     Ok(elapsed)
 }
 
-/// Median and nearest-rank 95th percentile.
-fn median_p95(samples: &[Duration]) -> (Duration, Duration) {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    if sorted.is_empty() {
-        return (Duration::ZERO, Duration::ZERO);
-    }
-    let median = if sorted.len() % 2 == 1 {
-        sorted[sorted.len() / 2]
-    } else {
-        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2
-    };
-    let rank = (sorted.len() * 95).div_ceil(100).max(1);
-    (median, sorted[rank - 1])
-}
-
-fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|model| model.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string());
-    format!("{cpus} CPUs ({model})")
-}
-
-fn print_report(xtask: &Path, image: &str, iterations: usize, samples: &Samples) {
-    let ms = |duration: Duration| format!("{:.0} ms", duration.as_secs_f64() * 1000.0);
+fn print_report(
+    machine: &Machine,
+    xtask: &Path,
+    image: &str,
+    iterations: usize,
+    samples: &Samples,
+) {
+    let ms = |duration: Duration| format!("{:.0}", Ms(duration));
     let profile = if cfg!(debug_assertions) {
         "debug"
     } else {
         "release"
     };
     let binary: PathBuf = xtask.to_path_buf();
-    println!("### `db up` ({})", chrono::Utc::now().format("%Y-%m-%d"));
+    println!("### `db up`");
     println!();
     println!(
-        "Machine: {}. Binary: `{}` ({profile}). Image: `{image}`. {iterations} iterations; \
-         median and p95.",
-        machine(),
+        "{machine} · binary `{}` ({profile}) · image `{image}` · {iterations} iterations; \
+         median and p95",
         binary.display()
     );
     println!();
@@ -256,12 +235,16 @@ fn print_report(xtask: &Path, image: &str, iterations: usize, samples: &Samples)
                reference: &str,
                theirs: Option<&[Duration]>,
                target: &str| {
-        let (median, p95) = median_p95(ours);
+        let Summary { median, p95, .. } = Summary::of(ours);
         let (ref_median, ref_p95, ratio) = match theirs {
             Some(theirs) => {
-                let (ref_median, ref_p95) = median_p95(theirs);
-                let ratio = median.as_secs_f64() / ref_median.as_secs_f64().max(f64::EPSILON);
-                (ms(ref_median), ms(ref_p95), format!("{ratio:.2}x"))
+                let reference = Summary::of(theirs);
+                let ratio = median.as_secs_f64() / reference.median.as_secs_f64().max(f64::EPSILON);
+                (
+                    ms(reference.median),
+                    ms(reference.p95),
+                    format!("{ratio:.2}x"),
+                )
             }
             None => ("-".to_string(), "-".to_string(), "-".to_string()),
         };
@@ -286,21 +269,4 @@ fn print_report(xtask: &Path, image: &str, iterations: usize, samples: &Samples)
         Some(&samples.raw_restart),
         "≤ 1.25x",
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_and_p95_use_nearest_rank() {
-        let ms = Duration::from_millis;
-        assert_eq!(median_p95(&[ms(5), ms(1), ms(3)]), (ms(3), ms(5)));
-        assert_eq!(
-            median_p95(&[ms(1), ms(2), ms(3), ms(4)]),
-            (ms(2) + ms(1) / 2, ms(4))
-        );
-        let many: Vec<Duration> = (1..=100).map(ms).collect();
-        assert_eq!(median_p95(&many).1, ms(95));
-    }
 }

@@ -11,8 +11,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use chrono::Utc;
 
+use crate::bench::machine::{self, Machine};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::{postgres, ui};
@@ -70,6 +70,7 @@ struct Measure {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.runs > 0, "`--runs` must be at least 1");
     let work = tempfile::Builder::new()
         .prefix("bench-backup-")
         .tempdir_in(ctx.root.join("target"))
@@ -80,6 +81,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let size = data::ensure_data(&mut conn, args.size_mb * 1_000_000).await?;
     drop(conn);
 
+    let machine = Machine::now();
     let mut all: Vec<Vec<Measure>> = VARIANTS.iter().map(|_| Vec::new()).collect();
     for round in 1..=args.runs {
         // Each round starts with another variant, so that a load that changes during the run
@@ -100,7 +102,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             all[index].push(measure);
         }
     }
-    print_table(size, &all, &load_average());
+    print_table(&machine, size, &all, &machine::load_average());
     drop(server);
     Ok(ExitCode::SUCCESS)
 }
@@ -239,7 +241,7 @@ fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
 }
 
 /// Each variant's runs; the table shows the fastest and lists them all.
-fn print_table(size: u64, all: &[Vec<Measure>], load: &str) {
+fn print_table(machine: &Machine, size: u64, all: &[Vec<Measure>], load: &str) {
     let runs = all[0].len();
     let best: Vec<&Measure> = all
         .iter()
@@ -252,11 +254,8 @@ fn print_table(size: u64, all: &[Vec<Measure>], load: &str) {
     let megabytes = size as f64 / 1_000_000.0;
     println!("### `db backup` vs `docker exec pg_dump -Fc`\n");
     println!(
-        "{}, {} ({} cores), database of {:.0} MB (pg_database_size), fastest of {runs} runs each (interleaved, each round starting with another variant); load average at the end {load}.\n",
-        Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        cpu_model(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        megabytes
+        "{machine}, {load} at the end · database of {megabytes:.0} MB (pg_database_size) · \
+         fastest of {runs} runs each (interleaved, each round starting with another variant)\n"
     );
     println!(
         "| variant | command | time (s) | all runs (s) | throughput (MB/s of database) | file | peak RSS |"
@@ -295,27 +294,4 @@ fn print_table(size: u64, all: &[Vec<Measure>], load: &str) {
         ours.peak_rss_kib as f64 / 1024.0,
         docker.peak_rss_kib as f64 / 1024.0
     );
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_string())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string())
 }

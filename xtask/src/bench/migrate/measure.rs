@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use sqlx::{Connection, PgConnection};
 
-use super::report::Summary;
 use super::tools::Tools;
+use crate::bench::stats::Summary;
 use crate::config::DatabaseUrl;
 use crate::postgres::quote_ident;
 
@@ -220,8 +220,8 @@ pub async fn status(
         Ok(StatusResult {
             migrations: count,
             deploy,
-            summary: Summary::of(samples),
-            cpu: Summary::of(cpu),
+            summary: Summary::of(&samples),
+            cpu: Summary::of(&cpu),
         })
     }
     .await;

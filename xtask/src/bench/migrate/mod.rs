@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use self::measure::{Case, Runner};
-use self::report::{Row, Summary};
+use self::report::Row;
+use crate::bench::machine::Machine;
+use crate::bench::stats::Summary;
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::ui;
@@ -40,7 +42,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let server = server_url(args.server_url.as_deref())?;
     let mut admin = crate::postgres::connect(&server, std::time::Duration::from_secs(10)).await?;
     let tools = tools::ensure_tools(ctx, args.nelo_migrate).await?;
-    let machine = tools::machine(&mut admin).await?;
+    let postgres = tools::postgres_version(&mut admin).await?;
+    let machine = Machine::now();
 
     let work = tempfile::tempdir().context("cannot create a scratch directory")?;
     let cases = [
@@ -73,7 +76,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             rows.push(Row {
                 case: case.label.clone(),
                 runner: *runner,
-                summary: Summary::of(samples),
+                summary: Summary::of(&samples),
             });
         }
     }
@@ -99,7 +102,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
 
     print!(
         "{}",
-        report::markdown(&machine, &tools, args.iterations, &rows, &status)
+        report::markdown(&machine, &postgres, &tools, args.iterations, &rows, &status)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,42 +1,17 @@
-//! Statistics over the samples and the Markdown that goes into BENCHMARKS.md.
+//! The Markdown that goes into BENCHMARKS.md.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::measure::{Runner, StatusResult};
-use super::tools::{Machine, Tools};
+use super::tools::Tools;
+use crate::bench::machine::{self, Machine};
+use crate::bench::stats::{Ms, Summary};
 
 /// Ours against the floor: within this factor.
 const FLOOR_TARGET: f64 = 1.10;
 /// `status` on the large history: under this.
 const STATUS_TARGET: Duration = Duration::from_millis(200);
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Summary {
-    pub median: Duration,
-    pub p95: Duration,
-    pub min: Duration,
-}
-
-impl Summary {
-    /// Median (mean of the two middle samples when even), nearest-rank p95, and min.
-    pub fn of(mut samples: Vec<Duration>) -> Summary {
-        assert!(!samples.is_empty(), "at least one sample");
-        samples.sort();
-        let count = samples.len();
-        let median = if count % 2 == 1 {
-            samples[count / 2]
-        } else {
-            (samples[count / 2 - 1] + samples[count / 2]) / 2
-        };
-        let rank = (count * 95).div_ceil(100).max(1);
-        Summary {
-            median,
-            p95: samples[rank - 1],
-            min: samples[0],
-        }
-    }
-}
 
 pub struct Row {
     pub case: String,
@@ -46,24 +21,21 @@ pub struct Row {
 
 pub fn markdown(
     machine: &Machine,
+    postgres: &str,
     tools: &Tools,
     iterations: usize,
     rows: &[Row],
     status: &StatusResult,
 ) -> String {
     let mut text = String::new();
-    let _ = writeln!(text, "### `cargo xtask bench migrate`, {}\n", machine.date);
+    text.push_str("### `cargo xtask bench migrate`\n\n");
     let _ = writeln!(
         text,
-        "{} cores, {}; PostgreSQL {}; {}; {}; {iterations} runs of each, every run into a fresh \
-         database; load average {} at the start, {} at the end.\n",
-        machine.cores,
-        machine.cpu,
-        machine.postgres,
+        "{machine}, {} at the end · PostgreSQL {postgres} · {} · {} · {iterations} runs of each, \
+         every run into a fresh database\n",
+        machine::load_average(),
         tools.nelo_version,
         tools.sqlx_version,
-        machine.load,
-        super::tools::load_average()
     );
     text.push_str("| Case | Tool | Median | p95 | Min | ÷ floor | ÷ sqlx-cli |\n");
     text.push_str("|---|---|---:|---:|---:|---:|---:|\n");
@@ -75,9 +47,9 @@ pub fn markdown(
             "| {} | {} | {} | {} | {} | {} | {} |",
             row.case,
             row.runner.label(),
-            millis(row.summary.median),
-            millis(row.summary.p95),
-            millis(row.summary.min),
+            Ms(row.summary.median),
+            Ms(row.summary.p95),
+            Ms(row.summary.min),
             ratio(row.summary.median, floor),
             ratio(row.summary.median, sqlx),
         );
@@ -86,9 +58,9 @@ pub fn markdown(
         text,
         "| {} applied | `nelo-migrate status` | {} | {} | {} | | |\n",
         status.migrations,
-        millis(status.summary.median),
-        millis(status.summary.p95),
-        millis(status.summary.min)
+        Ms(status.summary.median),
+        Ms(status.summary.p95),
+        Ms(status.summary.min)
     );
     text.push_str(
         "The floor connects, then for each file reads it and runs it with `raw_sql` inside \
@@ -125,11 +97,11 @@ fn targets(rows: &[Row], status: &StatusResult) -> String {
         "- status on {} applied: median {} {} (target < {}); its CPU time (user + system) \
          median {}, min {}; the one-time deploy took {:.1} s",
         status.migrations,
-        millis(status.summary.median),
+        Ms(status.summary.median),
         mark(status.summary.median < STATUS_TARGET),
-        millis(STATUS_TARGET),
-        millis(status.cpu.median),
-        millis(status.cpu.min),
+        Ms(STATUS_TARGET),
+        Ms(status.cpu.median),
+        Ms(status.cpu.min),
         status.deploy.as_secs_f64()
     );
     text
@@ -142,10 +114,6 @@ fn reference(rows: &[Row], case: &str, runner: Runner) -> Option<Duration> {
         .map(|row| row.summary.median)
 }
 
-fn millis(duration: Duration) -> String {
-    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
-}
-
 fn ratio(value: Duration, reference: Option<Duration>) -> String {
     reference.map_or_else(String::new, |reference| {
         format!("{:.2}x", value.as_secs_f64() / reference.as_secs_f64())
@@ -154,39 +122,4 @@ fn ratio(value: Duration, reference: Option<Duration>) -> String {
 
 fn mark(met: bool) -> &'static str {
     if met { "(met)" } else { "(**missed**)" }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms(values: &[u64]) -> Vec<Duration> {
-        values
-            .iter()
-            .map(|&value| Duration::from_millis(value))
-            .collect()
-    }
-
-    #[test]
-    fn odd_counts_take_the_middle_sample() {
-        let summary = Summary::of(ms(&[50, 10, 30, 20, 40]));
-        assert_eq!(summary.median, Duration::from_millis(30));
-        assert_eq!(summary.p95, Duration::from_millis(50));
-        assert_eq!(summary.min, Duration::from_millis(10));
-    }
-
-    #[test]
-    fn even_counts_average_the_middle_pair() {
-        assert_eq!(
-            Summary::of(ms(&[10, 20, 40, 30])).median,
-            Duration::from_millis(25)
-        );
-    }
-
-    #[test]
-    fn p95_is_nearest_rank() {
-        let samples: Vec<u64> = (1..=40).collect();
-        assert_eq!(Summary::of(ms(&samples)).p95, Duration::from_millis(38));
-        assert_eq!(Summary::of(ms(&[7])).p95, Duration::from_millis(7));
-    }
 }

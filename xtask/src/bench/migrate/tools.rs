@@ -1,5 +1,5 @@
 //! What the benchmark runs and where: the `nelo-migrate` and `sqlx` binaries (built or
-//! installed when missing), their versions, and the machine.
+//! installed when missing), their versions, and the server's.
 
 use std::path::{Path, PathBuf};
 
@@ -14,15 +14,6 @@ pub struct Tools {
     pub nelo_version: String,
     pub sqlx: PathBuf,
     pub sqlx_version: String,
-}
-
-pub struct Machine {
-    pub date: String,
-    pub cores: usize,
-    pub cpu: String,
-    pub postgres: String,
-    /// `/proc/loadavg`'s 1, 5 and 15 minute load averages when the bench started.
-    pub load: String,
 }
 
 pub async fn ensure_tools(ctx: &Context, nelo_migrate: Option<PathBuf>) -> anyhow::Result<Tools> {
@@ -97,50 +88,10 @@ async fn version(program: &Path) -> anyhow::Result<String> {
     run_quietly(tokio::process::Command::new(program).arg("--version")).await
 }
 
-pub async fn machine(admin: &mut PgConnection) -> anyhow::Result<Machine> {
-    let postgres: String = sqlx::query_scalar("SHOW server_version")
+/// The server's version, for the report.
+pub async fn postgres_version(admin: &mut PgConnection) -> anyhow::Result<String> {
+    sqlx::query_scalar("SHOW server_version")
         .fetch_one(&mut *admin)
         .await
-        .context("cannot read the server version")?;
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    Ok(Machine {
-        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        cores: std::thread::available_parallelism().map_or(1, usize::from),
-        cpu: cpu_model(&cpuinfo).unwrap_or("unknown CPU").to_owned(),
-        postgres,
-        load: load_average(),
-    })
-}
-
-/// The 1, 5 and 15 minute load averages: a busy machine makes every number slower.
-pub fn load_average() -> String {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = loadavg.split_whitespace().take(3).collect();
-    if fields.len() == 3 {
-        fields.join(" ")
-    } else {
-        "unknown".to_owned()
-    }
-}
-
-/// The first `model name` of `/proc/cpuinfo`.
-fn cpu_model(cpuinfo: &str) -> Option<&str> {
-    cpuinfo.lines().find_map(|line| {
-        line.strip_prefix("model name")?
-            .split_once(':')
-            .map(|(_, model)| model.trim())
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_model_is_the_first_model_name() {
-        let cpuinfo =
-            "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\nmodel name\t: other\n";
-        assert_eq!(cpu_model(cpuinfo), Some("AMD EPYC 7B13"));
-        assert_eq!(cpu_model("processor : 0\n"), None);
-    }
+        .context("cannot read the server version")
 }
