@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::Error;
-use crate::checksum::checksum;
+
+mod read;
+
+use read::{MigrationFolder, load_migrations};
 
 /// The file Prisma writes next to the migration folders.
 pub const LOCK_FILE: &str = "migration_lock.toml";
@@ -53,37 +56,79 @@ impl MigrationsDir {
 }
 
 /// Reads the migrations in `dir`, ordered by name.
+///
+/// Entries are checked in name order and the first one that fails is the error, whether it
+/// breaks the layout or its `migration.sql` cannot be read. The files of a large folder are
+/// read and checksummed on several threads.
 pub fn load(dir: &Path) -> Result<Vec<Migration>, Error> {
     if !dir.is_dir() {
         return Err(Error::FolderMissing {
             path: dir.to_path_buf(),
         });
     }
-    let mut migrations = Vec::new();
+    let listing = list_migration_folders(dir)?;
+    // The folders listed all come before the misplaced entry, so their errors win over its.
+    let migrations = load_migrations(listing.folders)?;
+    match listing.first_misplaced {
+        Some(error) => Err(error),
+        None => Ok(migrations),
+    }
+}
+
+/// The migration folders of `dir` in name order, up to the first entry that breaks the layout.
+struct Listing {
+    folders: Vec<MigrationFolder>,
+    first_misplaced: Option<Error>,
+}
+
+fn list_migration_folders(dir: &Path) -> Result<Listing, Error> {
+    let mut folders = Vec::new();
     for entry in read_dir_sorted(dir)? {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if file_name.starts_with('.') {
-            continue;
-        }
-        let entry_path = entry.path();
-        let is_dir = is_dir(&entry);
-        if file_name == LOCK_FILE && !is_dir {
-            check_lock_file(&entry_path)?;
-        } else if !is_dir {
-            return Err(layout_error(
-                &entry_path,
-                "only migration folders and `migration_lock.toml` belong here",
-            ));
-        } else if !is_migration_folder_name(&file_name) {
-            return Err(layout_error(
-                &entry_path,
-                "a migration folder is named `<14-digit UTC timestamp>_<name>` with a name of letters, digits, `_` or `-`, e.g. `20250817000000_baseline`",
-            ));
-        } else {
-            migrations.push(load_migration(&entry_path, file_name)?);
+        match check_entry(&entry) {
+            Ok(Some(folder)) => folders.push(folder),
+            Ok(None) => {}
+            Err(error) => {
+                return Ok(Listing {
+                    folders,
+                    first_misplaced: Some(error),
+                });
+            }
         }
     }
-    Ok(migrations)
+    Ok(Listing {
+        folders,
+        first_misplaced: None,
+    })
+}
+
+/// Checks one entry of the folder against the layout: a migration folder to read, or `None`
+/// for a dotfile or a valid lock file.
+fn check_entry(entry: &std::fs::DirEntry) -> Result<Option<MigrationFolder>, Error> {
+    let file_name = entry.file_name().to_string_lossy().into_owned();
+    if file_name.starts_with('.') {
+        return Ok(None);
+    }
+    let entry_path = entry.path();
+    let is_dir = is_dir(entry);
+    if file_name == LOCK_FILE && !is_dir {
+        check_lock_file(&entry_path)?;
+        Ok(None)
+    } else if !is_dir {
+        Err(layout_error(
+            &entry_path,
+            "only migration folders and `migration_lock.toml` belong here",
+        ))
+    } else if !is_migration_folder_name(&file_name) {
+        Err(layout_error(
+            &entry_path,
+            "a migration folder is named `<14-digit UTC timestamp>_<name>` with a name of letters, digits, `_` or `-`, e.g. `20250817000000_baseline`",
+        ))
+    } else {
+        Ok(Some(MigrationFolder {
+            path: entry_path,
+            name: file_name,
+        }))
+    }
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<std::fs::DirEntry>, Error> {
@@ -106,30 +151,6 @@ fn is_dir(entry: &std::fs::DirEntry) -> bool {
         Ok(file_type) => file_type.is_dir(),
         Err(_) => entry.path().is_dir(),
     }
-}
-
-fn load_migration(folder: &Path, name: String) -> Result<Migration, Error> {
-    // Only `migration.sql` is read (as Prisma does); a folder without it is an error.
-    let path = folder.join(SQL_FILE);
-    let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => {
-            layout_error(folder, "the migration folder has no `migration.sql`")
-        }
-        _ => Error::Io {
-            path: path.clone(),
-            source,
-        },
-    })?;
-    let checksum = checksum(&bytes);
-    let sql = String::from_utf8(bytes)
-        .map_err(|_| layout_error(&path, "`migration.sql` is not valid UTF-8"))?;
-    Ok(Migration {
-        no_transaction: is_no_transaction(&sql),
-        name,
-        path,
-        sql,
-        checksum,
-    })
 }
 
 fn check_lock_file(path: &Path) -> Result<(), Error> {
@@ -235,5 +256,23 @@ mod tests {
         assert!(is_no_transaction("\u{feff}-- nelo:no-transaction\n"));
         assert!(!is_no_transaction("SELECT 1;\n-- nelo:no-transaction\n"));
         assert!(!is_no_transaction("-- nelo:no-transactions\n"));
+    }
+
+    #[test]
+    fn first_failing_entry_in_name_order_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = nelo_fixtures::generated_folder(dir.path(), 100).unwrap();
+        let misplaced = dir.path().join("notes.txt");
+        std::fs::write(&misplaced, "").unwrap();
+        let layout_error_path = |result: Result<Vec<Migration>, Error>| match result {
+            Err(Error::Layout { path, .. }) => path,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(layout_error_path(load(dir.path())), misplaced);
+        std::fs::remove_file(dir.path().join(&names[70]).join(SQL_FILE)).unwrap();
+        assert_eq!(
+            layout_error_path(load(dir.path())),
+            dir.path().join(&names[70])
+        );
     }
 }
