@@ -18,6 +18,11 @@ set -eu
 : "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
 export PGDATA
 
+# Flags alone are the server's (`docker run IMAGE -c fsync=off`), as in the official image.
+case "${1:-}" in
+-*) set -- postgres "$@" ;;
+esac
+
 # Anything other than the server (`docker run IMAGE psql ...`) runs as given.
 if [ "${1:-postgres}" != postgres ]; then
 	exec "$@"
