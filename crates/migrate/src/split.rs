@@ -3,7 +3,10 @@
 //! Understands '...' strings (with '' escapes), E'...' strings (with backslash escapes),
 //! "..." identifiers, dollar quoting ($$...$$, $tag$...$tag$), `--` line comments and
 //! nested `/* */` block comments, so a semicolon inside any of them does not split.
-//! Not understood: `BEGIN ATOMIC ... END` function bodies (use a dollar-quoted body).
+//! Like psql, it does not split inside parentheses (`CREATE RULE ... DO (...; ...)`) nor
+//! inside the `BEGIN ATOMIC ... END` body of a `CREATE [OR REPLACE] FUNCTION|PROCEDURE`,
+//! with the same heuristic: in such a statement, outside parentheses, `BEGIN` opens a block,
+//! `CASE` opens one within a block and `END` closes one.
 
 /// One statement of a script, without its terminating semicolon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,7 @@ pub fn split_statements(script: &str) -> Vec<Statement<'_>> {
     let mut start: Option<usize> = None;
     let mut end = 0;
     let mut index = 0;
+    let mut nesting = Nesting::default();
     while index < bytes.len() {
         let byte = bytes[index];
         let next = bytes.get(index + 1).copied();
@@ -34,13 +38,14 @@ pub fn split_statements(script: &str) -> Vec<Statement<'_>> {
                 index = skip_block_comment(bytes, index);
                 continue;
             }
-            b';' => {
+            b';' if !nesting.is_open() => {
                 if let Some(statement_start) = start.take() {
                     statements.push(Statement {
                         sql: &script[statement_start..end],
                         offset: statement_start,
                     });
                 }
+                nesting = Nesting::default();
                 index += 1;
                 continue;
             }
@@ -55,6 +60,22 @@ pub fn split_statements(script: &str) -> Vec<Statement<'_>> {
             b'\'' => skip_quoted(bytes, index, b'\'', is_escape_string_prefix(bytes, index)),
             b'"' => skip_quoted(bytes, index, b'"', false),
             b'$' => skip_dollar_quoted(script, index).unwrap_or(index + 1),
+            b'(' => {
+                nesting.parens += 1;
+                index + 1
+            }
+            b')' => {
+                nesting.parens = nesting.parens.saturating_sub(1);
+                index + 1
+            }
+            byte if is_identifier_start(byte) => {
+                let word_end = bytes[index..]
+                    .iter()
+                    .position(|&byte| !is_identifier_byte(byte))
+                    .map_or(bytes.len(), |found| index + found);
+                nesting.word(&script[index..word_end]);
+                word_end
+            }
             _ => index + 1,
         };
         end = index;
@@ -73,6 +94,74 @@ fn memchr_from(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
         .iter()
         .position(|&byte| byte == needle)
         .map(|found| from + found)
+}
+
+/// What psql tracks to tell a statement's last semicolon from one inside it.
+#[derive(Debug, Default)]
+struct Nesting {
+    /// Open parentheses.
+    parens: usize,
+    /// Open `BEGIN` (and, within one, `CASE`) blocks of a routine body.
+    blocks: usize,
+    /// The first four words of the statement, each as the one it is among CREATE, OR,
+    /// REPLACE, FUNCTION and PROCEDURE, or `None`.
+    leading: [Option<Leading>; 4],
+    words: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leading {
+    Create,
+    Or,
+    Replace,
+    Function,
+    Procedure,
+}
+
+impl Nesting {
+    fn is_open(&self) -> bool {
+        self.parens > 0 || self.blocks > 0
+    }
+
+    /// Takes note of an unquoted word (a keyword or an identifier) at `self`'s depth.
+    fn word(&mut self, word: &str) {
+        let is = |keyword: &str| word.eq_ignore_ascii_case(keyword);
+        if let Some(slot) = self.leading.get_mut(self.words) {
+            *slot = [
+                ("create", Leading::Create),
+                ("or", Leading::Or),
+                ("replace", Leading::Replace),
+                ("function", Leading::Function),
+                ("procedure", Leading::Procedure),
+            ]
+            .into_iter()
+            .find_map(|(keyword, leading)| is(keyword).then_some(leading));
+        }
+        self.words += 1;
+        if !self.defines_routine() || self.parens > 0 {
+            return;
+        }
+        if is("begin") || (is("case") && self.blocks > 0) {
+            self.blocks += 1;
+        } else if is("end") {
+            self.blocks = self.blocks.saturating_sub(1);
+        }
+    }
+
+    /// Whether the statement so far is `CREATE [OR REPLACE] FUNCTION|PROCEDURE`.
+    fn defines_routine(&self) -> bool {
+        use Leading::*;
+        let routine = |word: Option<Leading>| matches!(word, Some(Function | Procedure));
+        match self.leading {
+            [Some(Create), second, ..] if routine(second) => true,
+            [Some(Create), Some(Or), Some(Replace), fourth] => routine(fourth),
+            _ => false,
+        }
+    }
+}
+
+fn is_identifier_start(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
 }
 
 fn is_identifier_byte(byte: u8) -> bool {
@@ -285,6 +374,53 @@ mod tests {
         assert_eq!(sqls("SELECT 'abc; SELECT 2"), ["SELECT 'abc; SELECT 2"]);
         assert_eq!(sqls("SELECT $$ abc; SELECT 2"), ["SELECT $$ abc; SELECT 2"]);
         assert_eq!(sqls("SELECT 1 /* abc; SELECT 2"), ["SELECT 1"]);
+    }
+
+    #[test]
+    fn sql_standard_routine_bodies_are_one_statement() {
+        let function = "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql\n\
+                        BEGIN ATOMIC\n  SELECT a + b;\nEND";
+        let procedure = "create or replace procedure p() language sql begin atomic\n\
+                         insert into t values (case when true then 1 else 2 end);\n\
+                         select case 1 when 1 then 'a;' end;\nend";
+        let script = format!("{function};\n{procedure};\nSELECT 3;");
+        assert_eq!(sqls(&script), [function, procedure, "SELECT 3"]);
+    }
+
+    #[test]
+    fn begin_outside_a_routine_definition_is_a_transaction() {
+        assert_eq!(
+            sqls("BEGIN; CREATE TABLE t (id int); END; SELECT 1"),
+            ["BEGIN", "CREATE TABLE t (id int)", "END", "SELECT 1"]
+        );
+        assert_eq!(
+            sqls(
+                "CREATE TABLE begin_end (id int); CREATE TRIGGER begin AFTER INSERT ON t EXECUTE FUNCTION f(); SELECT 1"
+            ),
+            [
+                "CREATE TABLE begin_end (id int)",
+                "CREATE TRIGGER begin AFTER INSERT ON t EXECUTE FUNCTION f()",
+                "SELECT 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn words_that_contain_begin_do_not_open_a_block() {
+        let function =
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN (SELECT begin_at FROM t)";
+        assert_eq!(
+            sqls(&format!("{function}; SELECT 2")),
+            [function, "SELECT 2"]
+        );
+    }
+
+    #[test]
+    fn semicolons_inside_parentheses_do_not_split() {
+        let rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2))";
+        assert_eq!(sqls(&format!("{rule}; SELECT 1")), [rule, "SELECT 1"]);
+        // A stray closing parenthesis does not make the depth negative.
+        assert_eq!(sqls("SELECT 1); SELECT 2"), ["SELECT 1)", "SELECT 2"]);
     }
 
     #[test]

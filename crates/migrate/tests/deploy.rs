@@ -306,6 +306,29 @@ async fn no_transaction_migration_runs_concurrent_index_and_finishes() {
 }
 
 #[tokio::test]
+async fn no_transaction_migration_keeps_a_sql_standard_body_whole() {
+    let db = TestDb::new().await;
+    let dir = folder(&[
+        ("20250101000000_table", "CREATE TABLE t (id int);\n"),
+        (
+            "20250102000000_routine",
+            "-- nelo:no-transaction\n\
+             CREATE FUNCTION twice(n int) RETURNS int LANGUAGE sql IMMUTABLE\n\
+             BEGIN ATOMIC\n  SELECT CASE WHEN n IS NULL THEN 0 ELSE n * 2 END;\nEND;\n\
+             CREATE INDEX CONCURRENTLY t_twice ON t (twice(id));\n",
+        ),
+    ]);
+    Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(db.scalar::<i32>("SELECT twice(21)").await, 42);
+    assert!(db.table_exists("t_twice").await);
+    let history = db.history().await;
+    assert_eq!((history[1].1, history[1].3), (true, 2));
+}
+
+#[tokio::test]
 async fn crlf_checkout_is_not_modified() {
     let db = TestDb::new().await;
     let dir = folder(&[(
