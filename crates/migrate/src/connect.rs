@@ -69,16 +69,37 @@ pub fn connect_options(database_url: &str) -> Result<PgConnectOptions, Error> {
         url: redact_url(database_url),
         reason: error.to_string(),
     })?;
-    let schema = url::Url::parse(database_url).ok().and_then(|url| {
+    let options = options.application_name(APPLICATION_NAME);
+    Ok(match url_schema(database_url) {
+        Some(schema) => options.options([("search_path", search_path_option(&schema))]),
+        None => options,
+    })
+}
+
+/// Prisma's `?schema=NAME` URL parameter: the schema that holds the migrations and their
+/// history. Deploy, reset and resolve create it when it is missing, as Prisma does.
+pub fn url_schema(database_url: &str) -> Option<String> {
+    url::Url::parse(database_url).ok().and_then(|url| {
         url.query_pairs()
             .find(|(key, _)| key == "schema")
             .map(|(_, value)| value.into_owned())
-    });
-    let options = options.application_name(APPLICATION_NAME);
-    Ok(match schema {
-        Some(schema) => options.options([("search_path", schema)]),
-        None => options,
+            .filter(|schema| !schema.is_empty())
     })
+}
+
+/// The `search_path` for `schema` as a startup `-c` option: double-quoted, as Prisma's
+/// `SET search_path = "NAME"`, so `?schema=MyApp` keeps its case; then backslash-escaped,
+/// as the server splits the startup options at unescaped whitespace.
+fn search_path_option(schema: &str) -> String {
+    let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+    let mut escaped = String::with_capacity(quoted.len());
+    for character in quoted.chars() {
+        if character == '\\' || character.is_ascii_whitespace() {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
 }
 
 /// How a failed connection attempt should be handled.
@@ -217,7 +238,25 @@ mod tests {
     }
 
     #[test]
-    fn schema_parameter_is_accepted() {
+    fn schema_parameter_is_read_from_the_query() {
+        let schema = |url| url_schema(url);
+        assert_eq!(
+            schema("postgresql://u:p@localhost/db?sslmode=disable&schema=MyApp"),
+            Some("MyApp".to_string())
+        );
+        assert_eq!(
+            schema("postgresql://u:p@localhost/db?schema=my%20app"),
+            Some("my app".to_string())
+        );
+        assert_eq!(schema("postgresql://u:p@localhost/db?schema="), None);
+        assert_eq!(schema("postgresql://u:p@localhost/db"), None);
         assert!(connect_options("postgresql://u:p@localhost/db?schema=app").is_ok());
+    }
+
+    #[test]
+    fn search_path_keeps_case_and_escapes_for_the_startup_packet() {
+        assert_eq!(search_path_option("MyApp"), r#""MyApp""#);
+        assert_eq!(search_path_option("my app"), r#""my\ app""#);
+        assert_eq!(search_path_option(r#"a"b\c"#), r#""a""b\\c""#);
     }
 }

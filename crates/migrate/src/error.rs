@@ -63,7 +63,7 @@ pub enum Error {
     FailedMigrationFound { name: String },
 
     #[error(
-        "no schema to create `_prisma_migrations` in: the search_path names no existing schema; create the schema or fix `?schema=` in DATABASE_URL"
+        "no schema to create `_prisma_migrations` in: the search_path names no existing schema; create the schema, or name it with `?schema=` in DATABASE_URL (deploy creates that one)"
     )]
     NoSchema,
 

@@ -86,9 +86,15 @@ impl Migrator {
     }
 
     /// A connection holding the migration lock; hand it back to [`Self::unlock`].
+    /// The URL's `?schema=` is created first when it is missing.
     pub(crate) async fn connect_locked(&self, database_url: &str) -> Result<PgConnection, Error> {
         let mut conn = self.connect(database_url).await?;
         store::acquire_lock(&mut conn, self.lock_timeout).await?;
+        if let Some(schema) = connect::url_schema(database_url)
+            && let Err(error) = store::ensure_schema(&mut conn, &schema).await
+        {
+            return Self::unlock(conn, Err(error)).await;
+        }
         Ok(conn)
     }
 

@@ -1,10 +1,11 @@
-//! `reset`: drop every non-system schema, recreate `public`, re-apply all migrations.
+//! `reset`: drop every non-system schema, recreate `public` (and the URL's `?schema=`),
+//! re-apply all migrations.
 
 use sqlx::postgres::PgConnection;
 
 use crate::deploy::deploy_locked;
 use crate::migrator::{DeployReport, Event, Migrator};
-use crate::{Error, folder, store};
+use crate::{Error, connect, folder, store};
 
 /// Schemas that `reset` drops: every schema but the system ones.
 const USER_SCHEMAS: &str = "SELECT nspname::text FROM pg_namespace
@@ -20,15 +21,17 @@ const RECREATE_PUBLIC: &str = "CREATE SCHEMA public;
 
 impl Migrator {
     /// Drops every non-system schema (their extensions with them), recreates `public` with
-    /// its default grants, then applies every migration. Seeding is the caller's business.
+    /// its default grants and the URL's `?schema=`, then applies every migration. Seeding is
+    /// the caller's business.
     pub async fn reset(
         &self,
         database_url: &str,
         mut on_event: impl FnMut(Event) + Send,
     ) -> Result<DeployReport, Error> {
         let local = folder::load(self.migrations_dir())?;
+        let schema = connect::url_schema(database_url);
         let mut conn = self.connect_locked(database_url).await?;
-        let outcome = reset_locked(&mut conn, &local, &mut on_event).await;
+        let outcome = reset_locked(&mut conn, &local, schema.as_deref(), &mut on_event).await;
         Self::unlock(conn, outcome).await
     }
 }
@@ -36,6 +39,7 @@ impl Migrator {
 async fn reset_locked(
     conn: &mut PgConnection,
     local: &[folder::Migration],
+    url_schema: Option<&str>,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
     let dropped = drop_schemas(conn).await?;
@@ -43,6 +47,9 @@ async fn reset_locked(
         on_event(Event::SchemaDropped {
             schema: schema.clone(),
         });
+    }
+    if let Some(schema) = url_schema {
+        store::ensure_schema(conn, schema).await?;
     }
     let mut report = deploy_locked(conn, local, on_event).await?;
     report.dropped_schemas = dropped;

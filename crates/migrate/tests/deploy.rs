@@ -401,6 +401,37 @@ async fn continues_a_database_migrated_by_prisma() {
     assert_eq!(db.history().await.len(), 3);
 }
 
+/// Prisma's `?schema=`: created when missing, with its case, and recreated by reset.
+#[tokio::test]
+async fn url_schema_is_created_and_holds_migrations_and_history() {
+    let db = TestDb::new().await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.query_pairs_mut().append_pair("schema", "Nelo App");
+    let url = url.to_string();
+    let dir = folder(&[(
+        "20250101000000_a",
+        "CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n",
+    )]);
+    let migrator = Migrator::new(dir.path());
+    migrator.deploy(&url, ignore_events).await.unwrap();
+    let tables = "SELECT string_agg(table_schema || '.' || table_name, ',' ORDER BY table_name) \
+                  FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')";
+    assert_eq!(
+        db.scalar::<String>(tables).await,
+        "Nelo App._prisma_migrations,Nelo App.a"
+    );
+    assert!(migrator.status(&url).await.unwrap().is_up_to_date());
+
+    let report = migrator.reset(&url, ignore_events).await.unwrap();
+    assert!(report.dropped_schemas.contains(&"Nelo App".to_string()));
+    assert_eq!(report.applied, ["20250101000000_a"]);
+    assert_eq!(
+        db.scalar::<i64>(r#"SELECT count(*) FROM "Nelo App".a"#)
+            .await,
+        1
+    );
+}
+
 #[tokio::test]
 async fn error_without_server_position_names_the_statement() {
     let db = TestDb::new().await;

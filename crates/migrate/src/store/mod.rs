@@ -22,6 +22,28 @@ pub async fn run_script(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::
     (&mut *conn).execute(sqlx::raw_sql(sql)).await.map(drop)
 }
 
+/// Creates `schema` unless it exists, as Prisma does for the URL's `?schema=`; returns
+/// whether it did. Looks first, because `CREATE SCHEMA IF NOT EXISTS` needs the CREATE
+/// privilege on the database even when the schema is there.
+pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<bool, Error> {
+    let (exists,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("looking for the schema named by `?schema=`"))?;
+    if exists {
+        return Ok(false);
+    }
+    run_script(
+        conn,
+        &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_identifier(schema)),
+    )
+    .await
+    .map_err(database_error("creating the schema named by `?schema=`"))?;
+    Ok(true)
+}
+
 /// A double-quoted SQL identifier.
 pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
