@@ -10,9 +10,58 @@ use common::{TestDb, folder, ignore_events};
 use nelo_migrate::{Error, Migrator};
 use tokio::net::{TcpListener, TcpStream};
 
+/// How the proxy turns away a connection.
+#[derive(Clone, Copy)]
+enum Refusal {
+    /// Hang up at once, as a port whose server is not listening yet.
+    HangUp,
+    /// Answer the startup message as PostgreSQL does while it recovers or starts:
+    /// `FATAL 57P03 the database system is starting up`.
+    StartingUp,
+}
+
+/// Reads the client's startup message, declining SSL first if asked, and answers with
+/// the ErrorResponse a starting server sends.
+async fn answer_starting_up(client: &mut TcpStream) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SSL_REQUEST: u32 = 80877103;
+    loop {
+        let length = client.read_u32().await? as usize;
+        let mut body = vec![0; length.saturating_sub(4)];
+        client.read_exact(&mut body).await?;
+        if body.len() == 4 && u32::from_be_bytes(body[..4].try_into().unwrap()) == SSL_REQUEST {
+            client.write_all(b"N").await?;
+            continue;
+        }
+        break;
+    }
+    let mut fields = Vec::new();
+    for (code, value) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', "57P03"),
+        (b'M', "the database system is starting up"),
+    ] {
+        fields.push(code);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut message = vec![b'E'];
+    message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+    message.extend_from_slice(&fields);
+    client.write_all(&message).await
+}
+
 /// A proxy to the test server that hangs up on the first `refuse` connections, as a server
 /// that is still starting does; returns its address and the number of connections it saw.
 async fn flaky_proxy(refuse: usize) -> (String, Arc<AtomicUsize>) {
+    refusing_proxy(refuse, Refusal::HangUp).await
+}
+
+/// A proxy to the test server that turns away the first `refuse` connections as `how`
+/// says; returns its address and the number of connections it saw.
+async fn refusing_proxy(refuse: usize, how: Refusal) -> (String, Arc<AtomicUsize>) {
     let server = url::Url::parse(&common::server_url()).unwrap();
     let upstream = format!(
         "{}:{}",
@@ -26,7 +75,11 @@ async fn flaky_proxy(refuse: usize) -> (String, Arc<AtomicUsize>) {
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             if seen.fetch_add(1, Ordering::SeqCst) < refuse {
-                drop(client);
+                if let Refusal::StartingUp = how {
+                    tokio::spawn(async move {
+                        let _ = answer_starting_up(&mut client).await;
+                    });
+                }
                 continue;
             }
             let upstream = upstream.clone();
@@ -63,6 +116,24 @@ async fn transient_failures_are_retried_until_the_server_answers() {
         connections.load(Ordering::SeqCst),
         4,
         "three refused attempts, then one that worked"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_is_starting_up_is_waited_for() {
+    let db = TestDb::new().await;
+    let (address, connections) = refusing_proxy(2, Refusal::StartingUp).await;
+    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
+    let migrator = Migrator::new(dir.path()).connect_timeout(Duration::from_secs(30));
+    let report = migrator
+        .deploy(through(&db.url, &address).as_str(), ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["20250101000000_a"]);
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        3,
+        "two answered 57P03, then one that worked"
     );
 }
 
