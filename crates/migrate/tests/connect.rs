@@ -53,12 +53,6 @@ async fn answer_starting_up(client: &mut TcpStream) -> std::io::Result<()> {
     client.write_all(&message).await
 }
 
-/// A proxy to the test server that hangs up on the first `refuse` connections, as a server
-/// that is still starting does; returns its address and the number of connections it saw.
-async fn flaky_proxy(refuse: usize) -> (String, Arc<AtomicUsize>) {
-    refusing_proxy(refuse, Refusal::HangUp).await
-}
-
 /// A proxy to the test server that turns away the first `refuse` connections as `how`
 /// says; returns its address and the number of connections it saw.
 async fn refusing_proxy(refuse: usize, how: Refusal) -> (String, Arc<AtomicUsize>) {
@@ -101,10 +95,11 @@ fn through(url: &str, address: &str) -> url::Url {
     url
 }
 
-#[tokio::test]
-async fn transient_failures_are_retried_until_the_server_answers() {
+/// Deploys one migration through a proxy that turns away the first `refuse` connections
+/// as `how` says; returns how many connections the proxy saw.
+async fn deploy_after_refusals(refuse: usize, how: Refusal) -> usize {
     let db = TestDb::new().await;
-    let (address, connections) = flaky_proxy(3).await;
+    let (address, connections) = refusing_proxy(refuse, how).await;
     let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
     let migrator = Migrator::new(dir.path()).connect_timeout(Duration::from_secs(30));
     let report = migrator
@@ -112,8 +107,13 @@ async fn transient_failures_are_retried_until_the_server_answers() {
         .await
         .unwrap();
     assert_eq!(report.applied, ["20250101000000_a"]);
+    connections.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_the_server_answers() {
     assert_eq!(
-        connections.load(Ordering::SeqCst),
+        deploy_after_refusals(3, Refusal::HangUp).await,
         4,
         "three refused attempts, then one that worked"
     );
@@ -121,17 +121,8 @@ async fn transient_failures_are_retried_until_the_server_answers() {
 
 #[tokio::test]
 async fn a_server_that_is_starting_up_is_waited_for() {
-    let db = TestDb::new().await;
-    let (address, connections) = refusing_proxy(2, Refusal::StartingUp).await;
-    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
-    let migrator = Migrator::new(dir.path()).connect_timeout(Duration::from_secs(30));
-    let report = migrator
-        .deploy(through(&db.url, &address).as_str(), ignore_events)
-        .await
-        .unwrap();
-    assert_eq!(report.applied, ["20250101000000_a"]);
     assert_eq!(
-        connections.load(Ordering::SeqCst),
+        deploy_after_refusals(2, Refusal::StartingUp).await,
         3,
         "two answered 57P03, then one that worked"
     );
@@ -140,7 +131,7 @@ async fn a_server_that_is_starting_up_is_waited_for() {
 #[tokio::test]
 async fn authentication_failure_is_not_retried() {
     let db = TestDb::new().await;
-    let (address, connections) = flaky_proxy(0).await;
+    let (address, connections) = refusing_proxy(0, Refusal::HangUp).await;
     let mut url = through(&db.url, &address);
     url.set_password(Some("wrong-password")).unwrap();
     let dir = folder(&[("20250101000000_a", "SELECT 1;\n")]);
