@@ -39,6 +39,17 @@ pub(crate) async fn deploy_locked(
     let rows = store::read_rows_if_table_exists(conn, &table).await?;
     let mut table_exists = rows.is_some();
     let plan = plan::deploy_plan(local, &rows.unwrap_or_default())?;
+    // Like Prisma (P3005): a schema built without migrations is not migrated blindly.
+    if !table_exists && let Some(schema) = table.schema() {
+        let objects = store::unmigrated_objects(conn, schema).await?;
+        if !objects.is_empty() {
+            return Err(Error::SchemaNotEmpty {
+                schema: schema.to_string(),
+                objects,
+                first_migration: local.first().map(|migration| migration.name.clone()),
+            });
+        }
+    }
     if plan.to_apply.is_empty() && !table_exists {
         store::ensure_table(conn, &table).await?;
     }

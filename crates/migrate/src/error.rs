@@ -78,6 +78,19 @@ pub enum Error {
     },
 
     #[error(
+        "schema `{schema}` already holds {} but has no `_prisma_migrations`, so deploy cannot tell which migrations it reflects (Prisma's P3005); to adopt it, run `nelo-migrate resolve --applied NAME` for each migration it already has{}, then deploy; or deploy into an empty database",
+        objects_text(objects),
+        first_migration.as_ref().map(|name| format!(" (the first is `{name}`)")).unwrap_or_default()
+    )]
+    SchemaNotEmpty {
+        schema: String,
+        /// A few of its tables, views and enums, e.g. `table "User"`.
+        objects: Vec<String>,
+        /// The first migration of the folder, the usual baseline.
+        first_migration: Option<String>,
+    },
+
+    #[error(
         "no migration named `{name}` in the migrations folder; {}",
         choices_text(choices)
     )]
@@ -176,6 +189,14 @@ impl std::fmt::Display for MigrationFailure {
     }
 }
 
+fn objects_text(objects: &[String]) -> String {
+    match objects {
+        [] => "objects".to_string(),
+        [first, second, third, _, ..] => format!("{first}, {second}, {third} and more"),
+        _ => objects.join(", "),
+    }
+}
+
 fn holder_text(holder: &Option<LockHolder>) -> String {
     match holder {
         None => String::new(),
@@ -220,6 +241,17 @@ fn stderr_text(stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_few_objects_are_named_and_a_fourth_means_more() {
+        let objects =
+            |names: &[&str]| objects_text(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(objects(&["table a", "enum b"]), "table a, enum b");
+        assert_eq!(
+            objects(&["table a", "table b", "view c", "enum d"]),
+            "table a, table b, view c and more"
+        );
+    }
 
     #[test]
     fn failure_names_file_line_column_and_sqlstate() {

@@ -12,13 +12,14 @@ use sqlx::Connection;
 #[tokio::test]
 async fn sixteen_concurrent_deploys_apply_each_migration_once() {
     let db = TestDb::new().await;
-    db.execute("CREATE TABLE applied_log (name text NOT NULL)")
+    // The test's own tables live outside `public`, which deploy wants empty at first.
+    db.execute("CREATE SCHEMA probe; CREATE TABLE probe.applied_log (name text NOT NULL)")
         .await;
     let migrations: Vec<(String, String)> = (0..12)
         .map(|index| {
             (
                 format!("202501010000{index:02}_m{index}"),
-                format!("CREATE TABLE t{index} (id int);\nINSERT INTO applied_log VALUES ('m{index}');\n"),
+                format!("CREATE TABLE t{index} (id int);\nINSERT INTO probe.applied_log VALUES ('m{index}');\n"),
             )
         })
         .collect();
@@ -53,9 +54,9 @@ async fn sixteen_concurrent_deploys_apply_each_migration_once() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let logged: i64 = db.scalar("SELECT count(*) FROM applied_log").await;
+    let logged: i64 = db.scalar("SELECT count(*) FROM probe.applied_log").await;
     let distinct: i64 = db
-        .scalar("SELECT count(DISTINCT name) FROM applied_log")
+        .scalar("SELECT count(DISTINCT name) FROM probe.applied_log")
         .await;
     assert_eq!((logged, distinct), (12, 12));
     let history = db.history().await;
@@ -72,8 +73,11 @@ async fn deploy_killed_mid_migration_leaves_a_state_the_next_deploy_completes() 
         db.name
     ))
     .await;
-    db.execute("CREATE TABLE kill_switch (armed boolean); INSERT INTO kill_switch VALUES (true);")
-        .await;
+    db.execute(
+        "CREATE SCHEMA probe; CREATE TABLE probe.kill_switch (armed boolean); \
+         INSERT INTO probe.kill_switch VALUES (true);",
+    )
+    .await;
     let dir = folder(&[
         (
             "20250101000000_first",
@@ -81,7 +85,7 @@ async fn deploy_killed_mid_migration_leaves_a_state_the_next_deploy_completes() 
         ),
         (
             "20250102000000_slow",
-            "CREATE TABLE half_done (id int);\nSELECT pg_sleep(30) FROM kill_switch WHERE armed;\n",
+            "CREATE TABLE half_done (id int);\nSELECT pg_sleep(30) FROM probe.kill_switch WHERE armed;\n",
         ),
         ("20250103000000_last", "CREATE TABLE last_table (id int);\n"),
     ]);
@@ -122,7 +126,8 @@ async fn deploy_killed_mid_migration_leaves_a_state_the_next_deploy_completes() 
         ["20250101000000_first"]
     );
 
-    db.execute("UPDATE kill_switch SET armed = false").await;
+    db.execute("UPDATE probe.kill_switch SET armed = false")
+        .await;
     let report = Migrator::new(dir.path())
         .deploy(&db.url, ignore_events)
         .await

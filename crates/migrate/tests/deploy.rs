@@ -401,6 +401,67 @@ async fn continues_a_database_migrated_by_prisma() {
     assert_eq!(db.history().await.len(), 3);
 }
 
+/// Prisma's P3005: a schema built without migrations is refused until it is baselined;
+/// extension objects (pgvector's) do not count.
+#[tokio::test]
+async fn a_schema_built_without_migrations_is_refused_until_baselined() {
+    let db = TestDb::new().await;
+    db.execute(
+        "CREATE EXTENSION IF NOT EXISTS vector;\n\
+         CREATE TYPE \"Kind\" AS ENUM ('a');\n\
+         CREATE TABLE \"User\" (id int);\n\
+         CREATE VIEW users AS SELECT * FROM \"User\";",
+    )
+    .await;
+    let dir = folder(&[
+        ("20250101000000_users", "CREATE TABLE \"User\" (id int);\n"),
+        ("20250102000000_posts", "CREATE TABLE post (id int);\n"),
+    ]);
+    let migrator = Migrator::new(dir.path());
+    let error = migrator.deploy(&db.url, ignore_events).await.unwrap_err();
+    match &error {
+        Error::SchemaNotEmpty {
+            schema,
+            objects,
+            first_migration,
+        } => {
+            assert_eq!(schema, "public");
+            assert_eq!(
+                objects,
+                &[r#"table "User""#, r#"enum "Kind""#, "view users"]
+            );
+            assert_eq!(first_migration.as_deref(), Some("20250101000000_users"));
+        }
+        other => panic!("expected SchemaNotEmpty, got {other:?}"),
+    }
+    let text = error.to_string();
+    assert!(
+        text.contains("resolve --applied NAME") && text.contains("`20250101000000_users`"),
+        "{text}"
+    );
+    assert!(!db.table_exists("_prisma_migrations").await);
+
+    migrator
+        .resolve_applied(&db.url, "20250101000000_users")
+        .await
+        .unwrap();
+    let report = migrator.deploy(&db.url, ignore_events).await.unwrap();
+    assert_eq!(report.applied, ["20250102000000_posts"]);
+}
+
+/// An empty folder on a database with only an extension still creates the history table.
+#[tokio::test]
+async fn extension_objects_alone_do_not_make_a_schema_unmigrated() {
+    let db = TestDb::new().await;
+    db.execute("CREATE EXTENSION IF NOT EXISTS vector;").await;
+    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (v vector(3));\n")]);
+    let report = Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["20250101000000_a"]);
+}
+
 /// Prisma's `?schema=`: created when missing, with its case, and recreated by reset.
 #[tokio::test]
 async fn url_schema_is_created_and_holds_migrations_and_history() {

@@ -15,6 +15,7 @@ const TABLE_NAME: &str = "_prisma_migrations";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryTable {
     name: String,
+    schema: Option<String>,
 }
 
 impl HistoryTable {
@@ -22,6 +23,7 @@ impl HistoryTable {
     pub fn on_search_path() -> Self {
         Self {
             name: quote_identifier(TABLE_NAME),
+            schema: None,
         }
     }
 
@@ -33,6 +35,7 @@ impl HistoryTable {
                 quote_identifier(schema),
                 quote_identifier(TABLE_NAME)
             ),
+            schema: Some(schema.to_string()),
         }
     }
 
@@ -56,6 +59,43 @@ impl HistoryTable {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The schema it is qualified with, if it is.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+}
+
+/// Up to four of the tables, views and enums in `schema`, leaving out what extensions own
+/// (pgvector's, say). Where the history table is missing, any of them was made without
+/// migrations.
+pub async fn unmigrated_objects(
+    conn: &mut PgConnection,
+    schema: &str,
+) -> Result<Vec<String>, Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        r#"WITH here AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
+           objects AS (
+               SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                                     WHEN 'f' THEN 'foreign table' ELSE 'table' END AS kind,
+                      c.relname AS name, 'pg_class'::regclass AS catalog, c.oid
+               FROM pg_class c, here WHERE c.relnamespace = here.oid
+                 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+               UNION ALL
+               SELECT 'enum', t.typname, 'pg_type'::regclass, t.oid
+               FROM pg_type t, here WHERE t.typnamespace = here.oid AND t.typtype = 'e')
+           SELECT kind || ' ' || quote_ident(name) FROM objects o
+           WHERE NOT EXISTS (SELECT FROM pg_depend d
+                             WHERE d.classid = o.catalog AND d.objid = o.oid AND d.deptype = 'e')
+           ORDER BY kind <> 'table', kind, name LIMIT 4"#,
+    )
+    .bind(schema)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(database_error(
+        "looking for objects made without migrations",
+    ))?;
+    Ok(rows.into_iter().map(|(object,)| object).collect())
 }
 
 /// Prisma's DDL for the history table, verbatim but for the qualified name.
