@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::Engine;
+use crate::image::build;
 use crate::spec::{self, ContainerSpec};
 use crate::{postgres, ui};
 
@@ -24,14 +25,27 @@ pub enum ImageSource {
 }
 
 /// Makes sure `image` exists: pulls it, and when it cannot be pulled builds it from Debian
-/// packages (`cargo xtask image build`), saying why.
+/// packages (`cargo xtask image build`), saying why. An image that `image build` made from
+/// an older recipe (the entrypoint or the packages changed since) is built again, so new
+/// containers get this checkout's image; existing containers keep theirs.
 pub async fn ensure_image(
     ctx: &Context,
     engine: &Engine,
     image: &str,
 ) -> anyhow::Result<ImageSource> {
-    if engine.image_exists(image).await? {
-        return Ok(ImageSource::Present);
+    match engine.inspect_image(image).await? {
+        Some(existing) if build::is_stale(&existing.labels) => {
+            ui::note(format!(
+                "image `{image}` was built from an older recipe (entrypoint or packages \
+                 changed); building it again"
+            ));
+            build::ensure_built(ctx, engine, image, true)
+                .await
+                .with_context(|| format!("cannot rebuild image `{image}`"))?;
+            return Ok(ImageSource::Built);
+        }
+        Some(_) => return Ok(ImageSource::Present),
+        None => {}
     }
     let bar = ui::byte_counter(format!("pulling {image}"));
     let pulled = engine
@@ -51,7 +65,7 @@ pub async fn ensure_image(
                 "cannot pull `{image}` ({}); building it locally from Debian packages",
                 one_line(&format!("{error:#}"))
             ));
-            crate::image::build::ensure_built(ctx, engine, image, false)
+            build::ensure_built(ctx, engine, image, false)
                 .await
                 .with_context(|| format!("cannot build image `{image}` locally"))?;
             Ok(ImageSource::Built)

@@ -16,14 +16,6 @@ use crate::spec::split_image_reference;
 const LONG_TRANSFER_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 impl Engine {
-    pub async fn image_exists(&self, image: &str) -> anyhow::Result<bool> {
-        match self.api.inspect_image(image).await {
-            Ok(_) => Ok(true),
-            Err(error) if status_code(&error) == Some(404) => Ok(false),
-            Err(error) => Err(error).with_context(|| format!("cannot inspect image `{image}`")),
-        }
-    }
-
     /// The image's size and labels, or `None` when it is absent.
     pub async fn inspect_image(&self, image: &str) -> anyhow::Result<Option<ImageFacts>> {
         match self.api.inspect_image(image).await {

@@ -1,6 +1,7 @@
 //! `cargo xtask image build`: the PostgreSQL 17 + pgvector image from Debian packages, with no
 //! registry: debootstrap into a temporary folder, trim, and import it through the Docker API.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -30,6 +31,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether an image with these labels was built by `image build` from another recipe than
+/// this checkout's. An image without the label (pulled, or made elsewhere) is not ours to
+/// judge.
+pub fn is_stale(labels: &BTreeMap<String, String>) -> bool {
+    labels
+        .get(rootfs::RECIPE_LABEL)
+        .is_some_and(|recipe| *recipe != rootfs::recipe_hash())
+}
+
 /// Builds the image `tag` unless it exists (or always, with `force`).
 pub async fn ensure_built(
     ctx: &Context,
@@ -41,9 +51,7 @@ pub async fn ensure_built(
         ui::step(format!(
             "image `{tag}` exists; keeping it (`--force` builds it again)"
         ));
-        if let Some(recipe) = existing.labels.get(rootfs::RECIPE_LABEL)
-            && *recipe != rootfs::recipe_hash()
-        {
+        if is_stale(&existing.labels) {
             ui::warn(format!(
                 "`{tag}` was built from an older recipe (entrypoint or packages changed); \
                  `cargo xtask image build --tag {tag} --force` rebuilds it"
@@ -158,5 +166,19 @@ fn build_parent(ctx: &Context) -> std::path::PathBuf {
         var_tmp.to_path_buf()
     } else {
         ctx.root.join("target")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_images_from_another_recipe_are_stale() {
+        let labelled =
+            |recipe: &str| BTreeMap::from([(rootfs::RECIPE_LABEL.to_string(), recipe.to_string())]);
+        assert!(!is_stale(&BTreeMap::new()));
+        assert!(!is_stale(&labelled(&rootfs::recipe_hash())));
+        assert!(is_stale(&labelled("0123abcd")));
     }
 }
