@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bollard::body_try_stream;
-use bollard::query_parameters::CreateImageOptionsBuilder;
+use bollard::query_parameters::{CreateImageOptionsBuilder, RemoveImageOptionsBuilder};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
@@ -16,10 +16,11 @@ use crate::spec::split_image_reference;
 const LONG_TRANSFER_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 impl Engine {
-    /// The image's size and labels, or `None` when it is absent.
+    /// The image's id, size and labels, or `None` when it is absent.
     pub async fn inspect_image(&self, image: &str) -> anyhow::Result<Option<ImageFacts>> {
         match self.api.inspect_image(image).await {
             Ok(inspect) => Ok(Some(ImageFacts {
+                id: inspect.id.unwrap_or_default(),
                 size: inspect.size.unwrap_or_default().max(0) as u64,
                 labels: inspect
                     .config
@@ -30,6 +31,17 @@ impl Engine {
             })),
             Err(error) if status_code(&error) == Some(404) => Ok(None),
             Err(error) => Err(error).with_context(|| format!("cannot inspect image `{image}`")),
+        }
+    }
+
+    /// Removes the image `id` unless a container (running or not) still uses it; returns
+    /// whether it did.
+    pub async fn remove_image_if_unused(&self, id: &str) -> anyhow::Result<bool> {
+        let options = RemoveImageOptionsBuilder::new().force(false).build();
+        match self.api.remove_image(id, Some(options), None).await {
+            Ok(_) => Ok(true),
+            Err(error) if status_code(&error) == Some(409) => Ok(false),
+            Err(error) => Err(error).with_context(|| format!("cannot remove image `{id}`")),
         }
     }
 
@@ -90,6 +102,7 @@ impl Engine {
 /// What nelo reads from an image.
 #[derive(Debug, Clone)]
 pub struct ImageFacts {
+    pub id: String,
     pub size: u64,
     pub labels: BTreeMap<String, String>,
 }

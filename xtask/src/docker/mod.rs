@@ -6,6 +6,8 @@ pub mod exec;
 mod image;
 mod volume;
 
+pub use image::ImageFacts;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

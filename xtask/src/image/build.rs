@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use super::folder::BuildFolder;
 use super::rootfs;
 use crate::context::Context;
-use crate::docker::{self, Engine};
+use crate::docker::{self, Engine, ImageFacts};
 use crate::ui;
 
 #[derive(clap::Args, Debug)]
@@ -47,7 +47,8 @@ pub async fn ensure_built(
     tag: &str,
     force: bool,
 ) -> anyhow::Result<()> {
-    if !force && let Some(existing) = engine.inspect_image(tag).await? {
+    let existing = engine.inspect_image(tag).await?;
+    if !force && let Some(existing) = existing {
         ui::step(format!(
             "image `{tag}` exists; keeping it (`--force` builds it again)"
         ));
@@ -63,8 +64,27 @@ pub async fn ensure_built(
     let folder = BuildFolder::new(&build_parent(ctx))?;
     // On Ctrl-C the build is dropped: debootstrap is killed and the folder removed.
     tokio::select! {
-        built = build(engine, tag, &folder) => built,
+        built = build(engine, tag, &folder) => built?,
         _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted; the build folder was removed"),
+    }
+    if let Some(replaced) = existing {
+        remove_replaced(engine, tag, &replaced).await;
+    }
+    Ok(())
+}
+
+/// The image that `tag` named before a rebuild is left untagged: remove it, unless a
+/// container still runs from it. A failure here is only worth a warning.
+async fn remove_replaced(engine: &Engine, tag: &str, replaced: &ImageFacts) {
+    match engine.remove_image_if_unused(&replaced.id).await {
+        Ok(true) => ui::note(format!(
+            "removed the image `{tag}` named before ({} MB)",
+            replaced.size / 1_000_000
+        )),
+        Ok(false) => ui::note(format!(
+            "kept the image `{tag}` named before: a container still uses it"
+        )),
+        Err(error) => ui::warn(format!("{error:#}")),
     }
 }
 
