@@ -255,6 +255,49 @@ async fn backup_restores_tables_rows_vectors_and_enums() {
     );
 }
 
+/// Rows keep arriving while `db backup --verify` dumps and restores: the verification
+/// compares with what pg_dump saw, not with the source as it is afterwards.
+#[tokio::test]
+async fn verify_compares_with_what_was_dumped_while_writes_go_on() {
+    let server = TestServer::start();
+    let mut source = server.connect("nelo").await;
+    create_sample(&mut source).await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writer = server.connect("nelo").await;
+    let writing = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut written = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                sqlx::query("INSERT INTO scene (project_id, title) VALUES (1, 'late')")
+                    .execute(&mut writer)
+                    .await
+                    .unwrap();
+                written += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            written
+        })
+    };
+    let command = server.command(&["db", "backup", "--verify"]);
+    let backup = tokio::task::spawn_blocking(move || {
+        let mut command = command;
+        command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = writing.await.unwrap();
+
+    assert!(
+        written > 10,
+        "only {written} rows were written during the backup"
+    );
+    assert_success(&backup, "db backup --verify");
+    assert!(stderr(&backup).contains("verified"), "{}", stderr(&backup));
+}
+
 #[tokio::test]
 async fn damaged_dumps_are_refused() {
     let server = TestServer::start();

@@ -80,12 +80,14 @@ pub fn is_unsupported_compression(stderr: &str) -> bool {
             || stderr.contains("invalid compression"))
 }
 
-/// The argv of `pg_dump` writing `database` to stdout.
+/// The argv of `pg_dump` writing `database` to stdout; with `snapshot`, as of that exported
+/// snapshot (`pg_export_snapshot()` in a transaction that stays open meanwhile).
 pub fn pg_dump_argv(
     user: &str,
     database: &str,
     format: Format,
     compression: &Compression,
+    snapshot: Option<&str>,
 ) -> Vec<String> {
     let mut argv = vec![
         "pg_dump".to_string(),
@@ -100,6 +102,9 @@ pub fn pg_dump_argv(
         Compression::Zstd(level) => argv.push(format!("--compress=zstd:{level}")),
         Compression::Given(spec) => argv.push(format!("--compress={spec}")),
         Compression::Default => {}
+    }
+    if let Some(snapshot) = snapshot {
+        argv.push(format!("--snapshot={snapshot}"));
     }
     argv.push("--dbname".to_string());
     argv.push(database.to_string());
@@ -153,7 +158,13 @@ mod tests {
 
     #[test]
     fn argv_names_user_format_compression_and_database() {
-        let argv = pg_dump_argv("nelo", "nelo_test", Format::Custom, &Compression::Zstd(1));
+        let argv = pg_dump_argv(
+            "nelo",
+            "nelo_test",
+            Format::Custom,
+            &Compression::Zstd(1),
+            None,
+        );
         assert_eq!(
             argv,
             [
@@ -166,16 +177,20 @@ mod tests {
                 "nelo_test"
             ]
         );
-        let plain = pg_dump_argv("nelo", "nelo", Format::Plain, &Compression::Default);
+        let plain = pg_dump_argv("nelo", "nelo", Format::Plain, &Compression::Default, None);
         assert!(plain.contains(&"--format=plain".to_string()));
         assert!(!plain.iter().any(|arg| arg.starts_with("--compress")));
+        assert!(!plain.iter().any(|arg| arg.starts_with("--snapshot")));
         let given = pg_dump_argv(
             "nelo",
             "nelo",
             Format::Custom,
             &Compression::from_flag("gzip:6"),
+            Some("00000003-0000001B-1"),
         );
         assert!(given.contains(&"--compress=gzip:6".to_string()));
+        assert!(given.contains(&"--snapshot=00000003-0000001B-1".to_string()));
+        assert_eq!(given.last().unwrap(), "nelo");
         assert_eq!(Compression::from_flag("default"), Compression::Default);
     }
 

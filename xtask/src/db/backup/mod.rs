@@ -63,10 +63,27 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     )?;
     let compression = args.compress.as_deref().map(Compression::from_flag);
     let started = Instant::now();
-    let written = dump_to_file(ctx, &engine, &url, args.format, compression, &path).await?;
+    // --verify compares with the source as pg_dump saw it, however it changes meanwhile.
+    let pinned = if args.verify {
+        Some(verify::PinnedSource::pin(&url).await?)
+    } else {
+        None
+    };
+    let snapshot = pinned.as_ref().map(|pinned| pinned.snapshot_id.as_str());
+    let written = dump_to_file(
+        ctx,
+        &engine,
+        &url,
+        args.format,
+        compression,
+        snapshot,
+        &path,
+    )
+    .await?;
     ui::step(summary(&url.database(), &written, started.elapsed()));
-    if args.verify {
-        let report = verify::verify(ctx, &engine, &url, &written.path).await?;
+    if let Some(pinned) = pinned {
+        let original = pinned.release().await;
+        let report = verify::verify(ctx, &engine, &url, &written.path, original).await?;
         if !report.is_match() {
             ui::warn(report.describe());
             anyhow::bail!(
@@ -101,7 +118,7 @@ pub(crate) async fn backup_before_change(
         return Ok(None);
     }
     let path = output_path(ctx, None, &database, reason, Format::Custom)?;
-    let written = dump_to_file(ctx, engine, url, Format::Custom, None, &path)
+    let written = dump_to_file(ctx, engine, url, Format::Custom, None, None, &path)
         .await
         .with_context(|| format!("cannot back up `{database}` before the change ({reason})"))?;
     Ok(Some(written.path))

@@ -28,12 +28,14 @@ const HOST_READ_BUFFER: usize = 128 * 1024;
 
 /// Dumps `url`'s database to `path` (atomically, with `path.sha256`). `compression: None`
 /// picks zstd:1 when pg_dump supports it and falls back to pg_dump's default when it refuses.
+/// With `snapshot`, pg_dump dumps the database as that exported snapshot sees it.
 pub(crate) async fn dump_to_file(
     ctx: &Context,
     engine: &Engine,
     url: &DatabaseUrl,
     format: Format,
     compression: Option<Compression>,
+    snapshot: Option<&str>,
     path: &Path,
 ) -> anyhow::Result<WrittenDump> {
     let container = &ctx.config.container;
@@ -53,13 +55,19 @@ pub(crate) async fn dump_to_file(
             compression_for(parse_major_version(&version).unwrap_or(0), format)
         }
     };
-    let argv = pg_dump_argv(&url.user(), &url.database(), format, &compression);
+    let argv = pg_dump_argv(&url.user(), &url.database(), format, &compression, snapshot);
     match dump_once(engine, container, url, dumper.0, &argv, path).await {
         Err(DumpError::Refused(stderr))
             if compression == Compression::Zstd(1) && is_unsupported_compression(&stderr) =>
         {
             ui::note("pg_dump cannot compress with zstd here; using its default compression");
-            let argv = pg_dump_argv(&url.user(), &url.database(), format, &Compression::Default);
+            let argv = pg_dump_argv(
+                &url.user(),
+                &url.database(),
+                format,
+                &Compression::Default,
+                snapshot,
+            );
             dump_once(engine, container, url, dumper.0, &argv, path)
                 .await
                 .map_err(DumpError::into_anyhow)

@@ -75,11 +75,51 @@ impl Report {
     }
 }
 
+/// The source database held still for pg_dump: a read-only repeatable-read transaction
+/// whose snapshot pg_dump adopts (`--snapshot`), and what the database holds in it. Row
+/// counts are exactly what was dumped, whatever is written meanwhile. (Definitions that
+/// pg_get_*def() prints come from the latest catalog, as in pg_dump itself.)
+pub(super) struct PinnedSource {
+    conn: PgConnection,
+    pub snapshot_id: String,
+    contents: Snapshot,
+}
+
+impl PinnedSource {
+    pub async fn pin(source: &DatabaseUrl) -> anyhow::Result<PinnedSource> {
+        let mut conn = postgres::connect(source, CONNECT_DEADLINE).await?;
+        sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut conn)
+            .await
+            .context("cannot start the transaction that --verify compares with")?;
+        let snapshot_id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut conn)
+            .await
+            .context("cannot export a snapshot for pg_dump")?;
+        let contents = snapshot(&mut conn).await?;
+        Ok(PinnedSource {
+            conn,
+            snapshot_id,
+            contents,
+        })
+    }
+
+    /// Ends the transaction (pg_dump has finished with its snapshot); what it saw.
+    pub async fn release(self) -> Snapshot {
+        use sqlx::Connection as _;
+        let _ = self.conn.close().await;
+        self.contents
+    }
+}
+
+/// Restores `dump` into a scratch database and compares it with `original`, what the
+/// source held when it was dumped.
 pub(super) async fn verify(
     ctx: &Context,
     engine: &Engine,
     source: &DatabaseUrl,
     dump: &Path,
+    original: Snapshot,
 ) -> anyhow::Result<Report> {
     let format = check_file(dump)?;
     let scratch = format!("nelo_verify_{}", uuid::Uuid::new_v4().simple());
@@ -87,7 +127,7 @@ pub(super) async fn verify(
     let mut server = postgres::connect(&source.with_database("postgres"), CONNECT_DEADLINE).await?;
     postgres::ensure_database(&mut server, &scratch).await?;
     drop(server);
-    let result = compare(ctx, engine, source, &scratch_url, dump, format).await;
+    let result = compare(ctx, engine, &original, &scratch_url, dump, format).await;
     let dropped = drop_database(source, &scratch).await;
     let report = result.with_context(|| format!("cannot verify `{}`", dump.display()))?;
     dropped.with_context(|| format!("the scratch database `{scratch}` is left behind"))?;
@@ -97,18 +137,17 @@ pub(super) async fn verify(
 async fn compare(
     ctx: &Context,
     engine: &Engine,
-    source: &DatabaseUrl,
+    original: &Snapshot,
     scratch: &DatabaseUrl,
     dump: &Path,
     format: crate::backup::dump::Format,
 ) -> anyhow::Result<Report> {
     restore_into(ctx, engine, dump, format, &scratch.database()).await?;
     let restored = snapshot(&mut postgres::connect(scratch, CONNECT_DEADLINE).await?).await?;
-    let original = snapshot(&mut postgres::connect(source, CONNECT_DEADLINE).await?).await?;
     Ok(Report {
         tables: original.row_counts.len(),
         rows: original.row_counts.iter().map(|(_, rows)| rows).sum(),
-        differences: differences(&original, &restored),
+        differences: differences(original, &restored),
     })
 }
 
