@@ -174,6 +174,28 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The engine's advice for a blocked deploy, in this tool's commands (`--test` for the test
+/// database).
+fn resolve_hint(error: &nelo_migrate::Error, test: bool) -> Option<String> {
+    let command = format!(
+        "cargo xtask db migrate resolve{}",
+        if test { " --test" } else { "" }
+    );
+    match error {
+        nelo_migrate::Error::FailedMigrationFound { name } => Some(format!(
+            "; once the database is fixed: `{command} --rolled-back {name}` to run it again, or \
+             `{command} --applied {name}` if you completed it by hand"
+        )),
+        nelo_migrate::Error::SchemaNotEmpty {
+            first_migration: Some(name),
+            ..
+        } => Some(format!(
+            "; if it already has the schema of `{name}`: `{command} --applied {name}`"
+        )),
+        _ => None,
+    }
+}
+
 /// Deploys pending migrations to `url`, after a backup of the database when it holds data
 /// (skipped when `engine` is `None`). `db migrate deploy` and [`super::ensure_database_ready`]
 /// use it.
@@ -199,7 +221,11 @@ pub(crate) async fn deploy(
     let bar = ui::spinner(format!("migrating {}", url.database()));
     let report = migrator.deploy(url.as_str(), progress(&bar)).await;
     ui::failed(&bar);
-    let report = report.with_context(|| format!("cannot migrate {url}"))?;
+    let report = report.map_err(|error| {
+        let hint = resolve_hint(&error, *url == ctx.config.test_database_url);
+        anyhow::Error::new(error)
+            .context(format!("cannot migrate {url}{}", hint.unwrap_or_default()))
+    })?;
     ui::step(format!(
         "{}: applied {}",
         url.database(),
@@ -283,5 +309,33 @@ fn progress(bar: &indicatif::ProgressBar) -> impl FnMut(Event) + '_ {
         if let Event::Applying { name, .. } = &event {
             bar.set_message(format!("applying {name}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocked_deploys_get_this_tools_resolve_command() {
+        let failed = nelo_migrate::Error::FailedMigrationFound {
+            name: "20250101000000_a".into(),
+        };
+        let hint = resolve_hint(&failed, true).unwrap();
+        assert!(
+            hint.contains("`cargo xtask db migrate resolve --test --rolled-back 20250101000000_a`"),
+            "{hint}"
+        );
+        let not_empty = nelo_migrate::Error::SchemaNotEmpty {
+            schema: "public".into(),
+            objects: vec!["table \"User\"".into()],
+            first_migration: Some("20250817000000_baseline".into()),
+        };
+        let hint = resolve_hint(&not_empty, false).unwrap();
+        assert!(
+            hint.contains("`cargo xtask db migrate resolve --applied 20250817000000_baseline`"),
+            "{hint}"
+        );
+        assert_eq!(resolve_hint(&nelo_migrate::Error::NoSchema, false), None);
     }
 }
