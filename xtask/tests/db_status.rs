@@ -1,8 +1,48 @@
-//! `db status`, `db logs` and `image build` on an image that exists, against the real engine.
+//! `db status`, `db logs`, `db psql` and `image build` on an image that exists, against the
+//! real engine.
 
 mod common;
 
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
 use common::Sandbox;
+
+/// Runs `command` with `input` on its stdin.
+fn with_input(mut command: Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `args` of the binary, run by `script` on a pseudo-terminal of its own, as a developer
+/// runs them in a terminal; with the sandbox's environment.
+fn in_a_terminal(sandbox: &Sandbox, args: &str) -> Command {
+    let configured = sandbox.command(&[]);
+    let mut script = Command::new("script");
+    script
+        .args(["--quiet", "--return", "--command"])
+        .arg(format!("{} {args}", env!("CARGO_BIN_EXE_xtask")))
+        .arg("/dev/null")
+        .current_dir(sandbox.workdir.path());
+    for (key, value) in configured.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    script
+}
 
 #[test]
 fn status_is_zero_when_up_to_date_and_one_when_the_server_is_down() {
@@ -40,6 +80,31 @@ fn status_is_zero_when_up_to_date_and_one_when_the_server_is_down() {
     let tail = sandbox.run(&["db", "logs", "--tail", "2"]);
     tail.assert_success();
     assert_eq!(format!("{}{}", tail.stdout, tail.stderr).lines().count(), 2);
+
+    // Piped: psql reads a script, without prompts.
+    let piped = with_input(
+        sandbox.command(&["db", "psql", "--test"]),
+        "SELECT current_database() || ':' || 40 + 2;\n",
+    );
+    assert!(piped.status.success(), "{piped:?}");
+    let piped = String::from_utf8_lossy(&piped.stdout);
+    assert!(piped.contains("nelo_it_test:42"), "{piped}");
+    assert!(
+        !piped.contains("=#"),
+        "a prompt without a terminal:\n{piped}"
+    );
+    // In a terminal: the interactive psql, with its greeting and prompt.
+    let interactive = with_input(
+        in_a_terminal(&sandbox, "db psql"),
+        "SELECT 40 + 2 AS answer;\n\\q\n",
+    );
+    assert!(interactive.status.success(), "{interactive:?}");
+    let interactive = String::from_utf8_lossy(&interactive.stdout);
+    assert!(
+        interactive.contains("Type \"help\" for help.") && interactive.contains("nelo_it=#"),
+        "{interactive}"
+    );
+    assert!(interactive.contains("42"), "{interactive}");
 
     sandbox.run(&["db", "down"]).assert_success();
     let down = sandbox.run(&["db", "status"]);
