@@ -95,3 +95,57 @@ fn down_without_a_container_says_so_and_succeeds() {
     run.assert_success();
     assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
 }
+
+/// A `tcp://` endpoint forwarding to the local Docker socket, as a remote engine would be
+/// reached; it lives as long as the test process.
+fn docker_over_tcp() -> String {
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|host| host.strip_prefix("unix://").map(str::to_string))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut engine) = tokio::net::UnixStream::connect(&socket).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                    }
+                });
+            }
+        });
+    });
+    format!("tcp://{address}")
+}
+
+#[test]
+fn a_tcp_docker_host_is_used_for_everything() {
+    let sandbox = Sandbox::new();
+    let host = docker_over_tcp();
+    let run = |args: &[&str]| {
+        common::Run::from(
+            sandbox
+                .command(args)
+                .env("DOCKER_HOST", &host)
+                .output()
+                .unwrap(),
+        )
+    };
+    run(&["db", "up"]).assert_success();
+    let status = run(&["db", "status"]);
+    status.assert_success();
+    assert!(status.stdout.contains(&host), "{}", status.stdout);
+    assert!(status.stdout.contains("(running)"), "{}", status.stdout);
+    // A backup streams pg_dump through an exec, over the same connection.
+    run(&["db", "backup"]).assert_success();
+    run(&["db", "destroy", "--force"]).assert_success();
+    assert_eq!(sandbox.container_state(), None);
+}
