@@ -124,6 +124,74 @@ async fn missing_database_is_named() {
     assert!(error.to_string().contains("createdb"), "{error}");
 }
 
+/// `nelo-migrate ARGS` on a pseudo-terminal of its own (util-linux `script`), outside CI,
+/// with `input` typed in.
+fn in_a_terminal(args: &str, input: &str) -> Output {
+    use std::io::Write;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_nelo-migrate"));
+    let mut child = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env_remove("CI")
+        .env_remove("DATABASE_URL")
+        .env_remove("NELO_SEED_COMMAND")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn reset_in_a_terminal_asks_for_the_database_name() {
+    let db = TestDb::new().await;
+    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
+    Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    db.execute("CREATE TABLE junk (id int);").await;
+    let args = format!(
+        "reset --skip-seed --database-url '{}' --migrations '{}'",
+        db.url,
+        dir.path().display()
+    );
+
+    let wrong = in_a_terminal(&args, "nelo\n");
+    let screen = String::from_utf8_lossy(&wrong.stdout);
+    assert!(!wrong.status.success(), "{screen}");
+    assert!(
+        screen.contains(&format!("type the database name (`{}`)", db.name))
+            && screen.contains("reset cancelled"),
+        "{screen}"
+    );
+    let password = url::Url::parse(&db.url)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_string();
+    assert!(
+        !screen.contains(&format!(":{password}@")),
+        "password shown:\n{screen}"
+    );
+    assert!(
+        db.table_exists("junk").await,
+        "a cancelled reset changed the database"
+    );
+
+    let right = in_a_terminal(&args, &format!("{}\n", db.name));
+    let screen = String::from_utf8_lossy(&right.stdout);
+    assert!(right.status.success(), "{screen}");
+    assert!(!db.table_exists("junk").await, "{screen}");
+    assert!(db.table_exists("a").await);
+}
+
 #[tokio::test]
 async fn reset_drops_every_schema_and_reapplies() {
     let db = TestDb::new().await;
