@@ -149,3 +149,59 @@ fn a_tcp_docker_host_is_used_for_everything() {
     run(&["db", "destroy", "--force"]).assert_success();
     assert_eq!(sandbox.container_state(), None);
 }
+
+#[test]
+fn migrate_reset_asks_then_backs_up_and_resets() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["db", "up"]).assert_success();
+    let url = sandbox.test_database_url();
+    execute(&url, "CREATE TABLE it_marker (id int)");
+    let marker_exists = || {
+        query_one::<bool>(
+            &sandbox.test_database_url(),
+            "SELECT to_regclass('it_marker') IS NOT NULL",
+        )
+    };
+    let args = "db migrate reset --test --skip-seed";
+
+    // Without a terminal: refused, with the flag to use.
+    let piped = common::with_input(sandbox.command(&args.split(' ').collect::<Vec<_>>()), "");
+    assert!(!piped.status.success());
+    assert!(
+        String::from_utf8_lossy(&piped.stderr).contains("--force"),
+        "{piped:?}"
+    );
+    // In a terminal, a wrong name cancels.
+    let wrong = common::with_input(common::in_a_terminal(&sandbox, args), "nelo_it\n");
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stdout).contains("reset cancelled"),
+        "{wrong:?}"
+    );
+    assert!(marker_exists(), "a cancelled reset changed the database");
+    assert!(
+        std::fs::read_dir(sandbox.backups.path())
+            .unwrap()
+            .next()
+            .is_none()
+    );
+
+    // The right name: a backup first, then the reset.
+    let right = common::with_input(common::in_a_terminal(&sandbox, args), "nelo_it_test\n");
+    let screen = String::from_utf8_lossy(&right.stdout);
+    assert!(right.status.success(), "{screen}");
+    assert!(!marker_exists(), "{screen}");
+    let applied: i64 = query_one(&url, "SELECT count(*) FROM _prisma_migrations");
+    assert_eq!(applied, migration_count());
+    let backups: Vec<String> = std::fs::read_dir(sandbox.backups.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".dump"))
+        .collect();
+    assert!(
+        backups.len() == 1
+            && backups[0].starts_with("nelo_it_test-")
+            && backups[0].contains("pre-reset"),
+        "{backups:?}"
+    );
+}

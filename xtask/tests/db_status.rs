@@ -3,46 +3,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-use common::Sandbox;
-
-/// Runs `command` with `input` on its stdin.
-fn with_input(mut command: Command, input: &str) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// `args` of the binary, run by `script` on a pseudo-terminal of its own, as a developer
-/// runs them in a terminal; with the sandbox's environment.
-fn in_a_terminal(sandbox: &Sandbox, args: &str) -> Command {
-    let configured = sandbox.command(&[]);
-    let mut script = Command::new("script");
-    script
-        .args(["--quiet", "--return", "--command"])
-        .arg(format!("{} {args}", env!("CARGO_BIN_EXE_xtask")))
-        .arg("/dev/null")
-        .current_dir(sandbox.workdir.path());
-    for (key, value) in configured.get_envs() {
-        match value {
-            Some(value) => script.env(key, value),
-            None => script.env_remove(key),
-        };
-    }
-    script
-}
+use common::{Sandbox, in_a_terminal, with_input};
 
 #[test]
 fn status_is_zero_when_up_to_date_and_one_when_the_server_is_down() {

@@ -5,9 +5,10 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use bollard::Docker;
 use bollard::query_parameters::{RemoveContainerOptionsBuilder, RemoveVolumeOptions};
@@ -236,4 +237,40 @@ pub fn migration_count() -> i64 {
                 .is_file()
         })
         .count() as i64
+}
+
+/// Runs `command` with `input` on its stdin.
+pub fn with_input(mut command: Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `args` of the binary, run by `script` on a pseudo-terminal of its own, as a developer
+/// runs them in a terminal; with the sandbox's environment.
+pub fn in_a_terminal(sandbox: &Sandbox, args: &str) -> Command {
+    let configured = sandbox.command(&[]);
+    let mut script = Command::new("script");
+    script
+        .args(["--quiet", "--return", "--command"])
+        .arg(format!("{} {args}", env!("CARGO_BIN_EXE_xtask")))
+        .arg("/dev/null")
+        .current_dir(sandbox.workdir.path());
+    for (key, value) in configured.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    script
 }
