@@ -22,10 +22,10 @@ pub async fn run_script(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::
     (&mut *conn).execute(sqlx::raw_sql(sql)).await.map(drop)
 }
 
-/// Creates `schema` unless it exists, as Prisma does for the URL's `?schema=`; returns
-/// whether it did. Looks first, because `CREATE SCHEMA IF NOT EXISTS` needs the CREATE
-/// privilege on the database even when the schema is there.
-pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<bool, Error> {
+/// Creates `schema` unless it exists, as Prisma does for the URL's `?schema=`. Looks first,
+/// because `CREATE SCHEMA IF NOT EXISTS` needs the CREATE privilege on the database even
+/// when the schema is there.
+pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<(), Error> {
     let (exists,): (bool,) =
         sqlx::query_as("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
             .bind(schema)
@@ -33,15 +33,14 @@ pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<bool
             .await
             .map_err(database_error("looking for the schema named by `?schema=`"))?;
     if exists {
-        return Ok(false);
+        return Ok(());
     }
     run_script(
         conn,
         &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_identifier(schema)),
     )
     .await
-    .map_err(database_error("creating the schema named by `?schema=`"))?;
-    Ok(true)
+    .map_err(database_error("creating the schema named by `?schema=`"))
 }
 
 /// A double-quoted SQL identifier.
