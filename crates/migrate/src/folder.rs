@@ -1,5 +1,10 @@
-//! The migrations folder in Prisma Migrate's layout:
-//! `<dir>/<14-digit timestamp>_<name>/migration.sql` plus `<dir>/migration_lock.toml`.
+//! The migrations folder in Prisma Migrate's layout: `<dir>/<name>/migration.sql` plus
+//! `<dir>/migration_lock.toml`.
+//!
+//! As in Prisma (`listMigrations` in prisma's `packages/migrate`, and `migrations_directory.rs`
+//! in prisma-engines before it), every directory is a migration whatever its name (`0_init`,
+//! `20240126184148_new_models copy`), ordered by name in byte order, and plain files are
+//! ignored. `create` still writes `<14-digit UTC timestamp>_<snake_name>`.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +24,8 @@ pub const NO_TRANSACTION_MARKER: &str = "-- nelo:no-transaction";
 /// One migration folder, read and checksummed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
-    /// The folder name, e.g. `20250817000000_baseline`; the key in `_prisma_migrations`.
+    /// The folder name, verbatim (e.g. `20250817000000_baseline`, `0_init`); the key in
+    /// `_prisma_migrations`.
     pub name: String,
     /// Path of its `migration.sql`.
     pub path: PathBuf,
@@ -42,12 +48,13 @@ impl Migration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationsDir {
     pub path: PathBuf,
-    /// Ordered by name, which orders them by timestamp.
+    /// Ordered by name, in byte order.
     pub migrations: Vec<Migration>,
 }
 
 impl MigrationsDir {
-    /// Reads `dir`. Every entry must fit the layout (dotfiles excepted), or the error names it.
+    /// Reads `dir`: every directory is a migration (dot-directories excepted), plain files are
+    /// ignored. A directory without `migration.sql` is an error that names it.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, Error> {
         let path = dir.as_ref().to_path_buf();
         let migrations = load(&path)?;
@@ -101,34 +108,30 @@ fn list_migration_folders(dir: &Path) -> Result<Listing, Error> {
     })
 }
 
-/// Checks one entry of the folder against the layout: a migration folder to read, or `None`
-/// for a dotfile or a valid lock file.
+/// Checks one entry of the folder: a migration folder to read, or `None` for what is not a
+/// migration (a dot-entry, a plain file; the lock file is checked on the way).
 fn check_entry(entry: &std::fs::DirEntry) -> Result<Option<MigrationFolder>, Error> {
-    let file_name = entry.file_name().to_string_lossy().into_owned();
-    if file_name.starts_with('.') {
+    let file_name = entry.file_name();
+    let entry_path = entry.path();
+    if file_name.as_encoded_bytes().starts_with(b".") {
         return Ok(None);
     }
-    let entry_path = entry.path();
-    let is_dir = is_dir(entry);
-    if file_name == LOCK_FILE && !is_dir {
-        check_lock_file(&entry_path)?;
-        Ok(None)
-    } else if !is_dir {
-        Err(layout_error(
-            &entry_path,
-            "only migration folders and `migration_lock.toml` belong here",
-        ))
-    } else if !is_migration_folder_name(&file_name) {
-        Err(layout_error(
-            &entry_path,
-            "a migration folder is named `<14-digit UTC timestamp>_<name>` with a name of letters, digits, `_` or `-`, e.g. `20250817000000_baseline`",
-        ))
-    } else {
-        Ok(Some(MigrationFolder {
-            path: entry_path,
-            name: file_name,
-        }))
+    if !is_dir(entry) {
+        if file_name == LOCK_FILE {
+            check_lock_file(&entry_path)?;
+        }
+        return Ok(None);
     }
+    let Some(name) = file_name.to_str() else {
+        return Err(layout_error(
+            &entry_path,
+            "a migration folder's name is its `migration_name` in `_prisma_migrations`, so it must be valid UTF-8; rename the folder",
+        ));
+    };
+    Ok(Some(MigrationFolder {
+        path: entry_path,
+        name: name.to_string(),
+    }))
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<std::fs::DirEntry>, Error> {
@@ -178,8 +181,9 @@ fn layout_error(path: &Path, reason: &str) -> Error {
     }
 }
 
-/// Whether `name` is a migration folder name: 14 digits, then `_` and a name of
-/// ASCII letters, digits, `_` and `-` (Prisma's own names fit), at most 255 bytes.
+/// Whether `name` is a migration folder name as `create` writes them: 14 digits, then `_` and
+/// a name of ASCII letters, digits, `_` and `-`, at most 255 bytes. Any directory is a
+/// migration when the folder is read; this is the shape of the names nelo-migrate makes.
 pub fn is_migration_folder_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     bytes.len() >= 14
@@ -262,17 +266,74 @@ mod tests {
     fn first_failing_entry_in_name_order_wins() {
         let dir = tempfile::tempdir().unwrap();
         let names = nelo_fixtures::generated_folder(dir.path(), 100).unwrap();
-        let misplaced = dir.path().join("notes.txt");
-        std::fs::write(&misplaced, "").unwrap();
-        let layout_error_path = |result: Result<Vec<Migration>, Error>| match result {
-            Err(Error::Layout { path, .. }) => path,
+        let lock_file = dir.path().join(LOCK_FILE);
+        std::fs::write(&lock_file, "provider = \"mysql\"\n").unwrap();
+        match load(dir.path()) {
+            Err(Error::Provider { path, provider }) => {
+                assert_eq!(path, lock_file);
+                assert_eq!(provider, "mysql");
+            }
             other => panic!("{other:?}"),
-        };
-        assert_eq!(layout_error_path(load(dir.path())), misplaced);
+        }
+        // Folder 70 sorts before `migration_lock.toml`, so its error wins.
         std::fs::remove_file(dir.path().join(&names[70]).join(SQL_FILE)).unwrap();
-        assert_eq!(
-            layout_error_path(load(dir.path())),
-            dir.path().join(&names[70])
-        );
+        match load(dir.path()) {
+            Err(Error::Layout { path, reason }) => {
+                assert_eq!(path, dir.path().join(&names[70]));
+                assert!(reason.contains("no `migration.sql`"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_directory_is_a_migration_in_byte_order_and_files_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        // Names from real Prisma projects, in the order Prisma applies them.
+        let names = [
+            "01_init",
+            "0_init",
+            "202310122339_new_column",
+            "20240126184148_new_models copy",
+            "20240606_add_index.sql",
+            "20241231_add_flag",
+            "Zeta",
+            "zeta_lower",
+        ];
+        for name in names.iter().rev() {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+            std::fs::write(dir.path().join(name).join(SQL_FILE), format!("-- {name}\n")).unwrap();
+        }
+        for file in ["README.md", ".gitkeep", "notes.txt", "schema.sql"] {
+            std::fs::write(dir.path().join(file), "not a migration").unwrap();
+        }
+        std::fs::create_dir(dir.path().join(".hidden")).unwrap();
+        std::fs::write(dir.path().join(LOCK_FILE), lock_file_text()).unwrap();
+        let loaded = load(dir.path()).unwrap();
+        let loaded_names = loaded.iter().map(|m| m.name.as_str()).collect::<Vec<_>>();
+        let mut expected = names.to_vec();
+        expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        assert_eq!(loaded_names, expected);
+        assert_eq!(loaded_names[0], "01_init", "byte order: '1' < '_'");
+        let spaced = &loaded[3];
+        assert_eq!(spaced.name, "20240126184148_new_models copy");
+        assert_eq!(spaced.sql, "-- 20240126184148_new_models copy\n");
+    }
+
+    #[test]
+    fn a_directory_without_migration_sql_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("0_init")).unwrap();
+        std::fs::write(dir.path().join("0_init").join(SQL_FILE), "").unwrap();
+        std::fs::create_dir(dir.path().join("1_draft")).unwrap();
+        std::fs::write(dir.path().join("1_draft").join("up.sql"), "").unwrap();
+        match load(dir.path()) {
+            Err(error @ Error::Layout { .. }) => {
+                let text = error.to_string();
+                assert!(text.contains("1_draft"), "{text}");
+                assert!(text.contains("no `migration.sql`"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

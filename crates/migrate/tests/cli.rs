@@ -59,16 +59,20 @@ async fn status_exit_codes_and_json() {
     assert_eq!(parsed["entries"][0]["state"], "modified");
     assert_eq!(parsed["entries"][1]["state"], "missing");
 
-    // Could not tell: a folder that does not fit the layout, or no server.
+    // A plain file is no migration (as in Prisma): nothing changes.
     std::fs::write(dir.path().join("notes.txt"), "stray").unwrap();
+    assert_eq!(status(dir.path()).status.code(), Some(1));
+
+    // Could not tell: a migration folder without `migration.sql`, or no server.
+    std::fs::create_dir(dir.path().join("20250103000000_draft")).unwrap();
     let bad_folder = status(dir.path());
     assert_eq!(bad_folder.status.code(), Some(2));
     assert!(
-        stderr(&bad_folder).contains("notes.txt"),
+        stderr(&bad_folder).contains("20250103000000_draft"),
         "{}",
         stderr(&bad_folder)
     );
-    std::fs::remove_file(dir.path().join("notes.txt")).unwrap();
+    std::fs::remove_dir(dir.path().join("20250103000000_draft")).unwrap();
     let no_server = run(
         &[
             "status",
