@@ -7,6 +7,9 @@
 //! inside the `BEGIN ATOMIC ... END` body of a `CREATE [OR REPLACE] FUNCTION|PROCEDURE`,
 //! with the same heuristic: in such a statement, outside parentheses, `BEGIN` opens a block,
 //! `CASE` opens one within a block and `END` closes one.
+//!
+//! Like psql, a `COPY ... FROM STDIN` statement takes the lines after it as its data, up to a
+//! line `\.` (pg_dump's data sections), so the rows are not read as SQL.
 
 /// One statement of a script, without its terminating semicolon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +18,23 @@ pub struct Statement<'a> {
     pub sql: &'a str,
     /// Byte offset of `sql` in the script.
     pub offset: usize,
+    /// For `COPY ... FROM STDIN`: the data lines that follow it.
+    pub copy_data: Option<CopyData<'a>>,
+}
+
+/// The inline rows of a `COPY ... FROM STDIN` statement, as psql reads them: from the line
+/// after the statement up to (not including) the line `\.`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyData<'a> {
+    /// The rows, each line with its line ending.
+    pub text: &'a str,
+    /// Byte offset of `text` in the script.
+    pub offset: usize,
+    /// Whether the `\.` line was found (otherwise the data runs to the end of the script).
+    pub terminated: bool,
+    /// Whether something other than white space or a comment follows the statement's
+    /// semicolon on its line (psql would take it as SQL after the data; nelo refuses it).
+    pub trailing_text: bool,
 }
 
 /// Splits `script` into statements at top-level semicolons. Statements that are empty or
@@ -39,14 +59,20 @@ pub fn split_statements(script: &str) -> Vec<Statement<'_>> {
                 continue;
             }
             b';' if !nesting.is_open() => {
+                index += 1;
                 if let Some(statement_start) = start.take() {
+                    let sql = &script[statement_start..end];
+                    let copy_data = is_copy_from_stdin(sql).then(|| copy_data(script, index));
+                    if let Some(data) = &copy_data {
+                        index = data.resume_at;
+                    }
                     statements.push(Statement {
-                        sql: &script[statement_start..end],
+                        sql,
                         offset: statement_start,
+                        copy_data: copy_data.map(|data| data.data),
                     });
                 }
                 nesting = Nesting::default();
-                index += 1;
                 continue;
             }
             byte if byte.is_ascii_whitespace() => {
@@ -81,12 +107,111 @@ pub fn split_statements(script: &str) -> Vec<Statement<'_>> {
         end = index;
     }
     if let Some(statement_start) = start {
+        let sql = &script[statement_start..end];
+        let copy_data = is_copy_from_stdin(sql).then(|| copy_data(script, bytes.len()).data);
         statements.push(Statement {
-            sql: &script[statement_start..end],
+            sql,
             offset: statement_start,
+            copy_data,
         });
     }
     statements
+}
+
+struct CopyBlock<'a> {
+    data: CopyData<'a>,
+    /// Where splitting goes on: after the `\.` line.
+    resume_at: usize,
+}
+
+/// The COPY data that follows the semicolon ending at `after_semicolon`.
+fn copy_data(script: &str, after_semicolon: usize) -> CopyBlock<'_> {
+    let rest_of_line_end = script[after_semicolon..]
+        .find('\n')
+        .map_or(script.len(), |found| after_semicolon + found + 1);
+    let rest_of_line = script[after_semicolon..rest_of_line_end].trim();
+    let trailing_text = !rest_of_line.is_empty() && !rest_of_line.starts_with("--");
+    let data_start = rest_of_line_end;
+    let mut line_start = data_start;
+    while line_start < script.len() {
+        let line_end = script[line_start..]
+            .find('\n')
+            .map_or(script.len(), |found| line_start + found + 1);
+        let line = script[line_start..line_end].trim_end_matches(['\n', '\r']);
+        if line == "\\." {
+            return CopyBlock {
+                data: CopyData {
+                    text: &script[data_start..line_start],
+                    offset: data_start,
+                    terminated: true,
+                    trailing_text,
+                },
+                resume_at: line_end,
+            };
+        }
+        line_start = line_end;
+    }
+    CopyBlock {
+        data: CopyData {
+            text: &script[data_start..],
+            offset: data_start,
+            terminated: false,
+            trailing_text,
+        },
+        resume_at: script.len(),
+    }
+}
+
+/// Whether `sql` is `COPY ... FROM STDIN` (the rows come from the client).
+pub fn is_copy_from_stdin(sql: &str) -> bool {
+    let words = top_level_words(sql);
+    words
+        .first()
+        .is_some_and(|word| word.eq_ignore_ascii_case("copy"))
+        && words.windows(2).any(|pair| {
+            pair[0].eq_ignore_ascii_case("from") && pair[1].eq_ignore_ascii_case("stdin")
+        })
+}
+
+/// The unquoted words (keywords and plain identifiers) of one statement, in order, outside
+/// parentheses, strings, quoted identifiers and comments: enough to tell what kind of
+/// statement it is (`CREATE`, `INDEX`, `CONCURRENTLY`, ...).
+pub fn top_level_words(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut words = Vec::new();
+    let mut depth = 0usize;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        let next = bytes.get(index + 1).copied();
+        index = match byte {
+            b'-' if next == Some(b'-') => memchr_from(bytes, index, b'\n').unwrap_or(bytes.len()),
+            b'/' if next == Some(b'*') => skip_block_comment(bytes, index),
+            b'\'' => skip_quoted(bytes, index, b'\'', is_escape_string_prefix(bytes, index)),
+            b'"' => skip_quoted(bytes, index, b'"', false),
+            b'$' => skip_dollar_quoted(sql, index).unwrap_or(index + 1),
+            b'(' => {
+                depth += 1;
+                index + 1
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                index + 1
+            }
+            byte if is_identifier_start(byte) => {
+                let word_end = bytes[index..]
+                    .iter()
+                    .position(|&byte| !is_identifier_byte(byte))
+                    .map_or(bytes.len(), |found| index + found);
+                if depth == 0 {
+                    words.push(&sql[index..word_end]);
+                }
+                word_end
+            }
+            _ => index + 1,
+        };
+    }
+    words
 }
 
 fn memchr_from(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
@@ -421,6 +546,81 @@ mod tests {
         assert_eq!(sqls(&format!("{rule}; SELECT 1")), [rule, "SELECT 1"]);
         // A stray closing parenthesis does not make the depth negative.
         assert_eq!(sqls("SELECT 1); SELECT 2"), ["SELECT 1)", "SELECT 2"]);
+    }
+
+    #[test]
+    fn copy_from_stdin_takes_the_following_lines_as_data() {
+        let script = "SET search_path = '';\n\
+                      COPY public.\"Tag\" (id, name) FROM stdin;\n\
+                      1\tfirst; not SQL\n\
+                      2\t\\N\n\
+                      \\.\n\
+                      SELECT 2;\n";
+        let statements = split_statements(script);
+        let sqls = statements.iter().map(|s| s.sql).collect::<Vec<_>>();
+        assert_eq!(
+            sqls,
+            [
+                "SET search_path = ''",
+                "COPY public.\"Tag\" (id, name) FROM stdin",
+                "SELECT 2"
+            ]
+        );
+        let data = statements[1].copy_data.unwrap();
+        assert_eq!(data.text, "1\tfirst; not SQL\n2\t\\N\n");
+        assert_eq!(&script[data.offset..][..2], "1\t");
+        assert!(data.terminated && !data.trailing_text);
+        assert!(statements[0].copy_data.is_none() && statements[2].copy_data.is_none());
+    }
+
+    #[test]
+    fn copy_data_without_end_marker_runs_to_the_end() {
+        let script = "COPY t FROM STDIN WITH (FORMAT text); -- rows\r\n1\r\n2\r\n";
+        let statements = split_statements(script);
+        assert_eq!(statements.len(), 1);
+        let data = statements[0].copy_data.unwrap();
+        assert_eq!(data.text, "1\r\n2\r\n");
+        assert!(!data.terminated && !data.trailing_text);
+        let trailing = split_statements("COPY t FROM stdin; SELECT 1\n\\.\n");
+        assert!(trailing[0].copy_data.unwrap().trailing_text);
+    }
+
+    #[test]
+    fn copy_to_stdout_and_from_a_file_have_no_inline_data() {
+        for sql in [
+            "COPY t TO STDOUT",
+            "COPY t FROM '/tmp/stdin'",
+            "COPY (SELECT 'from stdin') TO STDOUT",
+            "SELECT 'COPY t FROM STDIN'",
+        ] {
+            assert!(!is_copy_from_stdin(sql), "{sql}");
+        }
+        assert!(is_copy_from_stdin(
+            "copy \"t\" (a) from STDIN with (format csv)"
+        ));
+    }
+
+    #[test]
+    fn top_level_words_skip_quotes_comments_and_parentheses() {
+        assert_eq!(
+            top_level_words(
+                "CREATE /* x */ UNIQUE INDEX CONCURRENTLY \"i\" ON t (lower(a)) -- c\n WHERE b = 'x y'"
+            ),
+            [
+                "CREATE",
+                "UNIQUE",
+                "INDEX",
+                "CONCURRENTLY",
+                "ON",
+                "t",
+                "WHERE",
+                "b"
+            ]
+        );
+        assert_eq!(
+            top_level_words("REINDEX (VERBOSE) INDEX CONCURRENTLY i"),
+            ["REINDEX", "INDEX", "CONCURRENTLY", "i"]
+        );
     }
 
     #[test]
