@@ -70,6 +70,13 @@ pub enum Error {
     #[error("{0}")]
     MigrationFailed(Box<MigrationFailure>),
 
+    /// Found before anything ran: nothing was applied.
+    #[error("{0}; nothing was applied")]
+    Unrunnable(Box<crate::run_mode::Unrunnable>),
+
+    #[error("{0}")]
+    ConnectionLost(Box<ConnectionLoss>),
+
     #[error("database query failed while {action}")]
     Database {
         action: &'static str,
@@ -152,6 +159,11 @@ pub struct MigrationFailure {
     pub column: Option<usize>,
     /// 1-based statement number for `-- nelo:no-transaction` migrations.
     pub step: Option<usize>,
+    /// The first line of the failing statement, when it is known.
+    pub statement: Option<String>,
+    /// For a migration with its own `COMMIT`s: the line of the last one that ran before the
+    /// failure; what ran up to it stays applied.
+    pub committed_through_line: Option<usize>,
     pub sqlstate: Option<String>,
     pub message: String,
     pub detail: Option<String>,
@@ -179,13 +191,48 @@ impl std::fmt::Display for MigrationFailure {
             Some(code) => write!(f, ": {} (SQLSTATE {code})", self.message)?,
             None => write!(f, ": {}", self.message)?,
         }
+        if let Some(statement) = &self.statement {
+            write!(f, "\nstatement: {statement}")?;
+        }
         if let Some(detail) = &self.detail {
             write!(f, "\ndetail: {detail}")?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\nhint: {hint}")?;
         }
+        if let Some(line) = self.committed_through_line {
+            write!(
+                f,
+                "\nnote: the migration's own COMMIT at line {line} ran before the failure, so what ran up to it stays applied; the rest was rolled back"
+            )?;
+        }
         Ok(())
+    }
+}
+
+/// The connection broke, or the server answered outside the protocol, during a migration.
+/// The session is then abandoned: the server rolls back its open transaction.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectionLoss {
+    pub migration: String,
+    /// Whether the migration ran in one transaction (so nothing of it is applied).
+    pub atomic: bool,
+    /// What the driver said.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConnectionLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the connection to the server was lost while applying migration `{}` ({}); ",
+            self.migration, self.message
+        )?;
+        if self.atomic {
+            f.write_str("its transaction ends with the connection, so nothing of it is applied and running deploy again is safe")
+        } else {
+            f.write_str("it runs outside a single transaction, so part of it may be applied; check the database before running deploy again")
+        }
     }
 }
 
@@ -261,6 +308,8 @@ mod tests {
             line: Some(3),
             column: Some(8),
             step: None,
+            statement: Some("SELECT * FROM nope".into()),
+            committed_through_line: None,
             sqlstate: Some("42P01".into()),
             message: "relation \"nope\" does not exist".into(),
             detail: None,
@@ -273,6 +322,7 @@ mod tests {
         );
         assert!(text.contains("SQLSTATE 42P01"), "{text}");
         assert!(text.contains("hint: create it first"), "{text}");
+        assert!(text.contains("\nstatement: SELECT * FROM nope"), "{text}");
     }
 
     #[test]

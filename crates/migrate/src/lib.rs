@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+mod apply;
 mod checksum;
 mod connect;
 mod create;
@@ -21,19 +22,22 @@ mod position;
 mod redact;
 mod reset;
 mod resolve;
+mod run_mode;
 pub mod seed;
 pub mod split;
 mod status;
 mod store;
+mod wire;
 
 pub use checksum::{checksum, checksum_matches};
 pub use connect::{APPLICATION_NAME, Target};
 pub use create::{EMPTY_MIGRATION, create_migration, normalize_name};
-pub use error::{Error, LockHolder, MigrationFailure};
+pub use error::{ConnectionLoss, Error, LockHolder, MigrationFailure};
 pub use folder::{Migration, MigrationsDir, NO_TRANSACTION_MARKER, is_migration_folder_name, load};
 pub use migrator::{DeployReport, Event, Migrator};
 pub use plan::{HistoryRow, MigrationStatus, State, StatusReport, classify};
 pub use position::line_column;
 pub use redact::redact_url;
 pub use resolve::{Resolution, check_resolution};
+pub use run_mode::{RunMode, Unrunnable, UnrunnableReason};
 pub use store::{LOCK_KEY, quote_identifier};

@@ -28,9 +28,12 @@ pub enum Event {
     Modified { name: String },
     /// An applied migration is no longer in the folder (deploy leaves it alone).
     Missing { name: String },
-    /// A migration starts.
-    Applying { name: String, no_transaction: bool },
-    /// A statement of a `-- nelo:no-transaction` migration completed (1-based).
+    /// A migration starts, to run as `mode` says.
+    Applying {
+        name: String,
+        mode: crate::run_mode::RunMode,
+    },
+    /// A statement of a migration run statement by statement completed (1-based).
     StepApplied {
         name: String,
         step: usize,
@@ -98,11 +101,16 @@ impl Migrator {
         Ok(conn)
     }
 
-    /// Releases the lock and closes the connection, keeping the first error.
+    /// Releases the lock and closes the connection, keeping the first error. A connection
+    /// that was lost is only dropped: waiting on it could hang, and its lock ends with it.
     pub(crate) async fn unlock<T>(
         mut conn: PgConnection,
         outcome: Result<T, Error>,
     ) -> Result<T, Error> {
+        if let Err(Error::ConnectionLost(_)) = outcome {
+            drop(conn);
+            return outcome;
+        }
         let released = store::release_lock(&mut conn).await;
         let _ = conn.close().await;
         let value = outcome?;

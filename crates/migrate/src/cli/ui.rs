@@ -2,19 +2,15 @@
 
 use std::io::Write;
 
-use nelo_migrate::Event;
+use nelo_migrate::{Event, RunMode};
 
 /// Renders one progress event.
 pub fn event(event: Event) {
     match event {
-        Event::Applying {
-            name,
-            no_transaction,
-        } => {
-            let mode = if no_transaction {
-                " (no transaction)"
-            } else {
-                ""
+        Event::Applying { name, mode } => {
+            let mode = match mode {
+                RunMode::InTransaction => String::new(),
+                other => format!(" ({other})"),
             };
             eprint!("applying {name}{mode} ... ");
             let _ = std::io::stderr().flush();

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
 
-use super::{database_error, quote_identifier, run_script};
+use super::script::{SESSION_RESET, guarded_write};
+use super::{database_error, quote_identifier, quote_literal, run_script};
 use crate::Error;
 use crate::folder::Migration;
 use crate::plan::HistoryRow;
@@ -181,7 +182,8 @@ fn history_row(row: RowTuple) -> HistoryRow {
     }
 }
 
-/// Records a failed attempt (finished_at NULL), in its own statement, after the rollback.
+/// Records a failed attempt (finished_at NULL), in its own statement, after ending the failed
+/// transaction and what the migration left in the session.
 pub async fn record_failure(
     conn: &mut PgConnection,
     table: &HistoryTable,
@@ -189,6 +191,7 @@ pub async fn record_failure(
     started_at: DateTime<Utc>,
     logs: &str,
 ) -> Result<(), Error> {
+    reset_session(conn).await?;
     let sql = format!(
         r#"INSERT INTO {} ("id", "checksum", "migration_name", "logs", "started_at", "applied_steps_count")
            VALUES ($1, $2, $3, $4, $5, 0)"#,
@@ -228,35 +231,41 @@ pub async fn start_row(
     Ok(id)
 }
 
-/// Records how many statements of a no-transaction migration have run.
+/// Records how many statements of a migration that runs statement by statement have run.
+/// Written as the connecting user in a transaction of its own, whatever role or settings the
+/// migration's statements so far have set (they stay set for its next statement).
 pub async fn record_steps(
     conn: &mut PgConnection,
     table: &HistoryTable,
     id: &str,
     steps: i32,
 ) -> Result<(), Error> {
-    let sql = format!(
-        r#"UPDATE {} SET "applied_steps_count" = $2 WHERE "id" = $1"#,
-        table.name()
+    let write = format!(
+        r#"UPDATE {} SET "applied_steps_count" = {steps} WHERE "id" = {}"#,
+        table.name(),
+        quote_literal(id)
     );
-    sqlx::query(&sql)
-        .bind(id)
-        .bind(steps)
-        .execute(&mut *conn)
+    run_script(conn, &guarded_write(&write))
         .await
-        .map_err(database_error("recording the progress of a migration"))?;
-    Ok(())
+        .map_err(database_error("recording the progress of a migration"))
 }
 
-/// Marks a row finished, and ends the session settings the migration made.
+/// Ends what the last migration left in the session: an open or failed transaction block,
+/// and every session setting, role and temporary object ([`SESSION_RESET`]).
+pub async fn reset_session(conn: &mut PgConnection) -> Result<(), Error> {
+    // ROLLBACK outside a transaction block only warns.
+    run_script(conn, &format!("ROLLBACK;\n{SESSION_RESET}"))
+        .await
+        .map_err(database_error("resetting the session after a migration"))
+}
+
+/// Marks a row finished, after ending the session state the migration made.
 pub async fn finish_row(
     conn: &mut PgConnection,
     table: &HistoryTable,
     id: &str,
 ) -> Result<(), Error> {
-    run_script(conn, "RESET ALL").await.map_err(database_error(
-        "resetting session settings after a migration",
-    ))?;
+    reset_session(conn).await?;
     let sql = format!(
         r#"UPDATE {} SET "finished_at" = clock_timestamp() WHERE "id" = $1"#,
         table.name()
@@ -269,13 +278,14 @@ pub async fn finish_row(
     Ok(())
 }
 
-/// Stores the error of a failed no-transaction migration in its row.
+/// Stores the error of a failed migration that runs statement by statement in its row.
 pub async fn record_row_failure(
     conn: &mut PgConnection,
     table: &HistoryTable,
     id: &str,
     logs: &str,
 ) -> Result<(), Error> {
+    reset_session(conn).await?;
     let sql = format!(r#"UPDATE {} SET "logs" = $2 WHERE "id" = $1"#, table.name());
     sqlx::query(&sql)
         .bind(id)

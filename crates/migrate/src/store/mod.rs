@@ -48,9 +48,15 @@ pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A single-quoted SQL literal (standard_conforming_strings is on in every supported server).
+/// A SQL string literal that means `text` whatever `standard_conforming_strings` a migration
+/// left behind: an `E''` string (backslashes doubled) when `text` holds a backslash.
 fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    let quoted = text.replace('\'', "''");
+    if quoted.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
 }
 
 fn database_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
@@ -66,5 +72,6 @@ mod tests {
         assert_eq!(quote_identifier("public"), "\"public\"");
         assert_eq!(quote_identifier("we\"ird"), "\"we\"\"ird\"");
         assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal(r"a\'b"), r"E'a\\''b'");
     }
 }

@@ -1,116 +1,171 @@
-//! The one script that applies a transactional migration together with its history row.
-
-use sqlx::postgres::PgConnection;
+//! The history writes that travel in the same simple query as a migration's SQL, and the
+//! session reset that ends every migration.
 
 use super::history::{HistoryTable, create_table_sql};
-use super::{quote_literal, run_script};
+use super::quote_literal;
 use crate::folder::Migration;
 
-/// A script sent to the server, and how many characters precede the migration's SQL in it
-/// (server error positions are offsets into the whole script).
+/// What ends every migration: the session as the connection started it, so that what a
+/// migration changed (`SET ROLE`, `SET SESSION AUTHORIZATION`, `search_path` and other
+/// settings, temporary tables, cursors, `LISTEN`) reaches neither nelo's history writes nor
+/// the next migration. `RESET ALL` alone leaves the role and the session authorization
+/// (PostgreSQL's `GUC_NO_RESET_ALL`). Each of these may run inside a transaction block.
+pub const SESSION_RESET: &str = "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n\
+                                 DISCARD TEMP;\nCLOSE ALL;\nUNLISTEN *;\n";
+
+/// What precedes and follows a piece of a migration's SQL in the query that carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wrapping<'a> {
+    /// Open a transaction block first (`BEGIN`).
+    pub begin: bool,
+    /// Create the history table first.
+    pub create_table: Option<&'a HistoryTable>,
+    /// Reset the session and insert the history row of a finished migration after the SQL.
+    pub finish: Option<(&'a HistoryTable, &'a Migration, &'a str)>,
+    /// Commit the transaction block last (`COMMIT`).
+    pub commit: bool,
+}
+
+/// A piece of a migration wrapped for sending, and where the migration's SQL sits in it
+/// (server error positions and completed-statement counts are relative to the whole text).
 #[derive(Debug)]
 pub struct Script {
     pub text: String,
+    /// Characters before the migration's SQL.
     pub prefix_chars: usize,
+    /// Statements before the migration's SQL.
+    pub prefix_statements: usize,
 }
 
-/// The one script that applies a transactional migration: BEGIN, the history table when
-/// it does not exist yet, the migration, RESET ALL, its history row, COMMIT; so a migration costs one
-/// round trip. The row's values are a generated UUID, a hex checksum and a folder name
-/// already restricted to `[A-Za-z0-9_-]`, quoted anyway.
-pub fn transactional_script(
-    migration: &Migration,
-    id: &str,
-    table: &HistoryTable,
-    create_table: bool,
-) -> Script {
-    let sql = migration.sql_to_send();
-    let mut text = String::with_capacity(sql.len() + 800);
-    text.push_str("BEGIN;\n");
-    if create_table {
+/// `body` with what `wrapping` asks for around it:
+/// `[BEGIN;] [CREATE TABLE ...;] body ; [session reset; INSERT row;] [COMMIT;]`.
+/// The row's values are a generated UUID, a hex checksum and the folder name, as literals.
+pub fn wrapped_script(body: &str, wrapping: Wrapping<'_>) -> Script {
+    let mut text = String::with_capacity(body.len() + 800);
+    let mut prefix_statements = 0;
+    if wrapping.begin {
+        text.push_str("BEGIN;\n");
+        prefix_statements += 1;
+    }
+    if let Some(table) = wrapping.create_table {
         text.push_str(&create_table_sql(table));
         text.push('\n');
+        prefix_statements += 1;
     }
     let prefix_chars = text.chars().count();
-    text.push_str(sql);
-    // RESET ALL: session settings a migration made (pg_dump output empties `search_path`)
-    // end with it instead of leaking into the next one.
-    text.push_str(&format!(
-        "\n;\nRESET ALL;\nINSERT INTO {} (\"id\", \"checksum\", \"migration_name\", \"started_at\", \"finished_at\", \
-         \"applied_steps_count\") VALUES ({}, {}, {}, now(), clock_timestamp(), 1);\nCOMMIT;",
+    text.push_str(body);
+    if let Some((table, migration, id)) = wrapping.finish {
+        // A line break first: the body may end in a `--` comment.
+        text.push_str("\n;\n");
+        text.push_str(SESSION_RESET);
+        text.push_str(&finished_row_sql(table, migration, id));
+    }
+    if wrapping.commit {
+        text.push_str("\n;\nCOMMIT;");
+    }
+    Script {
+        text,
+        prefix_chars,
+        prefix_statements,
+    }
+}
+
+/// The INSERT of a migration's finished history row, as Prisma's columns have it.
+fn finished_row_sql(table: &HistoryTable, migration: &Migration, id: &str) -> String {
+    format!(
+        "INSERT INTO {} (\"id\", \"checksum\", \"migration_name\", \"started_at\", \"finished_at\", \
+         \"applied_steps_count\") VALUES ({}, {}, {}, pg_catalog.now(), pg_catalog.clock_timestamp(), 1);",
         table.name(),
         quote_literal(id),
         quote_literal(&migration.checksum),
         quote_literal(&migration.name),
-    ));
-    Script { text, prefix_chars }
+    )
 }
 
-/// A failed script: the error and the script's prefix length.
-#[derive(Debug)]
-pub struct ScriptError {
-    pub error: sqlx::Error,
-    pub prefix_chars: usize,
-}
-
-/// Applies a migration and records it in one transaction, creating the history table in it
-/// when asked. On error the transaction is rolled back before returning; nothing is recorded.
-pub async fn apply_in_transaction(
-    conn: &mut PgConnection,
-    migration: &Migration,
-    table: &HistoryTable,
-    create_table: bool,
-) -> Result<(), ScriptError> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let script = transactional_script(migration, &id, table, create_table);
-    match run_script(conn, &script.text).await {
-        Ok(()) => Ok(()),
-        Err(error) => {
-            // The connection may be gone, in which case the server rolled back already.
-            let _ = run_script(conn, "ROLLBACK").await;
-            Err(ScriptError {
-                error,
-                prefix_chars: script.prefix_chars,
-            })
-        }
-    }
+/// `write` in a transaction of its own, as the connecting user with no statement or lock
+/// timeout, whatever the session's state (role, settings) at that point: `SET LOCAL` ends with
+/// the transaction, so a migration that runs statement by statement keeps its own settings.
+pub fn guarded_write(write: &str) -> String {
+    format!(
+        "BEGIN READ WRITE;\nSET LOCAL SESSION AUTHORIZATION DEFAULT;\nSET LOCAL ROLE NONE;\n\
+         SET LOCAL statement_timeout = 0;\nSET LOCAL lock_timeout = 0;\n{write};\nCOMMIT;"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::split::split_statements;
 
-    #[test]
-    fn script_wraps_migration_and_history_row() {
-        let migration = Migration {
-            name: "20250101000000_it's".into(),
+    fn migration() -> Migration {
+        Migration {
+            name: "20250101000000_it's \\ odd".into(),
             path: "m".into(),
             sql: "CREATE TABLE a (id int) -- trailing comment".into(),
             checksum: "abc".into(),
             no_transaction: false,
-        };
+        }
+    }
+
+    #[test]
+    fn transaction_wraps_migration_reset_and_history_row() {
+        let migration = migration();
         let table = HistoryTable::in_schema("app");
-        let script = transactional_script(&migration, "id-1", &table, false);
+        let wrapping = Wrapping {
+            begin: true,
+            create_table: None,
+            finish: Some((&table, &migration, "id-1")),
+            commit: true,
+        };
+        let script = wrapped_script(migration.sql_to_send(), wrapping);
         assert_eq!(script.prefix_chars, "BEGIN;\n".len());
-        let text = script.text;
+        assert_eq!(script.prefix_statements, 1);
+        let text = &script.text;
         assert!(text.starts_with("BEGIN;\nCREATE TABLE a"), "{text}");
         assert!(
             text.contains(
-                "-- trailing comment\n;\nRESET ALL;\nINSERT INTO \"app\".\"_prisma_migrations\""
+                "-- trailing comment\n;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;"
             ),
             "{text}"
         );
-        assert!(text.contains("'20250101000000_it''s'"), "{text}");
-        assert!(text.ends_with("COMMIT;"));
-        let with_table = transactional_script(&migration, "id-1", &table, true);
         assert!(
-            with_table
+            text.contains("INSERT INTO \"app\".\"_prisma_migrations\""),
+            "{text}"
+        );
+        // Quotes doubled; a backslash kept literal whatever standard_conforming_strings says.
+        assert!(text.contains(r"E'20250101000000_it''s \\ odd'"), "{text}");
+        assert!(text.ends_with("COMMIT;"));
+        // The statements the server counts: BEGIN, the body, the reset, the INSERT, COMMIT.
+        assert_eq!(split_statements(text).len(), 1 + 1 + 6 + 1 + 1);
+    }
+
+    #[test]
+    fn table_creation_comes_before_the_body() {
+        let migration = migration();
+        let table = HistoryTable::in_schema("app");
+        let script = wrapped_script(
+            migration.sql_to_send(),
+            Wrapping {
+                begin: false,
+                create_table: Some(&table),
+                finish: None,
+                commit: false,
+            },
+        );
+        assert!(
+            script
                 .text
-                .contains("CREATE TABLE IF NOT EXISTS \"app\".\"_prisma_migrations\" (")
+                .starts_with("CREATE TABLE IF NOT EXISTS \"app\".\"_prisma_migrations\" (")
         );
-        assert_eq!(
-            &with_table.text[with_table.prefix_chars..][..14],
-            "CREATE TABLE a"
-        );
+        assert_eq!(script.prefix_statements, 1);
+        assert_eq!(&script.text[script.prefix_chars..][..14], "CREATE TABLE a");
+        assert!(!script.text.contains("COMMIT"));
+    }
+
+    #[test]
+    fn guarded_writes_run_as_the_connecting_user() {
+        let text = guarded_write("UPDATE t SET a = 1");
+        assert!(text.starts_with("BEGIN READ WRITE;\nSET LOCAL SESSION AUTHORIZATION DEFAULT;"));
+        assert!(text.ends_with("UPDATE t SET a = 1;\nCOMMIT;"));
     }
 }

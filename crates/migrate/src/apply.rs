@@ -1,0 +1,464 @@
+//! Applying one migration as its [`RunMode`] says, with its history row, and describing a
+//! failure by the file's line and column.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
+
+use crate::Error;
+use crate::error::{ConnectionLoss, MigrationFailure};
+use crate::folder::Migration;
+use crate::migrator::Event;
+use crate::position::{char_count_before, line_column};
+use crate::run_mode::{RunMode, RunPlan, TransactionControl, commits, transaction_control};
+use crate::split::{Statement, top_level_words};
+use crate::store::{self, HistoryTable, Wrapping, wrapped_script};
+use crate::wire::{self, CountedError};
+
+/// Applies `migration` on a connection that holds the migration lock.
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    migration: &Migration,
+    plan: &RunPlan<'_>,
+    create_table: bool,
+    on_event: &mut (dyn FnMut(Event) + Send),
+) -> Result<(), Error> {
+    on_event(Event::Applying {
+        name: migration.name.clone(),
+        mode: plan.mode,
+    });
+    let started = Instant::now();
+    let run = Run {
+        migration,
+        plan,
+        table,
+        create_table,
+    };
+    let outcome = match plan.mode {
+        RunMode::InTransaction | RunMode::AsWritten | RunMode::Alone => {
+            run.apply_as_one(conn).await
+        }
+        RunMode::StatementByStatement => run.apply_statement_by_statement(conn, on_event).await,
+    };
+    let name = migration.name.clone();
+    let duration = started.elapsed();
+    on_event(match outcome {
+        Ok(()) => Event::Applied { name, duration },
+        Err(_) => Event::Failed { name, duration },
+    });
+    outcome
+}
+
+struct Run<'r, 'a> {
+    migration: &'a Migration,
+    plan: &'r RunPlan<'a>,
+    table: &'r HistoryTable,
+    create_table: bool,
+}
+
+/// A stretch of the file sent as one simple query, and the `COPY ... FROM STDIN` after it.
+struct Chunk<'r, 'a> {
+    /// Byte range of the stretch in the file.
+    start: usize,
+    end: usize,
+    /// The statements in it.
+    statements: &'r [Statement<'a>],
+    copy: Option<&'r Statement<'a>>,
+}
+
+/// Where a failure happened.
+struct Failed<'r, 'a> {
+    error: sqlx::Error,
+    /// The failing statement, when known.
+    statement: Option<&'r Statement<'a>>,
+    /// The server's position, as a character position in the file.
+    file_position: Option<usize>,
+    /// Statements of the file that completed before it.
+    completed_before: usize,
+}
+
+impl<'r, 'a> Run<'r, 'a> {
+    fn sql(&self) -> &'a str {
+        self.migration.sql_to_send()
+    }
+
+    /// The file split at its `COPY ... FROM STDIN` statements, whose rows travel apart.
+    fn chunks(&self) -> Vec<Chunk<'r, 'a>> {
+        let sql = self.sql();
+        let statements = &self.plan.statements[..];
+        let mut chunks = Vec::new();
+        let (mut start, mut first) = (0, 0);
+        for (index, statement) in statements.iter().enumerate() {
+            if let Some(data) = statement.copy_data {
+                chunks.push(Chunk {
+                    start,
+                    end: statement.offset,
+                    statements: &statements[first..index],
+                    copy: Some(statement),
+                });
+                // Past the rows and the `\.` line.
+                let data_end = data.offset + data.text.len();
+                start = sql[data_end..]
+                    .find('\n')
+                    .map_or(sql.len(), |found| data_end + found + 1);
+                first = index + 1;
+            }
+        }
+        chunks.push(Chunk {
+            start,
+            end: sql.len(),
+            statements: &statements[first..],
+            copy: None,
+        });
+        chunks
+    }
+
+    /// InTransaction: `BEGIN`, the file, the history row, `COMMIT` (one round trip without
+    /// COPY rows). AsWritten: the file as Prisma sends it, with the history row after its last
+    /// `COMMIT`. Alone: the one statement by itself, then the history row.
+    async fn apply_as_one(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        let started_at = Utc::now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let mode = self.plan.mode;
+        let in_transaction = mode == RunMode::InTransaction;
+        if mode == RunMode::Alone && self.create_table {
+            store::ensure_table(conn, self.table).await?;
+        }
+        let chunks = self.chunks();
+        let last = chunks.len() - 1;
+        let mut completed = 0;
+        for (index, chunk) in chunks.iter().enumerate() {
+            let finish = (index == last).then_some((self.table, self.migration, id.as_str()));
+            let wrapping = Wrapping {
+                begin: in_transaction && index == 0,
+                create_table: (index == 0 && self.create_table && mode != RunMode::Alone)
+                    .then_some(self.table),
+                finish: finish.filter(|_| mode != RunMode::Alone),
+                commit: in_transaction && index == last,
+            };
+            let result = match self.run_chunk(conn, chunk, wrapping, completed).await {
+                Ok(count) => {
+                    completed += count;
+                    Ok(())
+                }
+                Err(failed) => Err(failed),
+            };
+            let result = match (result, chunk.copy) {
+                (Ok(()), Some(copy)) => self.run_copy(conn, copy, completed).await,
+                (result, _) => result,
+            };
+            if let Err(failed) = result {
+                return Err(self.fail(conn, failed, started_at).await);
+            }
+            if chunk.copy.is_some() {
+                completed += 1;
+            }
+        }
+        if mode == RunMode::Alone {
+            let finish = wrapped_script(
+                "",
+                Wrapping {
+                    begin: false,
+                    create_table: None,
+                    finish: Some((self.table, self.migration, &id)),
+                    commit: false,
+                },
+            );
+            store::run_script(conn, &finish.text)
+                .await
+                .map_err(|source| Error::Database {
+                    action: "recording an applied migration",
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Sends one chunk; returns how many of the file's statements completed.
+    async fn run_chunk(
+        &self,
+        conn: &mut PgConnection,
+        chunk: &Chunk<'r, 'a>,
+        wrapping: Wrapping<'_>,
+        completed_before: usize,
+    ) -> Result<usize, Failed<'r, 'a>> {
+        let sql = self.sql();
+        let script = wrapped_script(&sql[chunk.start..chunk.end], wrapping);
+        match wire::run_counted(conn, &script.text).await {
+            Ok(count) => Ok(count
+                .saturating_sub(script.prefix_statements)
+                .min(chunk.statements.len())),
+            Err(CountedError { error, completed }) => {
+                let index = completed.checked_sub(script.prefix_statements);
+                let statement = index.and_then(|index| chunk.statements.get(index));
+                let chunk_chars = char_count_before(sql, chunk.start);
+                let body_chars = sql[chunk.start..chunk.end].chars().count();
+                let file_position = server_position(&error).and_then(|position| {
+                    let in_body = position.checked_sub(script.prefix_chars)?;
+                    (in_body >= 1 && in_body <= body_chars + 1).then_some(chunk_chars + in_body)
+                });
+                Err(Failed {
+                    error,
+                    statement,
+                    file_position,
+                    completed_before: completed_before
+                        + index.unwrap_or(0).min(chunk.statements.len()),
+                })
+            }
+        }
+    }
+
+    async fn run_copy(
+        &self,
+        conn: &mut PgConnection,
+        copy: &'r Statement<'a>,
+        completed_before: usize,
+    ) -> Result<(), Failed<'r, 'a>> {
+        let rows = copy.copy_data.map_or("", |data| data.text);
+        match wire::copy_in(conn, copy.sql, rows).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                // The server names the row: `COPY Tag, line 2, column name: ...`.
+                let file_position = copy_row_line(&error).and_then(|row| {
+                    let data = copy.copy_data?;
+                    let first_row_line =
+                        line_column(self.sql(), char_count_before(self.sql(), data.offset) + 1)?.0;
+                    line_start_position(self.sql(), first_row_line + row - 1)
+                });
+                Err(Failed {
+                    error,
+                    statement: Some(copy),
+                    file_position,
+                    completed_before,
+                })
+            }
+        }
+    }
+
+    /// Statement by statement (`-- nelo:no-transaction`): the row first, its step count after
+    /// each statement outside the file's own transaction blocks, `finished_at` at the end.
+    async fn apply_statement_by_statement(
+        &self,
+        conn: &mut PgConnection,
+        on_event: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<(), Error> {
+        if self.create_table {
+            store::ensure_table(conn, self.table).await?;
+        }
+        let id = store::start_row(conn, self.table, self.migration).await?;
+        let statements = &self.plan.statements;
+        let mut in_block = false;
+        for (index, statement) in statements.iter().enumerate() {
+            let result = match statement.copy_data {
+                Some(_) => self.run_copy(conn, statement, index).await,
+                None => match wire::run_counted(conn, statement.sql).await {
+                    Ok(_) => Ok(()),
+                    Err(CountedError { error, .. }) => Err(Failed {
+                        file_position: server_position(&error).map(|position| {
+                            char_count_before(self.sql(), statement.offset) + position
+                        }),
+                        error,
+                        statement: Some(statement),
+                        completed_before: index,
+                    }),
+                },
+            };
+            if let Err(failed) = result {
+                let step = failed.completed_before + 1;
+                let error = self.describe(failed, Some(step));
+                return Err(match error {
+                    Described::Failure(failure) => {
+                        let _ =
+                            store::record_row_failure(conn, self.table, &id, &failure.to_string())
+                                .await;
+                        Error::MigrationFailed(failure)
+                    }
+                    Described::Lost(loss) => Error::ConnectionLost(loss),
+                });
+            }
+            match transaction_control(&top_level_words(statement.sql)) {
+                Some(TransactionControl::Open) => in_block = true,
+                Some(TransactionControl::Close) => in_block = false,
+                None => {}
+            }
+            if !in_block {
+                let steps = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                store::record_steps(conn, self.table, &id, steps).await?;
+            }
+            on_event(Event::StepApplied {
+                name: self.migration.name.clone(),
+                step: index + 1,
+                total: statements.len(),
+            });
+        }
+        store::finish_row(conn, self.table, &id).await
+    }
+
+    /// Records a failure of [`Self::apply_as_one`] and turns it into the error.
+    async fn fail(
+        &self,
+        conn: &mut PgConnection,
+        failed: Failed<'r, 'a>,
+        started_at: chrono::DateTime<Utc>,
+    ) -> Error {
+        match self.describe(failed, None) {
+            Described::Lost(loss) => Error::ConnectionLost(loss),
+            Described::Failure(failure) => {
+                // After the rollback (which also took a history table created with it) and
+                // out of a failed transaction block the file itself opened.
+                let _ = store::reset_session(conn).await;
+                if self.create_table {
+                    let _ = store::ensure_table(conn, self.table).await;
+                }
+                let _ = store::record_failure(
+                    conn,
+                    self.table,
+                    self.migration,
+                    started_at,
+                    &failure.to_string(),
+                )
+                .await;
+                Error::MigrationFailed(failure)
+            }
+        }
+    }
+
+    /// What the user is told: where in the file, what the server said, what stays applied.
+    fn describe(&self, failed: Failed<'r, 'a>, step: Option<usize>) -> Described {
+        let sql = self.sql();
+        let atomic = self.plan.mode == RunMode::InTransaction;
+        if !wire::connection_usable(&failed.error) {
+            return Described::Lost(Box::new(ConnectionLoss {
+                migration: self.migration.name.clone(),
+                atomic,
+                message: failed.error.to_string(),
+            }));
+        }
+        let statement_position = failed
+            .statement
+            .map(|statement| char_count_before(sql, statement.offset) + 1);
+        let (line, column) = failed
+            .file_position
+            .or(statement_position)
+            .and_then(|position| line_column(sql, position))
+            .map_or((None, None), |(line, column)| (Some(line), Some(column)));
+        // The file's own COMMITs that ran before the failure keep what they committed.
+        let committed_through_line = if self.plan.mode == RunMode::AsWritten {
+            self.plan.statements[..failed.completed_before.min(self.plan.statements.len())]
+                .iter()
+                .rev()
+                .find(|statement| commits(&top_level_words(statement.sql)))
+                .and_then(|statement| {
+                    line_column(sql, char_count_before(sql, statement.offset) + 1)
+                })
+                .map(|(line, _)| line)
+        } else {
+            None
+        };
+        let mut failure = MigrationFailure {
+            migration: self.migration.name.clone(),
+            path: self.migration.path.clone(),
+            line,
+            column,
+            step,
+            statement: failed.statement.map(|statement| first_line(statement.sql)),
+            committed_through_line,
+            sqlstate: None,
+            message: failed.error.to_string(),
+            detail: None,
+            hint: None,
+        };
+        if let Some(database) = failed
+            .error
+            .as_database_error()
+            .and_then(|database| database.try_downcast_ref::<PgDatabaseError>())
+        {
+            failure.sqlstate = Some(database.code().to_string());
+            failure.message = database.message().to_string();
+            failure.detail = database.detail().map(str::to_string);
+            failure.hint = database.hint().map(str::to_string);
+            if let (Some(context), None) = (database.r#where(), &failure.detail) {
+                failure.detail = Some(format!("context: {context}"));
+            }
+        }
+        Described::Failure(Box::new(failure))
+    }
+}
+
+enum Described {
+    Failure(Box<MigrationFailure>),
+    Lost(Box<ConnectionLoss>),
+}
+
+/// The server's 1-based character position in the query, when it gave one.
+fn server_position(error: &sqlx::Error) -> Option<usize> {
+    let database = error
+        .as_database_error()?
+        .try_downcast_ref::<PgDatabaseError>()?;
+    match database.position() {
+        Some(PgErrorPosition::Original(position)) => Some(position),
+        _ => None,
+    }
+}
+
+/// The row number in a COPY error's context (`COPY Tag, line 2, column name: ...`).
+fn copy_row_line(error: &sqlx::Error) -> Option<usize> {
+    let database = error
+        .as_database_error()?
+        .try_downcast_ref::<PgDatabaseError>()?;
+    let context = database.r#where()?;
+    let after = &context[context.find(", line ")? + ", line ".len()..];
+    let digits = after
+        .find(|character: char| !character.is_ascii_digit())
+        .map_or(after, |end| &after[..end]);
+    digits.parse().ok()
+}
+
+/// The 1-based character position of the start of 1-based `line`.
+fn line_start_position(text: &str, line: usize) -> Option<usize> {
+    if line == 1 {
+        return Some(1);
+    }
+    let mut seen = 1;
+    for (index, character) in text.chars().enumerate() {
+        if character == '\n' {
+            seen += 1;
+            if seen == line {
+                return Some(index + 2);
+            }
+        }
+    }
+    None
+}
+
+/// The statement's first line, shortened to 100 characters.
+fn first_line(sql: &str) -> String {
+    let line = sql.lines().next().unwrap_or_default().trim_end();
+    match line.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_starts() {
+        let text = "a\nbc\n\nd";
+        assert_eq!(line_start_position(text, 1), Some(1));
+        assert_eq!(line_start_position(text, 2), Some(3));
+        assert_eq!(line_start_position(text, 4), Some(7));
+        assert_eq!(line_start_position(text, 5), None);
+    }
+
+    #[test]
+    fn first_lines_are_short() {
+        assert_eq!(first_line("UPDATE t\nSET a = 1"), "UPDATE t");
+        let long = format!("SELECT {}", "x".repeat(200));
+        assert_eq!(first_line(&long).chars().count(), 103);
+    }
+}
