@@ -383,6 +383,17 @@ impl<'r, 'a> Run<'r, 'a> {
                 failure.detail = Some(format!("context: {context}"));
             }
         }
+        // A statement the classification does not know to need its own run (SQLSTATE
+        // 25001: "cannot run inside a transaction block").
+        if failure.sqlstate.as_deref() == Some("25001")
+            && failure.message.contains("inside a transaction block")
+            && failure.hint.is_none()
+        {
+            failure.hint = Some(format!(
+                "give this statement a migration folder of its own (a file of one such statement runs outside a transaction, as Prisma runs it), or make the file's first line `{}` to run it statement by statement",
+                crate::folder::NO_TRANSACTION_MARKER
+            ));
+        }
         Described::Failure(Box::new(failure))
     }
 }

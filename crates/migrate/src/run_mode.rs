@@ -282,6 +282,10 @@ pub fn non_transactional_statement(words: &[&str]) -> Option<String> {
         } else {
             "ROLLBACK PREPARED"
         }
+    } else if is(0, "alter") && is(1, "subscription") && has("refresh") {
+        "ALTER SUBSCRIPTION ... REFRESH PUBLICATION"
+    } else if is(0, "discard") && is(1, "all") {
+        "DISCARD ALL"
     } else if is(0, "cluster") && words.len() == 1 {
         "CLUSTER"
     } else {
@@ -327,6 +331,7 @@ mod tests {
             "CREATE DATABASE other;",
             "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY;",
             "CLUSTER;",
+            "DISCARD ALL;",
         ] {
             assert_eq!(mode(sql), RunMode::Alone, "{sql}");
         }
