@@ -73,6 +73,8 @@ struct Failed<'r, 'a> {
     error: sqlx::Error,
     /// The failing statement, when known.
     statement: Option<&'r Statement<'a>>,
+    /// Whether it was nelo's own reset and history write after the migration's SQL.
+    in_history_write: bool,
     /// The server's position, as a character position in the file.
     file_position: Option<usize>,
     /// Statements of the file that completed before it.
@@ -193,6 +195,8 @@ impl<'r, 'a> Run<'r, 'a> {
             Err(CountedError { error, completed }) => {
                 let index = completed.checked_sub(script.prefix_statements);
                 let statement = index.and_then(|index| chunk.statements.get(index));
+                let in_history_write = wrapping.finish.is_some()
+                    && index.is_some_and(|index| index >= chunk.statements.len());
                 let chunk_chars = char_count_before(sql, chunk.start);
                 let body_chars = sql[chunk.start..chunk.end].chars().count();
                 let file_position = server_position(&error).and_then(|position| {
@@ -202,6 +206,7 @@ impl<'r, 'a> Run<'r, 'a> {
                 Err(Failed {
                     error,
                     statement,
+                    in_history_write,
                     file_position,
                     completed_before: completed_before
                         + index.unwrap_or(0).min(chunk.statements.len()),
@@ -230,6 +235,7 @@ impl<'r, 'a> Run<'r, 'a> {
                 Err(Failed {
                     error,
                     statement: Some(copy),
+                    in_history_write: false,
                     file_position,
                     completed_before,
                 })
@@ -261,6 +267,7 @@ impl<'r, 'a> Run<'r, 'a> {
                         }),
                         error,
                         statement: Some(statement),
+                        in_history_write: false,
                         completed_before: index,
                     }),
                 },
@@ -363,7 +370,11 @@ impl<'r, 'a> Run<'r, 'a> {
             line,
             column,
             step,
-            statement: failed.statement.map(|statement| first_line(statement.sql)),
+            statement: if failed.in_history_write {
+                Some("(after the migration's SQL) nelo-migrate's session reset and history row in `_prisma_migrations`".to_string())
+            } else {
+                failed.statement.map(|statement| first_line(statement.sql))
+            },
             committed_through_line,
             sqlstate: None,
             message: failed.error.to_string(),

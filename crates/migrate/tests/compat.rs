@@ -363,6 +363,9 @@ async fn session_state_a_migration_changes_reaches_neither_the_history_nor_the_n
          SET search_path = '';\n\
          CREATE INDEX CONCURRENTLY also_owned_id ON public.also_owned (id);\n"
     );
+    let authorization = format!(
+        "SET SESSION AUTHORIZATION \"{role_name}\";\nCREATE TABLE public.by_authorization (id int);\n"
+    );
     let dir = folder(&[
         ("20250101000000_switch_role", &switch_role),
         (
@@ -373,6 +376,7 @@ async fn session_state_a_migration_changes_reaches_neither_the_history_nor_the_n
              (SELECT count(*) FROM pg_class WHERE relpersistence = 't') AS temporary_tables;\n",
         ),
         ("20250103000000_switch_outside", &no_transaction_switch),
+        ("20250103500000_authorization", &authorization),
         (
             "20250104000000_who_after",
             "CREATE TABLE who_after AS SELECT current_user::text AS name, current_setting('search_path') AS search_path;\n",
@@ -410,7 +414,7 @@ async fn session_state_a_migration_changes_reaches_neither_the_history_nor_the_n
         ("postgres".to_string(), "\"$user\", public".to_string())
     );
     let history = db.history().await;
-    assert_eq!(history.len(), 4);
+    assert_eq!(history.len(), 5);
     assert!(history.iter().all(|row| row.1), "{history:?}");
     assert_eq!(
         history[2].3, 4,
