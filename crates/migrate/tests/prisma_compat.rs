@@ -215,7 +215,16 @@ async fn emulator_fails_on_pg_dump_copy_data_like_prisma() {
     assert_eq!(&failed.0, last);
     assert_eq!((failed.2, failed.3, failed.4), (false, false, 0));
     assert_eq!(failed.5.as_deref(), Some(logs.as_str()));
-    assert!(logs.contains("syntax error"), "{logs}");
+    assert!(
+        logs.contains("ERROR: syntax error at or near \"1\""),
+        "{logs}"
+    );
+    assert!(logs.contains(&format!("Migration name: {last}")), "{logs}");
+    assert!(logs.contains("Position:"), "{logs}");
+    assert!(
+        logs.contains("1\tplain"),
+        "the failing line is shown: {logs}"
+    );
     let again = Prisma::new(dir.path()).deploy(&db.url).await.unwrap_err();
     assert_eq!(again.code(), "P3009");
 }

@@ -51,7 +51,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 
 /// Prisma Migrate's advisory lock key.
 pub const PRISMA_LOCK_KEY: i64 = 72707369;
@@ -227,9 +227,9 @@ pub fn unapplied<'a>(
         .collect()
 }
 
-/// The text Prisma stores in `logs` for a failed script (P3018's message). Prisma appends
-/// the failing line with ANSI colours and tokio-postgres' debug dump of the error; this keeps
-/// the parts a reader (or nelo-migrate's status) uses.
+/// The text Prisma stores in `logs` for a failed script: P3018's message
+/// (`user-facing-errors`, `ApplyMigrationError`). Prisma's `Debug` dump of the error lists
+/// every field of tokio-postgres' `DbError`; this one keeps the main ones.
 pub fn apply_error_logs(migration_name: &str, code: &str, database_error: &str) -> String {
     format!(
         "A migration failed to apply. New migrations cannot be applied before the error is \
@@ -503,7 +503,7 @@ async fn deploy_on(
                 applied.push(migration.name.clone());
             }
             Err(error) => {
-                let (code, database_error) = describe(&error);
+                let (code, database_error) = describe(&error, script);
                 let logs = apply_error_logs(&migration.name, &code, &database_error);
                 sqlx::query("UPDATE \"_prisma_migrations\" SET \"logs\" = $1 WHERE \"id\" = $2")
                     .bind(&logs)
@@ -521,9 +521,11 @@ async fn deploy_on(
     Ok(applied)
 }
 
-/// The SQLSTATE and the error as tokio-postgres displays it (`ERROR: message`, then
-/// `DETAIL:` and `HINT:` lines).
-fn describe(error: &sqlx::Error) -> (String, String) {
+/// The SQLSTATE and Prisma's "database error" text: the error as tokio-postgres displays it
+/// (`ERROR: message`, `DETAIL:` and `HINT:` lines), the lines around the server's position
+/// (`flavour/postgres/connection.rs`, `apply_migration_script`, which compares the character
+/// position with byte offsets, as here), then a summary of tokio-postgres' `Debug` dump.
+fn describe(error: &sqlx::Error, script: &str) -> (String, String) {
     let Some(database) = error
         .as_database_error()
         .and_then(|database| database.try_downcast_ref::<PgDatabaseError>())
@@ -538,5 +540,47 @@ fn describe(error: &sqlx::Error) -> (String, String) {
     if let Some(hint) = database.hint() {
         text.push_str(&format!("\nHINT: {hint}"));
     }
+    if let Some(PgErrorPosition::Original(position)) = database.position() {
+        text.push_str(&position_lines(script, position));
+    }
+    text.push_str(&format!(
+        "\n\nDbError {{ severity: \"ERROR\", parsed_severity: Some(Error), code: SqlState(E{}), message: {:?}, detail: {:?}, hint: {:?} }}",
+        database.code(),
+        database.message(),
+        database.detail(),
+        database.hint(),
+    ));
     (database.code().to_owned(), text)
+}
+
+/// Prisma's "Position:" block: up to five lines before the failing one, numbered, in bold;
+/// the failing line in bold red.
+fn position_lines(script: &str, position: usize) -> String {
+    let mut previous = [""; 5];
+    let mut byte_index = 0;
+    for (index, line) in script.lines().enumerate() {
+        let line_number = index + 1;
+        byte_index += line.len() + 1;
+        if position <= byte_index {
+            let numbered: Vec<String> = previous
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, text)| {
+                    line_number
+                        .checked_sub(previous.len() - slot)
+                        .map(|number| (number, text))
+                })
+                .map(|(number, text)| {
+                    let space = if text.is_empty() { "" } else { " " };
+                    format!("\x1b[1m{number:>3}\x1b[0m{space}{text}")
+                })
+                .collect();
+            return format!(
+                "\n\nPosition:\n{}\n\x1b[1m{line_number:>3}\x1b[1;31m {line}\x1b[0m",
+                numbered.join("\n")
+            );
+        }
+        previous = [previous[1], previous[2], previous[3], previous[4], line];
+    }
+    String::new()
 }
