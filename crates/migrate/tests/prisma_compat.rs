@@ -496,3 +496,55 @@ async fn a_directory_without_migration_sql_is_an_error_naming_it() {
         .unwrap_err();
     assert_eq!(prisma_error.code(), "P3015");
 }
+
+/// Baselining: a database made without migrations, its first migration recorded with
+/// `resolve --applied` by one tool (a row with `logs` '' and `applied_steps_count` 0 from
+/// Prisma), the rest deployed by the other.
+#[tokio::test]
+async fn a_baseline_recorded_by_either_tool_is_applied_for_the_other() {
+    let migrations = [
+        (
+            "20250101000000_baseline",
+            "CREATE TABLE \"Base\" (\"id\" integer PRIMARY KEY);\n",
+        ),
+        (
+            "20250102000000_add_name",
+            "ALTER TABLE \"Base\" ADD COLUMN \"name\" TEXT;\n",
+        ),
+    ];
+    let dir = common::folder(&migrations);
+    let (from_prisma, from_nelo) = (TestDb::new().await, TestDb::new().await);
+    for db in [&from_prisma, &from_nelo] {
+        db.execute(migrations[0].1).await;
+    }
+
+    Prisma::new(dir.path())
+        .resolve_applied(&from_prisma.url, migrations[0].0)
+        .await
+        .unwrap();
+    let baseline = &history_rows(&from_prisma).await[0];
+    assert_eq!(
+        (baseline.2, baseline.3, baseline.4, baseline.5.as_deref()),
+        (true, false, 0, Some(""))
+    );
+    assert_eq!(
+        nelo_deploy(dir.path(), &from_prisma).await,
+        [migrations[1].0]
+    );
+    assert_up_to_date(dir.path(), &from_prisma, "the database Prisma baselined").await;
+
+    Migrator::new(dir.path())
+        .resolve_applied(&from_nelo.url, migrations[0].0)
+        .await
+        .unwrap();
+    assert_eq!(
+        prisma_deploy(dir.path(), &from_nelo).await,
+        [migrations[1].0]
+    );
+    assert_same_catalog(
+        &from_prisma.url,
+        &from_nelo.url,
+        "baselined by Prisma vs by nelo",
+    )
+    .await;
+}
