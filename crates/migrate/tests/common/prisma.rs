@@ -144,7 +144,8 @@ pub struct MigrationDirectory {
     pub script: Result<String, String>,
 }
 
-/// A row of `_prisma_migrations`.
+/// A row of `_prisma_migrations`. Not nelo-migrate's `HistoryRow`, on purpose: the reference
+/// shares no code with what it checks.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MigrationRecord {
     pub id: String,
@@ -281,12 +282,7 @@ impl Prisma {
                     migration_name: name.to_owned(),
                 });
             }
-            for row in relevant
-                .iter()
-                .filter(|row| row.finished_at.is_none() && row.rolled_back_at.is_none())
-            {
-                mark_rolled_back(&mut conn, &row.id).await?;
-            }
+            mark_failed_rolled_back(&mut conn, relevant.iter().copied()).await?;
             Ok(())
         }
         .await;
@@ -328,12 +324,7 @@ impl Prisma {
                     migration_name: name.to_owned(),
                 });
             }
-            for row in relevant
-                .iter()
-                .filter(|row| row.finished_at.is_none() && row.rolled_back_at.is_none())
-            {
-                mark_rolled_back(&mut conn, &row.id).await?;
-            }
+            mark_failed_rolled_back(&mut conn, relevant.iter()).await?;
             let now = Utc::now();
             sqlx::query(
                 "INSERT INTO \"_prisma_migrations\" (\"id\", \"checksum\", \"logs\", \"started_at\", \"finished_at\", \"migration_name\") \
@@ -418,12 +409,19 @@ async fn list_rows(conn: &mut PgConnection) -> Result<Option<Vec<MigrationRecord
     Ok(Some(rows))
 }
 
-async fn mark_rolled_back(conn: &mut PgConnection, id: &str) -> Result<(), PrismaError> {
-    sqlx::query("UPDATE \"_prisma_migrations\" SET \"rolled_back_at\" = $1 WHERE \"id\" = $2")
-        .bind(Utc::now())
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+/// `mark_migration_rolled_back_by_id` for each of `rows` that is failed (neither finished
+/// nor rolled back).
+async fn mark_failed_rolled_back<'a>(
+    conn: &mut PgConnection,
+    rows: impl Iterator<Item = &'a MigrationRecord>,
+) -> Result<(), PrismaError> {
+    for row in rows.filter(|row| row.finished_at.is_none() && row.rolled_back_at.is_none()) {
+        sqlx::query("UPDATE \"_prisma_migrations\" SET \"rolled_back_at\" = $1 WHERE \"id\" = $2")
+            .bind(Utc::now())
+            .bind(&row.id)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
