@@ -294,6 +294,37 @@ async fn compat_folder_gives_the_same_schema_under_nelo_and_prisma() {
     assert!(rows.iter().all(|row| row.2 && !row.3));
 }
 
+/// The same scripts under names every engine accepts and without the plain files: what is
+/// left to compare is how each script runs (lone CONCURRENTLY and VACUUM statements, inner
+/// BEGIN/COMMIT, session changes), whatever becomes of odd names.
+#[tokio::test]
+async fn compat_scripts_under_plain_names_give_the_same_schema_under_nelo_and_prisma() {
+    let (prisma_db, nelo_db) = (TestDb::new().await, TestDb::new().await);
+    let (source, source_names) = compat(DataLoad::Insert);
+    let dir = tempfile::tempdir().unwrap();
+    common::write_lock_file(dir.path());
+    let names: Vec<String> = source_names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let plain = format!("2030010100{index:04}_script_{index}");
+            let sql = std::fs::read_to_string(source.path().join(name).join("migration.sql"));
+            common::write_migration(dir.path(), &plain, &sql.unwrap());
+            plain
+        })
+        .collect();
+    assert_eq!(prisma_deploy(dir.path(), &prisma_db).await, names);
+    assert_eq!(nelo_deploy(dir.path(), &nelo_db).await, names);
+    assert_same_catalog(
+        &prisma_db.url,
+        &nelo_db.url,
+        "prisma vs nelo, compat scripts",
+    )
+    .await;
+    assert_eq!(tag_rows(&nelo_db).await, expected_tags());
+    assert_up_to_date(dir.path(), &prisma_db, "the database Prisma migrated").await;
+}
+
 /// pg_dump data, loaded as psql loads it: the same schema and rows as the INSERT form
 /// that Prisma deploys.
 #[tokio::test]
