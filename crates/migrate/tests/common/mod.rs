@@ -2,6 +2,9 @@
 //! `NELO_TEST_SERVER_URL`, and migration folders in temporary directories.
 #![allow(dead_code)]
 
+pub mod catalog;
+pub mod prisma;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
