@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestDb, folder, ignore_events, write_lock_file, write_migration};
+use common::{TestDb, TestRole, folder, ignore_events, write_lock_file, write_migration};
 use nelo_migrate::{Error, Migrator, RunMode, State, UnrunnableReason};
 
 /// A deploy that hangs fails the test instead of the run (a bound, not a timing assertion).
@@ -304,46 +304,8 @@ async fn a_bad_copy_row_fails_at_its_line_and_leaves_nothing_behind() {
     assert!(!history[0].1 && history[0].4.is_some());
 }
 
-/// A role of the cluster for one test, dropped with what it owns even when the test fails.
-struct TestRole {
-    name: String,
-}
-
-impl TestRole {
-    fn new() -> Self {
-        Self {
-            name: format!(
-                "nelo_role_{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..12]
-            ),
-        }
-    }
-}
-
-impl Drop for TestRole {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                use sqlx::Connection;
-                let mut admin = sqlx::PgConnection::connect(&common::server_url()).await?;
-                sqlx::raw_sql(&format!("DROP ROLE IF EXISTS \"{name}\""))
-                    .execute(&mut admin)
-                    .await
-                    .map(drop)
-            })
-        })
-        .join();
-    }
-}
-
 #[tokio::test]
 async fn session_state_a_migration_changes_reaches_neither_the_history_nor_the_next_migration() {
-    // Declared first, dropped last: after the database that holds its grants.
     let role = TestRole::new();
     let db = TestDb::new().await;
     let role_name = &role.name;

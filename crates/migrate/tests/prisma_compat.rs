@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::catalog::{assert_same_catalog, catalog};
 use common::prisma::{self, Prisma, PrismaError, prisma_checksum};
-use common::{TestDb, ignore_events};
+use common::{TestDb, TestRole, ignore_events};
 use nelo_fixtures::{COMPAT_TAG_ROWS, DataLoad, prisma_compat_folder, realistic_folder};
 use nelo_migrate::Migrator;
 use tempfile::TempDir;
@@ -26,10 +26,12 @@ fn realistic(count: usize) -> (TempDir, Vec<String>) {
     (dir, names)
 }
 
-fn compat(data: DataLoad) -> (TempDir, Vec<String>) {
+/// The compatibility folder, with a role of its own (dropped with the guard).
+fn compat(data: DataLoad) -> (TempDir, Vec<String>, TestRole) {
+    let role = TestRole::new();
     let dir = tempfile::tempdir().unwrap();
-    let names = prisma_compat_folder(dir.path(), data).unwrap();
-    (dir, names)
+    let names = prisma_compat_folder(dir.path(), data, &role.name).unwrap();
+    (dir, names, role)
 }
 
 /// A folder with the lock file and the first `count` migrations of `source`.
@@ -129,7 +131,7 @@ fn file_checksum(dir: &Path, name: &str) -> String {
 
 #[test]
 fn emulator_lists_directories_in_byte_order_and_ignores_files() {
-    let (dir, names) = compat(DataLoad::Insert);
+    let (dir, names, _role) = compat(DataLoad::Insert);
     let listed = prisma::list_migrations(dir.path()).unwrap();
     let listed_names: Vec<&str> = listed.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(listed_names, names);
@@ -178,14 +180,14 @@ async fn emulator_deploys_the_realistic_folder_and_writes_prisma_rows() {
 #[tokio::test]
 async fn emulator_deploys_the_compat_folder() {
     let db = TestDb::new().await;
-    let (dir, names) = compat(DataLoad::Insert);
+    let (dir, names, role) = compat(DataLoad::Insert);
     assert_eq!(prisma_deploy(dir.path(), &db).await, names);
     assert_eq!(tag_rows(&db).await, expected_tags());
     // Prisma keeps the session: the migration after the `SET ROLE` ran as that role.
     let owner: String = db
         .scalar("SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = '\"AuditEntry_action_idx\"'::regclass")
         .await;
-    assert_eq!(owner, nelo_fixtures::COMPAT_ROLE);
+    assert_eq!(owner, role.name);
     assert!(prisma_deploy(dir.path(), &db).await.is_empty());
 }
 
@@ -194,7 +196,7 @@ async fn emulator_deploys_the_compat_folder() {
 #[tokio::test]
 async fn emulator_fails_on_pg_dump_copy_data_like_prisma() {
     let db = TestDb::new().await;
-    let (dir, names) = compat(DataLoad::PgDumpCopy);
+    let (dir, names, _role) = compat(DataLoad::PgDumpCopy);
     let last = names.last().unwrap();
     let error = Prisma::new(dir.path()).deploy(&db.url).await.unwrap_err();
     let PrismaError::ApplyMigration {
@@ -269,7 +271,7 @@ async fn realistic_folder_gives_the_same_schema_under_nelo_and_prisma() {
 #[tokio::test]
 async fn compat_folder_gives_the_same_schema_under_nelo_and_prisma() {
     let (prisma_db, nelo_db) = (TestDb::new().await, TestDb::new().await);
-    let (dir, names) = compat(DataLoad::Insert);
+    let (dir, names, _role) = compat(DataLoad::Insert);
     assert_eq!(prisma_deploy(dir.path(), &prisma_db).await, names);
     assert_eq!(nelo_deploy(dir.path(), &nelo_db).await, names);
     assert_same_catalog(&prisma_db.url, &nelo_db.url, "prisma vs nelo, compat").await;
@@ -300,7 +302,7 @@ async fn compat_folder_gives_the_same_schema_under_nelo_and_prisma() {
 #[tokio::test]
 async fn compat_scripts_under_plain_names_give_the_same_schema_under_nelo_and_prisma() {
     let (prisma_db, nelo_db) = (TestDb::new().await, TestDb::new().await);
-    let (source, source_names) = compat(DataLoad::Insert);
+    let (source, source_names, _role) = compat(DataLoad::Insert);
     let dir = tempfile::tempdir().unwrap();
     common::write_lock_file(dir.path());
     let names: Vec<String> = source_names
@@ -330,8 +332,8 @@ async fn compat_scripts_under_plain_names_give_the_same_schema_under_nelo_and_pr
 #[tokio::test]
 async fn nelo_loads_pg_dump_copy_data_as_psql_does() {
     let (prisma_db, nelo_db) = (TestDb::new().await, TestDb::new().await);
-    let (insert_dir, _) = compat(DataLoad::Insert);
-    let (copy_dir, names) = compat(DataLoad::PgDumpCopy);
+    let (insert_dir, _, _insert_role) = compat(DataLoad::Insert);
+    let (copy_dir, names, _copy_role) = compat(DataLoad::PgDumpCopy);
     prisma_deploy(insert_dir.path(), &prisma_db).await;
     assert_eq!(nelo_deploy(copy_dir.path(), &nelo_db).await, names);
     assert_same_catalog(
@@ -424,7 +426,7 @@ async fn realistic_history_goes_from_nelo_to_prisma() {
 /// changes, the session changes and the rest.
 #[tokio::test]
 async fn compat_history_goes_from_prisma_to_nelo() {
-    let (dir, names) = compat(DataLoad::Insert);
+    let (dir, names, _role) = compat(DataLoad::Insert);
     let count = position(&names, "20250106080000_remove_moderator_role");
     prisma_then_nelo(dir.path(), &names, count).await;
 }
@@ -433,7 +435,7 @@ async fn compat_history_goes_from_prisma_to_nelo() {
 /// changes, the session changes and the rest.
 #[tokio::test]
 async fn compat_history_goes_from_nelo_to_prisma() {
-    let (dir, names) = compat(DataLoad::Insert);
+    let (dir, names, _role) = compat(DataLoad::Insert);
     let count = position(&names, "20250106080000_remove_moderator_role");
     nelo_then_prisma(dir.path(), &names, count).await;
 }
@@ -445,18 +447,8 @@ fn position(names: &[String], name: &str) -> usize {
         .unwrap_or_else(|| panic!("`{name}` is not in the folder"))
 }
 
-// What Prisma does not do: nelo keeps every migration in a session of its own.
-
-/// A migration leaves the session changed (no privileges on the history table for the
-/// role, an empty search path, a setting, a temporary table); neither nelo's history
-/// writes nor the next migration see any of it.
-#[tokio::test]
-async fn session_state_does_not_leak_into_history_or_the_next_migration() {
-    let db = TestDb::new().await;
-    let dir = common::folder(&[
-        (
-            "20250301000000_switch_session",
-            r#"DO $$
+/// A migration that leaves its session changed in every way it can.
+const SWITCH_SESSION: &str = r#"DO $$
 BEGIN
     CREATE ROLE "nelo_compat_limited" NOLOGIN;
 EXCEPTION
@@ -469,8 +461,20 @@ SET ROLE "nelo_compat_limited";
 SET nelo.compat_marker = 'leaked';
 CREATE TEMPORARY TABLE "scratch" ("id" integer);
 CREATE TABLE "vault"."Secret" ("id" integer);
-"#,
-        ),
+"#;
+
+// What Prisma does not do: nelo keeps every migration in a session of its own.
+
+/// A migration leaves the session changed (no privileges on the history table for the
+/// role, an empty search path, a setting, a temporary table); neither nelo's history
+/// writes nor the next migration see any of it.
+#[tokio::test]
+async fn session_state_does_not_leak_into_history_or_the_next_migration() {
+    let role = TestRole::new();
+    let db = TestDb::new().await;
+    let switch_session = SWITCH_SESSION.replace("nelo_compat_limited", &role.name);
+    let dir = common::folder(&[
+        ("20250301000000_switch_session", &switch_session),
         (
             "20250302000000_after_switch",
             r#"DO $$
@@ -512,7 +516,7 @@ CREATE TABLE "AfterSwitch" ("id" integer);
 #[tokio::test]
 async fn a_directory_without_migration_sql_is_an_error_naming_it() {
     let (nelo_db, prisma_db) = (TestDb::new().await, TestDb::new().await);
-    let (dir, _) = compat(DataLoad::Insert);
+    let (dir, _, _role) = compat(DataLoad::Insert);
     std::fs::create_dir(dir.path().join("20250104090000_forgotten")).unwrap();
     let error = Migrator::new(dir.path())
         .deploy(&nelo_db.url, ignore_events)

@@ -177,3 +177,61 @@ where
 }
 
 pub fn ignore_events(_event: nelo_migrate::Event) {}
+
+/// A server-wide role name for one test. When the guard is dropped, even on panic and in any
+/// order with the test's databases, what the role owns or was granted in any database is
+/// dropped and then the role itself.
+pub struct TestRole {
+    pub name: String,
+}
+
+impl TestRole {
+    pub fn new() -> Self {
+        Self {
+            name: format!(
+                "nelo_role_{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            ),
+        }
+    }
+}
+
+impl Drop for TestRole {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&server_url()).await?;
+                let databases: Vec<(String,)> = sqlx::query_as(
+                    "SELECT DISTINCT d.datname::text FROM pg_shdepend s
+                     JOIN pg_database d ON d.oid = s.dbid
+                     WHERE s.refclassid = 'pg_authid'::regclass
+                       AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)",
+                )
+                .bind(&name)
+                .fetch_all(&mut admin)
+                .await?;
+                for (database,) in databases {
+                    let mut conn =
+                        PgConnection::connect(&url_for_database(&server_url(), &database)).await?;
+                    sqlx::raw_sql(&format!("DROP OWNED BY \"{name}\" CASCADE"))
+                        .execute(&mut conn)
+                        .await?;
+                    conn.close().await?;
+                }
+                sqlx::raw_sql(&format!("DROP ROLE IF EXISTS \"{name}\""))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop test role `{}`", self.name);
+        }
+    }
+}
