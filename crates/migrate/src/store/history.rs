@@ -297,6 +297,7 @@ pub async fn record_row_failure(
 }
 
 /// Records `migration` as applied without running it; failed attempts become rolled back.
+/// The row is Prisma's (`mark_migration_applied`): `logs` empty, no steps, started when finished.
 pub async fn mark_applied(
     conn: &mut PgConnection,
     table: &HistoryTable,
@@ -307,8 +308,8 @@ pub async fn mark_applied(
                UPDATE {table} SET "rolled_back_at" = now()
                WHERE "migration_name" = $3 AND "finished_at" IS NULL AND "rolled_back_at" IS NULL
            )
-           INSERT INTO {table} ("id", "checksum", "migration_name", "started_at", "finished_at", "applied_steps_count")
-           VALUES ($1, $2, $3, now(), now(), 0)"#,
+           INSERT INTO {table} ("id", "checksum", "migration_name", "logs", "started_at", "finished_at", "applied_steps_count")
+           VALUES ($1, $2, $3, '', now(), now(), 0)"#,
         table = table.name()
     );
     sqlx::query(&sql)
