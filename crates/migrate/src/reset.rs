@@ -61,11 +61,10 @@ async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
         action: "dropping the schemas",
         source,
     };
-    let schemas: Vec<(String,)> = sqlx::query_as(USER_SCHEMAS)
-        .fetch_all(&mut *conn)
+    let schemas: Vec<String> = store::fetch_rows(conn, USER_SCHEMAS)
         .await
+        .and_then(|rows| rows.iter().map(|row| sqlx::Row::try_get(row, 0)).collect())
         .map_err(error)?;
-    let schemas: Vec<String> = schemas.into_iter().map(|(name,)| name).collect();
     let mut script = String::from("BEGIN;\n");
     for schema in &schemas {
         script.push_str(&format!(

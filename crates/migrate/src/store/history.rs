@@ -1,10 +1,11 @@
 //! The history table `_prisma_migrations`, with Prisma's exact DDL.
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Executor, Row};
 
 use super::script::{SESSION_RESET, guarded_write};
-use super::{database_error, quote_identifier, quote_literal, run_script};
+use super::{database_error, fetch_rows, quote_identifier, quote_literal, run_script};
 use crate::Error;
 use crate::folder::Migration;
 use crate::plan::HistoryRow;
@@ -42,15 +43,21 @@ impl HistoryTable {
 
     /// Where the table is, or else the schema it would be created in (`current_schema()`).
     pub async fn locate(conn: &mut PgConnection) -> Result<Self, Error> {
-        let (schema,): (Option<String>,) = sqlx::query_as(
+        let rows = fetch_rows(
+            conn,
             "SELECT coalesce(
                  (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.oid = to_regclass('\"_prisma_migrations\"')),
                  current_schema()::text)",
         )
-        .fetch_one(&mut *conn)
         .await
         .map_err(database_error("looking for `_prisma_migrations`"))?;
+        let schema: Option<String> = rows
+            .first()
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(database_error("looking for `_prisma_migrations`"))?
+            .flatten();
         schema
             .map(|schema| Self::in_schema(&schema))
             .ok_or(Error::NoSchema)
@@ -74,8 +81,8 @@ pub async fn unmigrated_objects(
     conn: &mut PgConnection,
     schema: &str,
 ) -> Result<Vec<String>, Error> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        r#"WITH here AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
+    let sql = format!(
+        r#"WITH here AS (SELECT oid FROM pg_namespace WHERE nspname = {}),
            objects AS (
                SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                                      WHEN 'f' THEN 'foreign table' ELSE 'table' END AS kind,
@@ -89,14 +96,13 @@ pub async fn unmigrated_objects(
            WHERE NOT EXISTS (SELECT FROM pg_depend d
                              WHERE d.classid = o.catalog AND d.objid = o.oid AND d.deptype = 'e')
            ORDER BY kind <> 'table', kind, name LIMIT 4"#,
-    )
-    .bind(schema)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(database_error(
-        "looking for objects made without migrations",
-    ))?;
-    Ok(rows.into_iter().map(|(object,)| object).collect())
+        quote_literal(schema)
+    );
+    let action = "looking for objects made without migrations";
+    fetch_rows(conn, &sql)
+        .await
+        .and_then(|rows| rows.iter().map(|row| row.try_get(0)).collect())
+        .map_err(database_error(action))
 }
 
 /// Prisma's DDL for the history table, verbatim but for the qualified name.
@@ -116,17 +122,6 @@ pub(super) fn create_table_sql(table: &HistoryTable) -> String {
     )
 }
 
-type RowTuple = (
-    String,
-    String,
-    Option<DateTime<Utc>>,
-    String,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    DateTime<Utc>,
-    i32,
-);
-
 /// Creates the history table with Prisma's DDL when it does not exist.
 pub async fn ensure_table(conn: &mut PgConnection, table: &HistoryTable) -> Result<(), Error> {
     run_script(conn, &create_table_sql(table))
@@ -144,11 +139,10 @@ pub async fn read_rows(
                "started_at", "applied_steps_count" FROM {}"#,
         table.name()
     );
-    let rows: Vec<RowTuple> = sqlx::query_as(&sql)
-        .fetch_all(&mut *conn)
+    let mut rows = fetch_rows(conn, &sql)
         .await
+        .and_then(|rows| rows.iter().map(history_row).collect::<Result<Vec<_>, _>>())
         .map_err(database_error("reading `_prisma_migrations`"))?;
-    let mut rows: Vec<HistoryRow> = rows.into_iter().map(history_row).collect();
     rows.sort_by_key(|row| row.started_at);
     Ok(rows)
 }
@@ -168,18 +162,17 @@ pub async fn read_rows_if_table_exists(
     }
 }
 
-fn history_row(row: RowTuple) -> HistoryRow {
-    let (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, steps) = row;
-    HistoryRow {
-        id,
-        checksum,
-        finished_at,
-        migration_name,
-        logs,
-        rolled_back_at,
-        started_at,
-        applied_steps_count: steps,
-    }
+fn history_row(row: &PgRow) -> Result<HistoryRow, sqlx::Error> {
+    Ok(HistoryRow {
+        id: row.try_get(0)?,
+        checksum: row.try_get(1)?,
+        finished_at: row.try_get(2)?,
+        migration_name: row.try_get(3)?,
+        logs: row.try_get(4)?,
+        rolled_back_at: row.try_get(5)?,
+        started_at: row.try_get(6)?,
+        applied_steps_count: row.try_get(7)?,
+    })
 }
 
 /// Records a failed attempt (finished_at NULL), in its own statement, after ending the failed
@@ -194,19 +187,17 @@ pub async fn record_failure(
     reset_session(conn).await?;
     let sql = format!(
         r#"INSERT INTO {} ("id", "checksum", "migration_name", "logs", "started_at", "applied_steps_count")
-           VALUES ($1, $2, $3, $4, $5, 0)"#,
-        table.name()
+           VALUES ({}, {}, {}, {}, {}::timestamptz, 0)"#,
+        table.name(),
+        quote_literal(&uuid::Uuid::new_v4().to_string()),
+        quote_literal(&migration.checksum),
+        quote_literal(&migration.name),
+        quote_literal(logs),
+        quote_literal(&started_at.to_rfc3339()),
     );
-    sqlx::query(&sql)
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(&migration.checksum)
-        .bind(&migration.name)
-        .bind(logs)
-        .bind(started_at)
-        .execute(&mut *conn)
+    run_script(conn, &sql)
         .await
-        .map_err(database_error("recording a failed migration"))?;
-    Ok(())
+        .map_err(database_error("recording a failed migration"))
 }
 
 /// Inserts the row of a migration that runs outside a transaction, before its first step.
@@ -218,14 +209,13 @@ pub async fn start_row(
     let id = uuid::Uuid::new_v4().to_string();
     let sql = format!(
         r#"INSERT INTO {} ("id", "checksum", "migration_name", "started_at", "applied_steps_count")
-           VALUES ($1, $2, $3, now(), 0)"#,
-        table.name()
+           VALUES ({}, {}, {}, now(), 0)"#,
+        table.name(),
+        quote_literal(&id),
+        quote_literal(&migration.checksum),
+        quote_literal(&migration.name),
     );
-    sqlx::query(&sql)
-        .bind(&id)
-        .bind(&migration.checksum)
-        .bind(&migration.name)
-        .execute(&mut *conn)
+    run_script(conn, &sql)
         .await
         .map_err(database_error("recording the start of a migration"))?;
     Ok(id)
@@ -267,15 +257,13 @@ pub async fn finish_row(
 ) -> Result<(), Error> {
     reset_session(conn).await?;
     let sql = format!(
-        r#"UPDATE {} SET "finished_at" = clock_timestamp() WHERE "id" = $1"#,
-        table.name()
+        r#"UPDATE {} SET "finished_at" = clock_timestamp() WHERE "id" = {}"#,
+        table.name(),
+        quote_literal(id)
     );
-    sqlx::query(&sql)
-        .bind(id)
-        .execute(&mut *conn)
+    run_script(conn, &sql)
         .await
-        .map_err(database_error("recording the end of a migration"))?;
-    Ok(())
+        .map_err(database_error("recording the end of a migration"))
 }
 
 /// Stores the error of a failed migration that runs statement by statement in its row.
@@ -286,14 +274,15 @@ pub async fn record_row_failure(
     logs: &str,
 ) -> Result<(), Error> {
     reset_session(conn).await?;
-    let sql = format!(r#"UPDATE {} SET "logs" = $2 WHERE "id" = $1"#, table.name());
-    sqlx::query(&sql)
-        .bind(id)
-        .bind(logs)
-        .execute(&mut *conn)
+    let sql = format!(
+        r#"UPDATE {} SET "logs" = {} WHERE "id" = {}"#,
+        table.name(),
+        quote_literal(logs),
+        quote_literal(id)
+    );
+    run_script(conn, &sql)
         .await
-        .map_err(database_error("recording a failed migration"))?;
-    Ok(())
+        .map_err(database_error("recording a failed migration"))
 }
 
 /// Records `migration` as applied without running it; failed attempts become rolled back.
@@ -306,20 +295,18 @@ pub async fn mark_applied(
     let sql = format!(
         r#"WITH rolled_back AS (
                UPDATE {table} SET "rolled_back_at" = now()
-               WHERE "migration_name" = $3 AND "finished_at" IS NULL AND "rolled_back_at" IS NULL
+               WHERE "migration_name" = {name} AND "finished_at" IS NULL AND "rolled_back_at" IS NULL
            )
            INSERT INTO {table} ("id", "checksum", "migration_name", "logs", "started_at", "finished_at", "applied_steps_count")
-           VALUES ($1, $2, $3, '', now(), now(), 0)"#,
-        table = table.name()
+           VALUES ({id}, {checksum}, {name}, '', now(), now(), 0)"#,
+        table = table.name(),
+        id = quote_literal(&uuid::Uuid::new_v4().to_string()),
+        checksum = quote_literal(&migration.checksum),
+        name = quote_literal(&migration.name),
     );
-    sqlx::query(&sql)
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(&migration.checksum)
-        .bind(&migration.name)
-        .execute(&mut *conn)
+    run_script(conn, &sql)
         .await
-        .map_err(database_error("recording a migration as applied"))?;
-    Ok(())
+        .map_err(database_error("recording a migration as applied"))
 }
 
 /// Marks the failed attempts of `name` rolled back; returns how many rows changed.
@@ -330,12 +317,12 @@ pub async fn mark_rolled_back(
 ) -> Result<u64, Error> {
     let sql = format!(
         r#"UPDATE {} SET "rolled_back_at" = now()
-           WHERE "migration_name" = $1 AND "finished_at" IS NULL AND "rolled_back_at" IS NULL"#,
-        table.name()
+           WHERE "migration_name" = {} AND "finished_at" IS NULL AND "rolled_back_at" IS NULL"#,
+        table.name(),
+        quote_literal(name)
     );
-    let result = sqlx::query(&sql)
-        .bind(name)
-        .execute(&mut *conn)
+    let result = (&mut *conn)
+        .execute(sqlx::raw_sql(&sql))
         .await
         .map_err(database_error("marking a migration rolled back"))?;
     Ok(result.rows_affected())

@@ -5,8 +5,8 @@ mod history;
 mod lock;
 mod script;
 
-use sqlx::Executor;
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Executor, Row};
 
 use crate::Error;
 
@@ -22,16 +22,31 @@ pub async fn run_script(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::
     (&mut *conn).execute(sqlx::raw_sql(sql)).await.map(drop)
 }
 
+/// Sends `sql` as one simple query and returns its rows (text format). Every query of the
+/// history table and the lock goes this way, with its values as literals: no prepared
+/// statement, named or not, so that a transaction-mode pooler (PgBouncer) can serve it.
+pub async fn fetch_rows(conn: &mut PgConnection, sql: &str) -> Result<Vec<PgRow>, sqlx::Error> {
+    (&mut *conn).fetch_all(sqlx::raw_sql(sql)).await
+}
+
 /// Creates `schema` unless it exists, as Prisma does for the URL's `?schema=`. Looks first,
 /// because `CREATE SCHEMA IF NOT EXISTS` needs the CREATE privilege on the database even
 /// when the schema is there.
 pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<(), Error> {
-    let (exists,): (bool,) =
-        sqlx::query_as("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
-            .bind(schema)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(database_error("looking for the schema named by `?schema=`"))?;
+    let action = "looking for the schema named by `?schema=`";
+    let rows = fetch_rows(
+        conn,
+        &format!(
+            "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = {})",
+            quote_literal(schema)
+        ),
+    )
+    .await
+    .map_err(database_error(action))?;
+    let exists: bool = rows
+        .first()
+        .map_or(Ok(false), |row| row.try_get(0))
+        .map_err(database_error(action))?;
     if exists {
         return Ok(());
     }
