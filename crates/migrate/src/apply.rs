@@ -10,21 +10,42 @@ use crate::Error;
 use crate::error::{ConnectionLoss, MigrationFailure};
 use crate::folder::Migration;
 use crate::migrator::Event;
+use crate::migrator::Locking;
 use crate::position::{char_count_before, line_column};
 use crate::run_mode::{RunMode, RunPlan, TransactionControl, commits, transaction_control};
 use crate::split::{Statement, top_level_words};
-use crate::store::{self, HistoryTable, Wrapping, wrapped_script};
+use crate::store::{self, HistoryTable, TransactionLock, Wrapping, wrapped_script};
 use crate::wire::{self, CountedError};
 
-/// Applies `migration` on a connection that holds the migration lock.
+/// Where a migration is applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context<'c> {
+    pub table: &'c HistoryTable,
+    /// Whether the history table is still to be created.
+    pub create_table: bool,
+    pub locking: Locking,
+    /// The URL's `?schema=`.
+    pub url_schema: Option<&'c str>,
+}
+
+/// What became of a migration that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Applied,
+    /// Through a transaction-mode pooler: another deploy recorded it after the history was
+    /// read; nothing was done, and the history is to be read again.
+    RecordedMeanwhile,
+}
+
+/// Applies `migration` on a connection that holds the migration lock, or in a transaction
+/// that takes it ([`Locking::PerTransaction`]).
 pub(crate) async fn apply(
     conn: &mut PgConnection,
-    table: &HistoryTable,
+    context: Context<'_>,
     migration: &Migration,
     plan: &RunPlan<'_>,
-    create_table: bool,
     on_event: &mut (dyn FnMut(Event) + Send),
-) -> Result<(), Error> {
+) -> Result<Outcome, Error> {
     on_event(Event::Applying {
         name: migration.name.clone(),
         mode: plan.mode,
@@ -33,21 +54,26 @@ pub(crate) async fn apply(
     let run = Run {
         migration,
         plan,
-        table,
-        create_table,
+        table: context.table,
+        create_table: context.create_table,
+        context,
     };
     let outcome = match plan.mode {
         RunMode::InTransaction | RunMode::AsWritten | RunMode::Alone => {
             run.apply_as_one(conn).await
         }
-        RunMode::StatementByStatement => run.apply_statement_by_statement(conn, on_event).await,
+        RunMode::StatementByStatement => run
+            .apply_statement_by_statement(conn, on_event)
+            .await
+            .map(|()| Outcome::Applied),
     };
     let name = migration.name.clone();
     let duration = started.elapsed();
-    on_event(match outcome {
-        Ok(()) => Event::Applied { name, duration },
-        Err(_) => Event::Failed { name, duration },
-    });
+    match outcome {
+        Ok(Outcome::Applied) => on_event(Event::Applied { name, duration }),
+        Ok(Outcome::RecordedMeanwhile) => on_event(Event::RecordedMeanwhile { name }),
+        Err(_) => on_event(Event::Failed { name, duration }),
+    }
     outcome
 }
 
@@ -56,6 +82,7 @@ struct Run<'r, 'a> {
     plan: &'r RunPlan<'a>,
     table: &'r HistoryTable,
     create_table: bool,
+    context: Context<'r>,
 }
 
 /// A stretch of the file sent as one simple query, and the `COPY ... FROM STDIN` after it.
@@ -75,6 +102,8 @@ struct Failed<'r, 'a> {
     statement: Option<&'r Statement<'a>>,
     /// Whether it was nelo's own reset and history write after the migration's SQL.
     in_history_write: bool,
+    /// Whether it was the transaction's migration lock or its check for a row recorded meanwhile.
+    in_lock: Option<LockStep>,
     /// The server's position, as a character position in the file.
     file_position: Option<usize>,
     /// Statements of the file that completed before it.
@@ -120,7 +149,7 @@ impl<'r, 'a> Run<'r, 'a> {
     /// InTransaction: `BEGIN`, the file, the history row, `COMMIT` (one round trip without
     /// COPY rows). AsWritten: the file as Prisma sends it, with the history row after its last
     /// `COMMIT`. Alone: the one statement by itself, then the history row.
-    async fn apply_as_one(&self, conn: &mut PgConnection) -> Result<(), Error> {
+    async fn apply_as_one(&self, conn: &mut PgConnection) -> Result<Outcome, Error> {
         let started_at = Utc::now();
         let id = uuid::Uuid::new_v4().to_string();
         let mode = self.plan.mode;
@@ -133,12 +162,25 @@ impl<'r, 'a> Run<'r, 'a> {
         let mut completed = 0;
         for (index, chunk) in chunks.iter().enumerate() {
             let finish = (index == last).then_some((self.table, self.migration, id.as_str()));
+            let lock = match self.context.locking {
+                Locking::PerTransaction { timeout } if in_transaction && index == 0 => {
+                    Some(TransactionLock {
+                        timeout,
+                        search_path: self.context.url_schema,
+                        guard: (self.table, self.migration),
+                    })
+                }
+                _ => None,
+            };
             let wrapping = Wrapping {
                 begin: in_transaction && index == 0,
-                create_table: (index == 0 && self.create_table && mode != RunMode::Alone)
+                create_table: (index == 0
+                    && (self.create_table || lock.is_some())
+                    && mode != RunMode::Alone)
                     .then_some(self.table),
                 finish: finish.filter(|_| mode != RunMode::Alone),
                 commit: in_transaction && index == last,
+                lock,
             };
             let result = match self.run_chunk(conn, chunk, wrapping, completed).await {
                 Ok(count) => {
@@ -152,6 +194,11 @@ impl<'r, 'a> Run<'r, 'a> {
                 (result, _) => result,
             };
             if let Err(failed) = result {
+                if let Some(step) = failed.in_lock
+                    && wire::connection_usable(&failed.error)
+                {
+                    return self.lock_step_failed(conn, step, failed).await;
+                }
                 return Err(self.fail(conn, failed, started_at).await);
             }
             if chunk.copy.is_some() {
@@ -166,6 +213,7 @@ impl<'r, 'a> Run<'r, 'a> {
                     create_table: None,
                     finish: Some((self.table, self.migration, &id)),
                     commit: false,
+                    lock: None,
                 },
             );
             store::run_script(conn, &finish.text)
@@ -175,7 +223,37 @@ impl<'r, 'a> Run<'r, 'a> {
                     source,
                 })?;
         }
-        Ok(())
+        Ok(Outcome::Applied)
+    }
+
+    /// The transaction's migration lock timed out, or another deploy recorded the migration
+    /// meanwhile: nothing of it ran, and the transaction is rolled back.
+    async fn lock_step_failed(
+        &self,
+        conn: &mut PgConnection,
+        step: LockStep,
+        failed: Failed<'r, 'a>,
+    ) -> Result<Outcome, Error> {
+        let _ = store::reset_session(conn).await;
+        let timed_out = failed
+            .error
+            .as_database_error()
+            .and_then(|database| database.code())
+            .is_some_and(|code| code == "55P03");
+        match (step, self.context.locking) {
+            (LockStep::RecordedMeanwhile, _) => Ok(Outcome::RecordedMeanwhile),
+            (LockStep::Lock, Locking::PerTransaction { timeout }) if timed_out => {
+                Err(Error::LockTimeout {
+                    key: store::LOCK_KEY,
+                    waited: timeout,
+                    holder: store::lock_holder(conn).await.ok().flatten(),
+                })
+            }
+            _ => Err(Error::Database {
+                action: "taking the migration lock",
+                source: failed.error,
+            }),
+        }
     }
 
     /// Sends one chunk; returns how many of the file's statements completed.
@@ -197,6 +275,13 @@ impl<'r, 'a> Run<'r, 'a> {
                 let statement = index.and_then(|index| chunk.statements.get(index));
                 let in_history_write = wrapping.finish.is_some()
                     && index.is_some_and(|index| index >= chunk.statements.len());
+                let in_lock = if Some(completed) == script.lock_statement {
+                    Some(LockStep::Lock)
+                } else if Some(completed) == script.guard_statement {
+                    Some(LockStep::RecordedMeanwhile)
+                } else {
+                    None
+                };
                 let chunk_chars = char_count_before(sql, chunk.start);
                 let body_chars = sql[chunk.start..chunk.end].chars().count();
                 let file_position = server_position(&error).and_then(|position| {
@@ -207,6 +292,7 @@ impl<'r, 'a> Run<'r, 'a> {
                     error,
                     statement,
                     in_history_write,
+                    in_lock,
                     file_position,
                     completed_before: completed_before
                         + index.unwrap_or(0).min(chunk.statements.len()),
@@ -236,6 +322,7 @@ impl<'r, 'a> Run<'r, 'a> {
                     error,
                     statement: Some(copy),
                     in_history_write: false,
+                    in_lock: None,
                     file_position,
                     completed_before,
                 })
@@ -268,6 +355,7 @@ impl<'r, 'a> Run<'r, 'a> {
                         error,
                         statement: Some(statement),
                         in_history_write: false,
+                        in_lock: None,
                         completed_before: index,
                     }),
                 },
@@ -407,6 +495,13 @@ impl<'r, 'a> Run<'r, 'a> {
         }
         Described::Failure(Box::new(failure))
     }
+}
+
+/// A statement of the transaction lock's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockStep {
+    Lock,
+    RecordedMeanwhile,
 }
 
 enum Described {

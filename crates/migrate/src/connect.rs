@@ -70,9 +70,12 @@ pub fn connect_options(database_url: &str) -> Result<PgConnectOptions, Error> {
         reason: error.to_string(),
     })?;
     let options = options.application_name(APPLICATION_NAME);
+    // Through a transaction-mode pooler the search path is set in each transaction instead.
     Ok(match url_schema(database_url) {
-        Some(schema) => options.options([("search_path", search_path_option(&schema))]),
-        None => options,
+        Some(schema) if !crate::pooler::is_transaction_pooler(database_url) => {
+            options.options([("search_path", search_path_option(&schema))])
+        }
+        _ => options,
     })
 }
 

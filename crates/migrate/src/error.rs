@@ -77,6 +77,11 @@ pub enum Error {
     #[error("{0}")]
     ConnectionLost(Box<ConnectionLoss>),
 
+    #[error(
+        "{what} cannot be kept under the migration lock through a transaction-mode pooler (`pgbouncer=true` in the URL): {why}; nothing was applied. Run it through a direct connection to the server (as Prisma's `directUrl`)"
+    )]
+    NeedsDirectConnection { what: String, why: String },
+
     #[error("database query failed while {action}")]
     Database {
         action: &'static str,

@@ -18,6 +18,7 @@ mod error;
 mod folder;
 mod migrator;
 mod plan;
+mod pooler;
 mod position;
 mod redact;
 mod reset;

@@ -6,7 +6,27 @@ use std::time::Duration;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
-use crate::{Error, connect, store};
+use crate::{Error, connect, pooler, store};
+
+/// How a run holds the migration lock (advisory lock [`store::LOCK_KEY`], Prisma's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Locking {
+    /// Session-level, for the whole run: a direct connection.
+    Session,
+    /// Transaction-level, in each migration's transaction: through a transaction-mode
+    /// pooler (`pgbouncer=true`), where a session lock would stay on one server connection.
+    PerTransaction { timeout: Duration },
+}
+
+impl Locking {
+    /// For [`Locking::PerTransaction`]: how long each transaction waits for the lock.
+    pub(crate) fn timeout(self) -> Option<Duration> {
+        match self {
+            Locking::Session => None,
+            Locking::PerTransaction { timeout } => Some(timeout),
+        }
+    }
+}
 
 /// Applies, inspects and resolves the migrations of one folder.
 #[derive(Debug, Clone)]
@@ -39,6 +59,9 @@ pub enum Event {
         step: usize,
         total: usize,
     },
+    /// Through a transaction-mode pooler: another deploy recorded this migration after this
+    /// one read the history; it was left alone and the history is read again.
+    RecordedMeanwhile { name: String },
     /// A migration and its history row are committed.
     Applied { name: String, duration: Duration },
     /// A migration failed (the error follows as the result).
@@ -88,27 +111,50 @@ impl Migrator {
         connect::connect(database_url, self.connect_timeout).await
     }
 
-    /// A connection holding the migration lock; hand it back to [`Self::unlock`].
-    /// The URL's `?schema=` is created first when it is missing.
-    pub(crate) async fn connect_locked(&self, database_url: &str) -> Result<PgConnection, Error> {
+    /// How a run on `database_url` holds the migration lock.
+    pub(crate) fn locking(&self, database_url: &str) -> Locking {
+        if pooler::is_transaction_pooler(database_url) {
+            Locking::PerTransaction {
+                timeout: self.lock_timeout,
+            }
+        } else {
+            Locking::Session
+        }
+    }
+
+    /// A connection holding the migration lock (through a transaction-mode pooler: a plain
+    /// connection, each migration's transaction takes the lock); hand it back to
+    /// [`Self::unlock`]. The URL's `?schema=` is created first when it is missing.
+    pub(crate) async fn connect_locked(
+        &self,
+        database_url: &str,
+    ) -> Result<(PgConnection, Locking), Error> {
+        let locking = self.locking(database_url);
         let mut conn = self.connect(database_url).await?;
-        store::acquire_lock(&mut conn, self.lock_timeout).await?;
+        if locking == Locking::Session {
+            store::acquire_lock(&mut conn, self.lock_timeout).await?;
+        }
         if let Some(schema) = connect::url_schema(database_url)
             && let Err(error) = store::ensure_schema(&mut conn, &schema).await
         {
-            return Self::unlock(conn, Err(error)).await;
+            return Self::unlock(conn, locking, Err(error)).await;
         }
-        Ok(conn)
+        Ok((conn, locking))
     }
 
     /// Releases the lock and closes the connection, keeping the first error. A connection
     /// that was lost is only dropped: waiting on it could hang, and its lock ends with it.
     pub(crate) async fn unlock<T>(
         mut conn: PgConnection,
+        locking: Locking,
         outcome: Result<T, Error>,
     ) -> Result<T, Error> {
         if let Err(Error::ConnectionLost(_)) = outcome {
             drop(conn);
+            return outcome;
+        }
+        if locking != Locking::Session {
+            let _ = conn.close().await;
             return outcome;
         }
         let released = store::release_lock(&mut conn).await;

@@ -4,7 +4,7 @@
 use sqlx::postgres::PgConnection;
 
 use crate::deploy::deploy_locked;
-use crate::migrator::{DeployReport, Event, Migrator};
+use crate::migrator::{DeployReport, Event, Locking, Migrator};
 use crate::{Error, connect, folder, store};
 
 /// Schemas that `reset` drops: every schema but the system ones.
@@ -30,9 +30,15 @@ impl Migrator {
     ) -> Result<DeployReport, Error> {
         let local = folder::load(self.migrations_dir())?;
         let schema = connect::url_schema(database_url);
-        let mut conn = self.connect_locked(database_url).await?;
+        if self.locking(database_url) != Locking::Session {
+            return Err(Error::NeedsDirectConnection {
+                what: "reset".to_string(),
+                why: "it drops the schemas and re-applies every migration as one run".to_string(),
+            });
+        }
+        let (mut conn, locking) = self.connect_locked(database_url).await?;
         let outcome = reset_locked(&mut conn, &local, schema.as_deref(), &mut on_event).await;
-        Self::unlock(conn, outcome).await
+        Self::unlock(conn, locking, outcome).await
     }
 }
 
@@ -51,7 +57,7 @@ async fn reset_locked(
     if let Some(schema) = url_schema {
         store::ensure_schema(conn, schema).await?;
     }
-    let mut report = deploy_locked(conn, local, on_event).await?;
+    let mut report = deploy_locked(conn, local, url_schema, Locking::Session, on_event).await?;
     report.dropped_schemas = dropped;
     Ok(report)
 }

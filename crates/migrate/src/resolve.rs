@@ -2,7 +2,7 @@
 
 use crate::plan::{self, State, StatusReport};
 use crate::store::{self, HistoryTable};
-use crate::{Error, Migrator, folder};
+use crate::{Error, Migrator, connect, folder};
 
 /// What the user asks `resolve` to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +81,10 @@ impl Migrator {
         resolution: Resolution,
     ) -> Result<(), Error> {
         let local = folder::load(self.migrations_dir())?;
-        let mut conn = self.connect_locked(database_url).await?;
+        let (mut conn, locking) = self.connect_locked(database_url).await?;
+        let url_schema = connect::url_schema(database_url);
         let outcome = async {
-            let table = HistoryTable::locate(&mut conn).await?;
+            let table = HistoryTable::for_url(&mut conn, url_schema.as_deref()).await?;
             store::ensure_table(&mut conn, &table).await?;
             let rows = store::read_rows(&mut conn, &table).await?;
             check_resolution(&plan::classify(&local, &rows), name, resolution)?;
@@ -93,15 +94,15 @@ impl Migrator {
                         .iter()
                         .find(|migration| migration.name == name)
                         .expect("checked above");
-                    store::mark_applied(&mut conn, &table, migration).await
+                    store::mark_applied(&mut conn, &table, migration, locking.timeout()).await
                 }
-                Resolution::RolledBack => store::mark_rolled_back(&mut conn, &table, name)
-                    .await
-                    .map(drop),
+                Resolution::RolledBack => {
+                    store::mark_rolled_back(&mut conn, &table, name, locking.timeout()).await
+                }
             }
         }
         .await;
-        Self::unlock(conn, outcome).await
+        Self::unlock(conn, locking, outcome).await
     }
 }
 

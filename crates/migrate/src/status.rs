@@ -4,7 +4,7 @@ use sqlx::Connection;
 
 use crate::plan::{self, StatusReport};
 use crate::store::{self, HistoryTable};
-use crate::{Error, Migrator, folder};
+use crate::{Error, Migrator, connect, folder};
 
 impl Migrator {
     /// The state of every migration in the folder and in the history table. Takes no lock.
@@ -13,8 +13,11 @@ impl Migrator {
         let local = tokio::task::spawn_blocking(move || folder::load(&dir));
         let rows = async {
             let mut conn = self.connect(database_url).await?;
-            let rows =
-                store::read_rows_if_table_exists(&mut conn, &HistoryTable::on_search_path()).await;
+            let table = match connect::url_schema(database_url) {
+                Some(schema) => HistoryTable::in_schema(&schema),
+                None => HistoryTable::on_search_path(),
+            };
+            let rows = store::read_rows_if_table_exists(&mut conn, &table).await;
             let _ = conn.close().await;
             rows
         };

@@ -17,6 +17,9 @@ pub fn event(event: Event) {
         }
         Event::Applied { duration, .. } => eprintln!("done in {} ms", duration.as_millis()),
         Event::Failed { duration, .. } => eprintln!("failed after {} ms", duration.as_millis()),
+        Event::RecordedMeanwhile { .. } => {
+            eprintln!("recorded meanwhile by another deploy; reading the history again")
+        }
         Event::Modified { name } => {
             eprintln!(
                 "warning: migration `{name}` changed after it was applied; deploy leaves it as it is"

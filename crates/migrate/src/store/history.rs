@@ -1,10 +1,12 @@
 //! The history table `_prisma_migrations`, with Prisma's exact DDL.
 
-use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::{Executor, Row};
+use std::time::Duration;
 
-use super::script::{SESSION_RESET, guarded_write};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::{PgConnection, PgRow};
+
+use super::script::{SESSION_RESET, guarded_write, with_transaction_lock};
 use super::{database_error, fetch_rows, quote_identifier, quote_literal, run_script};
 use crate::Error;
 use crate::folder::Migration;
@@ -38,6 +40,15 @@ impl HistoryTable {
                 quote_identifier(TABLE_NAME)
             ),
             schema: Some(schema.to_string()),
+        }
+    }
+
+    /// The table for a URL: in its `?schema=` when it names one (that is the search path, and
+    /// through a transaction-mode pooler it is not set at connection start), else [`Self::locate`].
+    pub async fn for_url(conn: &mut PgConnection, url_schema: Option<&str>) -> Result<Self, Error> {
+        match url_schema {
+            Some(schema) => Ok(Self::in_schema(schema)),
+            None => Self::locate(conn).await,
         }
     }
 
@@ -291,6 +302,7 @@ pub async fn mark_applied(
     conn: &mut PgConnection,
     table: &HistoryTable,
     migration: &Migration,
+    transaction_lock: Option<Duration>,
 ) -> Result<(), Error> {
     let sql = format!(
         r#"WITH rolled_back AS (
@@ -304,28 +316,27 @@ pub async fn mark_applied(
         checksum = quote_literal(&migration.checksum),
         name = quote_literal(&migration.name),
     );
-    run_script(conn, &sql)
+    run_script(conn, &with_transaction_lock(&sql, transaction_lock))
         .await
         .map_err(database_error("recording a migration as applied"))
 }
 
-/// Marks the failed attempts of `name` rolled back; returns how many rows changed.
+/// Marks the failed attempts of `name` rolled back.
 pub async fn mark_rolled_back(
     conn: &mut PgConnection,
     table: &HistoryTable,
     name: &str,
-) -> Result<u64, Error> {
+    transaction_lock: Option<Duration>,
+) -> Result<(), Error> {
     let sql = format!(
         r#"UPDATE {} SET "rolled_back_at" = now()
            WHERE "migration_name" = {} AND "finished_at" IS NULL AND "rolled_back_at" IS NULL"#,
         table.name(),
         quote_literal(name)
     );
-    let result = (&mut *conn)
-        .execute(sqlx::raw_sql(&sql))
+    run_script(conn, &with_transaction_lock(&sql, transaction_lock))
         .await
-        .map_err(database_error("marking a migration rolled back"))?;
-    Ok(result.rows_affected())
+        .map_err(database_error("marking a migration rolled back"))
 }
 
 #[cfg(test)]

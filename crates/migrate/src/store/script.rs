@@ -1,8 +1,11 @@
 //! The history writes that travel in the same simple query as a migration's SQL, and the
 //! session reset that ends every migration.
 
+use std::time::Duration;
+
 use super::history::{HistoryTable, create_table_sql};
-use super::quote_literal;
+use super::lock::LOCK_KEY;
+use super::{quote_identifier, quote_literal};
 use crate::folder::Migration;
 
 /// What ends every migration: the session as the connection started it, so that what a
@@ -24,6 +27,20 @@ pub struct Wrapping<'a> {
     pub finish: Option<(&'a HistoryTable, &'a Migration, &'a str)>,
     /// Commit the transaction block last (`COMMIT`).
     pub commit: bool,
+    /// Take the migration lock for this transaction only, and check that the migration was
+    /// not recorded meanwhile (through a transaction-mode pooler; see `crate::pooler`).
+    pub lock: Option<TransactionLock<'a>>,
+}
+
+/// The migration lock taken by the transaction that applies a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransactionLock<'a> {
+    /// How long to wait for the lock.
+    pub timeout: Duration,
+    /// The `?schema=` to set as the transaction's `search_path`.
+    pub search_path: Option<&'a str>,
+    /// The history table and the migration that no row may name yet.
+    pub guard: (&'a HistoryTable, &'a Migration),
 }
 
 /// A piece of a migration wrapped for sending, and where the migration's SQL sits in it
@@ -35,6 +52,10 @@ pub struct Script {
     pub prefix_chars: usize,
     /// Statements before the migration's SQL.
     pub prefix_statements: usize,
+    /// 0-based statement numbers of the transaction lock and of the check that the migration
+    /// was not recorded meanwhile, when [`Wrapping::lock`] asked for them.
+    pub lock_statement: Option<usize>,
+    pub guard_statement: Option<usize>,
 }
 
 /// `body` with what `wrapping` asks for around it:
@@ -43,13 +64,41 @@ pub struct Script {
 pub fn wrapped_script(body: &str, wrapping: Wrapping<'_>) -> Script {
     let mut text = String::with_capacity(body.len() + 800);
     let mut prefix_statements = 0;
+    let (mut lock_statement, mut guard_statement) = (None, None);
     if wrapping.begin {
         text.push_str("BEGIN;\n");
         prefix_statements += 1;
     }
+    if let Some(lock) = wrapping.lock {
+        text.push_str(&format!(
+            "SET LOCAL lock_timeout = '{}ms';\n",
+            lock.timeout.as_millis().max(1)
+        ));
+        lock_statement = Some(prefix_statements + 1);
+        text.push_str(&format!(
+            "SELECT pg_advisory_xact_lock({LOCK_KEY});\nSET LOCAL lock_timeout TO DEFAULT;\n"
+        ));
+        prefix_statements += 3;
+        if let Some(schema) = lock.search_path {
+            text.push_str(&format!(
+                "SET LOCAL search_path TO {};\n",
+                quote_identifier(schema)
+            ));
+            prefix_statements += 1;
+        }
+    }
     if let Some(table) = wrapping.create_table {
         text.push_str(&create_table_sql(table));
         text.push('\n');
+        prefix_statements += 1;
+    }
+    if let Some(TransactionLock {
+        guard: (table, migration),
+        ..
+    }) = wrapping.lock
+    {
+        guard_statement = Some(prefix_statements);
+        text.push_str(&recorded_meanwhile_check(table, migration));
         prefix_statements += 1;
     }
     let prefix_chars = text.chars().count();
@@ -67,7 +116,22 @@ pub fn wrapped_script(body: &str, wrapping: Wrapping<'_>) -> Script {
         text,
         prefix_chars,
         prefix_statements,
+        lock_statement,
+        guard_statement,
     }
+}
+
+/// A statement that fails when a row of `_prisma_migrations` names `migration` and is not
+/// rolled back: another deploy applied it (or failed on it) after this one read the history.
+fn recorded_meanwhile_check(table: &HistoryTable, migration: &Migration) -> String {
+    let tag = format!("$nelo_{}$", uuid::Uuid::new_v4().simple());
+    format!(
+        "DO {tag} BEGIN IF EXISTS (SELECT FROM {} WHERE \"migration_name\" = {} \
+         AND \"rolled_back_at\" IS NULL) THEN RAISE EXCEPTION 'recorded by another deploy'; \
+         END IF; END {tag};\n",
+        table.name(),
+        quote_literal(&migration.name)
+    )
 }
 
 /// The INSERT of a migration's finished history row, as Prisma's columns have it.
@@ -80,6 +144,19 @@ fn finished_row_sql(table: &HistoryTable, migration: &Migration, id: &str) -> St
         quote_literal(&migration.checksum),
         quote_literal(&migration.name),
     )
+}
+
+/// `write` in a transaction that takes the migration lock first, when `lock_timeout` is given
+/// (through a transaction-mode pooler); else `write` as it is.
+pub fn with_transaction_lock(write: &str, lock_timeout: Option<Duration>) -> String {
+    match lock_timeout {
+        None => write.to_string(),
+        Some(timeout) => format!(
+            "BEGIN;\nSET LOCAL lock_timeout = '{}ms';\nSELECT pg_advisory_xact_lock({LOCK_KEY});\n\
+             SET LOCAL lock_timeout TO DEFAULT;\n{write};\nCOMMIT;",
+            timeout.as_millis().max(1)
+        ),
+    }
 }
 
 /// `write` in a transaction of its own, as the connecting user with no statement or lock
@@ -116,6 +193,7 @@ mod tests {
             create_table: None,
             finish: Some((&table, &migration, "id-1")),
             commit: true,
+            lock: None,
         };
         let script = wrapped_script(migration.sql_to_send(), wrapping);
         assert_eq!(script.prefix_chars, "BEGIN;\n".len());
@@ -150,6 +228,7 @@ mod tests {
                 create_table: Some(&table),
                 finish: None,
                 commit: false,
+                lock: None,
             },
         );
         assert!(
@@ -160,6 +239,42 @@ mod tests {
         assert_eq!(script.prefix_statements, 1);
         assert_eq!(&script.text[script.prefix_chars..][..14], "CREATE TABLE a");
         assert!(!script.text.contains("COMMIT"));
+    }
+
+    #[test]
+    fn a_transaction_lock_comes_first_and_its_statements_are_counted() {
+        let migration = migration();
+        let table = HistoryTable::in_schema("app");
+        let script = wrapped_script(
+            migration.sql_to_send(),
+            Wrapping {
+                begin: true,
+                create_table: Some(&table),
+                finish: Some((&table, &migration, "id-1")),
+                commit: true,
+                lock: Some(TransactionLock {
+                    timeout: Duration::from_secs(10),
+                    search_path: Some("app"),
+                    guard: (&table, &migration),
+                }),
+            },
+        );
+        let statements = split_statements(&script.text);
+        assert_eq!(statements[1].sql, "SET LOCAL lock_timeout = '10000ms'");
+        let lock = script.lock_statement.unwrap();
+        assert_eq!(
+            statements[lock].sql,
+            "SELECT pg_advisory_xact_lock(72707369)"
+        );
+        assert_eq!(statements[lock + 2].sql, "SET LOCAL search_path TO \"app\"");
+        let guard = script.guard_statement.unwrap();
+        assert!(statements[guard].sql.starts_with("DO $nelo_"));
+        assert_eq!(guard + 1, script.prefix_statements);
+        // The statement after the prefix is the migration's first (its comment is not part).
+        assert_eq!(
+            statements[script.prefix_statements].sql,
+            "CREATE TABLE a (id int)"
+        );
     }
 
     #[test]

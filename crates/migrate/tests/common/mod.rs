@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod catalog;
+pub mod pgbouncer;
 pub mod prisma;
 
 use std::path::Path;
