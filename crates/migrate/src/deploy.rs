@@ -59,7 +59,9 @@ pub(crate) async fn deploy_locked(
             // with its first migration since it was read.
             if !objects.is_empty()
                 && locking != Locking::Session
-                && store::read_rows_if_table_exists(conn, &table).await?.is_some()
+                && store::read_rows_if_table_exists(conn, &table)
+                    .await?
+                    .is_some()
             {
                 continue 'reread;
             }

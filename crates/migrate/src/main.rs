@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|runtime| runtime.block_on(run(cli.command)));
+        .and_then(|runtime| runtime.block_on(cli::signal::until_interrupted(run(cli.command))));
     match outcome {
         Ok(code) => code,
         Err(error) => {

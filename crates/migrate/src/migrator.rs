@@ -107,8 +107,16 @@ impl Migrator {
         &self.migrations_dir
     }
 
+    /// A connection whose server watches for the client going away ([`store::CLIENT_CHECK`]).
     pub(crate) async fn connect(&self, database_url: &str) -> Result<PgConnection, Error> {
-        connect::connect(database_url, self.connect_timeout).await
+        let mut conn = connect::connect(database_url, self.connect_timeout).await?;
+        store::run_script(&mut conn, store::CLIENT_CHECK)
+            .await
+            .map_err(|source| Error::Database {
+                action: "asking the server to watch the connection",
+                source,
+            })?;
+        Ok(conn)
     }
 
     /// How a run on `database_url` holds the migration lock.

@@ -6,5 +6,6 @@ pub mod deploy;
 pub mod reset;
 pub mod resolve;
 pub mod seed;
+pub mod signal;
 pub mod status;
 pub mod ui;

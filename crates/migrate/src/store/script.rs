@@ -13,8 +13,27 @@ use crate::folder::Migration;
 /// settings, temporary tables, cursors, `LISTEN`) reaches neither nelo's history writes nor
 /// the next migration. `RESET ALL` alone leaves the role and the session authorization
 /// (PostgreSQL's `GUC_NO_RESET_ALL`). Each of these may run inside a transaction block.
-pub const SESSION_RESET: &str = "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n\
-                                 DISCARD TEMP;\nCLOSE ALL;\nUNLISTEN *;\n";
+pub const SESSION_RESET: &str = concat!(
+    "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n",
+    "DISCARD TEMP;\nCLOSE ALL;\nUNLISTEN *;\n",
+    client_check!(),
+);
+
+/// Makes the server check every second, during a long statement, that the client is still
+/// there (PostgreSQL 14+'s `client_connection_check_interval`; older servers skip it): when
+/// the connection is cut or the process interrupted, the migration's transaction is rolled
+/// back and the session's migration lock released within about a second, not when the
+/// statement ends. Set at connection and again after every session reset.
+macro_rules! client_check {
+    () => {
+        "SELECT pg_catalog.set_config('client_connection_check_interval', '1000', false) \
+         WHERE pg_catalog.current_setting('server_version_num')::int >= 140000;\n"
+    };
+}
+use client_check;
+
+/// [`client_check`] as a statement of its own.
+pub const CLIENT_CHECK: &str = client_check!();
 
 /// What precedes and follows a piece of a migration's SQL in the query that carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +233,7 @@ mod tests {
         assert!(text.contains(r"E'20250101000000_it''s \\ odd'"), "{text}");
         assert!(text.ends_with("COMMIT;"));
         // The statements the server counts: BEGIN, the body, the reset, the INSERT, COMMIT.
-        assert_eq!(split_statements(text).len(), 1 + 1 + 6 + 1 + 1);
+        assert_eq!(split_statements(text).len(), 1 + 1 + 7 + 1 + 1);
     }
 
     #[test]
