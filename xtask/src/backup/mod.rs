@@ -3,6 +3,7 @@
 //! commands that act on these decisions live in `db/backup.rs`, `db/restore.rs` and
 //! `db/backups.rs`; the atomic file writer in [`file`].
 
+pub mod check;
 pub mod compare;
 pub mod dump;
 pub mod file;
