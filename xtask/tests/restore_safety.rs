@@ -195,3 +195,69 @@ fn a_restore_killed_part_way_leaves_the_target_as_it_was_and_a_rerun_works() {
     assert_eq!(kept_rows(&sandbox), 1_000_000);
     assert_eq!(working_databases(&sandbox), 0);
 }
+
+/// A dump from another environment: its tables owned by, and granted to, roles that do not
+/// exist on this server.
+#[test]
+fn a_dump_naming_roles_missing_here_restores_whole_and_says_what_was_left_out() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["db", "up", "--no-backup"]).assert_success();
+    let server = server_url(&sandbox);
+    let prod = sandbox.database_url().replace("/nelo_it", "/it_prod");
+    execute(&server, "CREATE ROLE it_prod_owner");
+    execute(&server, "CREATE ROLE \"It Readonly\"");
+    execute(&server, "CREATE DATABASE it_prod");
+    execute(
+        &prod,
+        "CREATE TABLE it_scene (id int PRIMARY KEY, title text);
+         INSERT INTO it_scene SELECT i, 'scene ' || i FROM generate_series(1, 100) AS i;
+         CREATE TABLE it_note (id int PRIMARY KEY, scene_id int REFERENCES it_scene (id));
+         INSERT INTO it_note SELECT i, i FROM generate_series(1, 40) AS i;
+         CREATE FUNCTION it_words(text) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+         ALTER TABLE it_scene OWNER TO it_prod_owner;
+         ALTER TABLE it_note OWNER TO it_prod_owner;
+         ALTER FUNCTION it_words(text) OWNER TO it_prod_owner;
+         GRANT SELECT ON it_scene, it_note TO \"It Readonly\";
+         ALTER DEFAULT PRIVILEGES FOR ROLE it_prod_owner GRANT SELECT ON TABLES TO \"It Readonly\"",
+    );
+    for format in ["custom", "plain"] {
+        sandbox
+            .run(&["db", "backup", "--database", "it_prod", "--format", format])
+            .assert_success();
+    }
+    execute(&server, "DROP DATABASE it_prod");
+    execute(&server, "DROP ROLE it_prod_owner, \"It Readonly\"");
+
+    for (index, dump) in dumps(&sandbox).iter().enumerate() {
+        let file = dump.to_str().unwrap();
+        let kept = sandbox.run(&["db", "restore", file, "--into", "it_kept", "--keep-roles"]);
+        kept.assert_failure_mentions("does not exist");
+        assert_eq!(working_databases(&sandbox), 0, "{}", kept.stderr);
+
+        let into = format!("it_restored_{index}");
+        let run = sandbox.run(&["db", "restore", file, "--into", &into]);
+        run.assert_success();
+        for expected in [
+            "role `it_prod_owner`: ownership of 3 objects (owned by `nelo` instead)",
+            "role `It Readonly`",
+            "--keep-roles",
+        ] {
+            assert!(run.stderr.contains(expected), "{file}: {}", run.stderr);
+        }
+        let url = sandbox
+            .database_url()
+            .replace("/nelo_it", &format!("/{into}"));
+        let rows: i64 = query_one(
+            &url,
+            "SELECT (SELECT count(*) FROM it_scene) + (SELECT count(*) FROM it_note)",
+        );
+        assert_eq!(rows, 140, "{file}");
+        let owner: String = query_one(
+            &url,
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 'it_scene'",
+        );
+        assert_eq!(owner, "nelo");
+        let words: i32 = query_one(&url, "SELECT it_words('a b')");
+        assert_eq!(words, 1);
+    }
+}

@@ -8,3 +8,4 @@ pub mod compare;
 pub mod dump;
 pub mod file;
 pub mod name;
+pub mod roles;

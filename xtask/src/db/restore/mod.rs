@@ -4,10 +4,14 @@
 //! tables (`--force`), restores into a scratch database, and only once that succeeded swaps
 //! it in by renaming. Killed at any point, the target is as it was (or already the complete
 //! restore), and a rerun works: the scratch database a killed run left is dropped first.
+//! A dump from another environment restores whole: what it gives to roles that do not exist
+//! here (ownership, privileges) is left out and listed, unless `--keep-roles`.
 
 mod databases;
 mod stream;
+mod validate;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -16,10 +20,10 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use sqlx::{Connection as _, PgConnection};
 
-use crate::backup::check::{plain_dump_problem, scratch_database_name};
+use crate::backup::check::scratch_database_name;
 use crate::backup::dump::Format;
-use crate::backup::file::{checksum_path, sha256_of};
-use crate::backup::name::{parse_checksum_line, restored_database_name};
+use crate::backup::name::restored_database_name;
+use crate::backup::roles::{Dropped, RoleFilter, describe_dropped};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::db::backup::backup_before_change;
@@ -29,11 +33,11 @@ use crate::ui;
 
 pub(crate) use databases::drop_database;
 use databases::{create_database, drop_database_on, ensure_sole_restore, swap_in};
-use stream::{Reads, feed_file};
+use stream::{Reads, feed_file, restore_filtered};
+pub(crate) use validate::check_file;
+use validate::check_whole_file;
 
 const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
-/// How much of each end of a plain script is read to check its header and closing line.
-const PLAIN_CHECK_BYTES: u64 = 64 * 1024;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -45,6 +49,11 @@ pub struct Args {
     /// Replace a target that holds tables (it is backed up first).
     #[arg(long)]
     force: bool,
+    /// Restore every owner and privilege as the dump has them, for a dump of this same
+    /// server (fails when a role it names does not exist here). By default what belongs to
+    /// missing roles is left out, and said.
+    #[arg(long)]
+    keep_roles: bool,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -87,15 +96,25 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             "dropped `{scratch}`, left by a restore that was interrupted"
         ));
     }
+    // The roles are known before anything is created, so that a failure leaves nothing.
+    let existing_roles = if args.keep_roles {
+        None
+    } else {
+        Some(server_roles(&mut admin).await?)
+    };
     create_database(&mut admin, &scratch).await?;
     let started = Instant::now();
-    let restored = restore_into(ctx, &engine, &args.file, format, &scratch).await;
-    if let Err(error) = restored {
-        let _ = drop_database_on(&mut admin, &scratch).await;
-        return Err(error.context(format!(
-            "nothing was changed: `{target}` is as it was before the restore"
-        )));
-    }
+    let restored =
+        restore_scratch(ctx, &engine, &args.file, format, &scratch, existing_roles).await;
+    let dropped = match restored {
+        Ok(dropped) => dropped,
+        Err(error) => {
+            let _ = drop_database_on(&mut admin, &scratch).await;
+            return Err(error.context(format!(
+                "nothing was changed: `{target}` is as it was before the restore"
+            )));
+        }
+    };
     swap_in(&mut admin, &scratch, &target, target_exists).await?;
 
     let mut conn = postgres::connect(&url, CONNECT_DEADLINE).await?;
@@ -107,94 +126,55 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         counts.len(),
         started.elapsed().as_secs_f64()
     ));
+    if !dropped.is_empty() {
+        ui::warn(
+            "left out what belongs to roles that do not exist here (for a dump of this same \
+             server, --keep-roles keeps it):",
+        );
+        for line in describe_dropped(&dropped, &ctx.config.database_url.user()) {
+            eprintln!("    {line}");
+        }
+    }
     println!("{target}");
     Ok(ExitCode::SUCCESS)
 }
 
-/// The file's format from its magic, after its `.sha256` (when there is one) has matched.
-pub(crate) fn check_file(path: &Path) -> anyhow::Result<Format> {
-    let mut head = [0u8; 512];
-    let read = std::fs::File::open(path)
-        .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    let checksum = checksum_path(path);
-    if checksum.exists() {
-        let text = std::fs::read_to_string(&checksum)
-            .with_context(|| format!("cannot read `{}`", checksum.display()))?;
-        let expected = parse_checksum_line(&text)
-            .with_context(|| format!("`{}` holds no SHA-256 digest", checksum.display()))?;
-        let actual = sha256_of(path)?;
-        if actual != expected {
-            bail!(
-                "`{}` is damaged: its SHA-256 is {actual} but `{}` expects {expected}; refusing to \
-                 restore it",
-                path.display(),
-                checksum.display()
-            );
-        }
-    }
-    Format::detect(&head[..read]).with_context(|| {
-        format!(
-            "`{}` is neither a pg_dump custom archive nor an SQL script",
-            path.display()
-        )
-    })
+/// Every role of the server (`pg_roles`).
+async fn server_roles(admin: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
+        .fetch_all(&mut *admin)
+        .await
+        .context("cannot list the roles of the server")
 }
 
-/// Refuses a file that cannot restore whole: an archive whose table of contents pg_restore
-/// cannot read, a script that is not pg_dump's or was cut short.
-async fn check_whole_file(
+/// Restores into the scratch database: as the dump has it (`existing_roles: None`, for
+/// `--keep-roles`), or without what belongs to roles not in `existing_roles`; returns what
+/// was left out, per role.
+async fn restore_scratch(
     ctx: &Context,
     engine: &Engine,
     path: &Path,
     format: Format,
-) -> anyhow::Result<()> {
-    match format {
-        Format::Custom => {
-            let argv = ["pg_restore", "--list"].map(String::from);
-            feed_file(
-                engine,
-                &ctx.config.container,
-                &argv,
-                path,
-                "reading the archive's table of contents",
-                Reads::Start,
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "`{}` is not a readable pg_dump archive; nothing was changed",
-                    path.display()
-                )
-            })?;
-        }
-        Format::Plain => {
-            let (head, tail) = ends_of(path)?;
-            if let Some(problem) = plain_dump_problem(&head, &tail) {
-                bail!(
-                    "`{}` cannot be restored: {problem}; nothing was changed",
-                    path.display()
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The first and the last [`PLAIN_CHECK_BYTES`] of a file.
-fn ends_of(path: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let read = || -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-        let mut file = std::fs::File::open(path)?;
-        let length = file.metadata()?.len();
-        let mut head = Vec::new();
-        (&mut file).take(PLAIN_CHECK_BYTES).read_to_end(&mut head)?;
-        file.seek(SeekFrom::Start(length.saturating_sub(PLAIN_CHECK_BYTES)))?;
-        let mut tail = Vec::new();
-        file.read_to_end(&mut tail)?;
-        Ok((head, tail))
+    scratch: &str,
+    existing_roles: Option<Vec<String>>,
+) -> anyhow::Result<BTreeMap<String, Dropped>> {
+    let Some(existing_roles) = existing_roles else {
+        restore_into(ctx, engine, path, format, scratch, true).await?;
+        return Ok(BTreeMap::new());
     };
-    read().with_context(|| format!("cannot read `{}`", path.display()))
+    let mut filter = RoleFilter::new(existing_roles);
+    restore_filtered(
+        engine,
+        &ctx.config.container,
+        &ctx.config.database_url.user(),
+        path,
+        format,
+        scratch,
+        &mut filter,
+    )
+    .await
+    .with_context(|| format!("cannot restore `{}`", path.display()))?;
+    Ok(filter.dropped().clone())
 }
 
 /// The maintenance database to work from: never the target itself, which gets renamed.
@@ -215,42 +195,29 @@ async fn target_has_tables(url: &DatabaseUrl) -> anyhow::Result<bool> {
 }
 
 /// Streams `path` into pg_restore (custom) or psql (plain) in the container, restoring into
-/// the existing `database`. A non-zero exit is an error carrying stderr.
+/// the existing `database`, with the archive's owners or (`keep_owners: false`) owned by the
+/// restoring user. A non-zero exit is an error carrying stderr.
 pub(crate) async fn restore_into(
     ctx: &Context,
     engine: &Engine,
     path: &Path,
     format: Format,
     database: &str,
+    keep_owners: bool,
 ) -> anyhow::Result<()> {
     let user = ctx.config.database_url.user();
-    let argv: Vec<String> = match format {
-        Format::Custom => vec![
-            "pg_restore",
-            "--no-owner",
-            "--exit-on-error",
-            "--username",
-            &user,
-            "--dbname",
-            database,
-        ],
-        Format::Plain => vec![
-            "psql",
-            "--no-psqlrc",
-            "--quiet",
-            "--set",
-            "ON_ERROR_STOP=1",
-            "--username",
-            &user,
-            "--dbname",
-            database,
-            "--file",
-            "-",
-        ],
+    let mut argv: Vec<&str> = match format {
+        Format::Custom => vec!["pg_restore", "--exit-on-error"],
+        Format::Plain => vec!["psql", "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1"],
+    };
+    if format == Format::Custom && !keep_owners {
+        argv.push("--no-owner");
     }
-    .into_iter()
-    .map(String::from)
-    .collect();
+    argv.extend(["--username", &user, "--dbname", database]);
+    if format == Format::Plain {
+        argv.extend(["--file", "-"]);
+    }
+    let argv: Vec<String> = argv.into_iter().map(String::from).collect();
     feed_file(
         engine,
         &ctx.config.container,
