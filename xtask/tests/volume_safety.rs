@@ -117,3 +117,41 @@ fn a_volume_with_data_is_never_taken_for_an_interrupted_one() {
     let kept: i32 = query_one(&sandbox.database_url(), "SELECT v FROM it_kept");
     assert_eq!(kept, 7);
 }
+
+#[test]
+fn a_first_start_killed_by_docker_is_recovered_by_the_next_up() {
+    let sandbox = Sandbox::new();
+    let mut first = sandbox
+        .command(&["db", "up", "--no-backup"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while sandbox.container_state().as_deref() != Some("running") {
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "db up ended before its container ran"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let name = sandbox.container.clone();
+    common::block_on(move || async move {
+        let _ = common::docker()
+            .kill_container(
+                &name,
+                None::<bollard::query_parameters::KillContainerOptions>,
+            )
+            .await;
+    });
+    first.wait().unwrap();
+
+    let second = sandbox.run(&["db", "up", "--no-backup"]);
+    second.assert_success();
+    let one: i32 = query_one(&sandbox.database_url(), "SELECT 1");
+    assert_eq!(one, 1);
+}

@@ -37,27 +37,15 @@ pub(crate) async fn feed_file(
     reads: Reads,
 ) -> anyhow::Result<Vec<u8>> {
     let program = argv[0].clone();
-    let mut file = tokio::fs::File::open(path)
+    let file = tokio::fs::File::open(path)
         .await
         .with_context(|| format!("cannot open `{}`", path.display()))?;
     let total = file.metadata().await.map(|meta| meta.len()).unwrap_or(0);
     let mut running = engine.start_exec(container, argv, true).await?;
-    let mut input = running.input.take().expect("stdin attached");
+    let input = running.input.take().expect("stdin attached");
     let bar = ui::byte_counter(label.to_string());
     bar.set_length(total);
-    let feed = async {
-        let mut buffer = BytesMut::with_capacity(READ_BUFFER);
-        loop {
-            buffer.clear();
-            let read = file.read_buf(&mut buffer).await?;
-            if read == 0 {
-                break;
-            }
-            input.write_all(&buffer).await?;
-            bar.inc(read as u64);
-        }
-        input.shutdown().await
-    };
+    let feed = copy_file(file, input, &bar);
     let drain = async {
         let mut stdout = Vec::new();
         let mut stderr = BytesMut::new();
