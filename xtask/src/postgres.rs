@@ -49,12 +49,14 @@ fn describe_connect_error(error: sqlx::Error, url: &DatabaseUrl) -> anyhow::Erro
         .as_database_error()
         .and_then(|db| db.code().map(|c| c.to_string()));
     let hint = match code.as_deref() {
-        Some("28P01") | Some("28000") => format!(
-            "authentication failed for user `{}`: check the password in DATABASE_URL (the \
-             container keeps the password it was first created with; `cargo xtask db destroy \
-             --force` recreates it)",
+        // PostgreSQL answers the same for a wrong password and for a user that does not exist.
+        Some("28P01") => format!(
+            "the server refused user `{}` with DATABASE_URL's password: the user or the \
+             password is not what the data volume was initialised with; `cargo xtask db up` \
+             says which and how to fix it without losing data",
             url.user()
         ),
+        Some("28000") => format!("the server refused user `{}`", url.user()),
         Some("3D000") => format!(
             "database `{}` does not exist: `cargo xtask db up` creates it",
             url.database()

@@ -117,7 +117,8 @@ pub async fn start(engine: &Engine, spec: &ContainerSpec) -> anyhow::Result<()> 
 }
 
 /// Waits until `url` accepts a connection while watching that the container still runs; when
-/// it stops or `deadline` passes, the error shows the end of its log and its exit code.
+/// it stops or `deadline` passes, the error shows the end of its log and its exit code (the
+/// caller says where the rest of the log is, if the container is kept).
 pub async fn wait_ready(
     engine: &Engine,
     container: &str,
@@ -156,9 +157,7 @@ pub async fn wait_ready(
     } else {
         indent(log.trim_end())
     };
-    Err(error.context(format!(
-        "{exit}; the last lines of its log:\n{log}\n(`cargo xtask db logs` shows the whole log)"
-    )))
+    Err(error.context(format!("{exit}; the last lines of its log:\n{log}")))
 }
 
 /// Whether a connection error says the database does not exist (SQLSTATE `3D000`).

@@ -254,6 +254,79 @@ pub fn differences(spec: &ContainerSpec, observed: &ObservedContainer) -> Vec<Di
     found
 }
 
+/// The file in the data directory that nelo's entrypoint writes last when it initialises it
+/// (`user=NAME`).
+pub const INIT_MARKER: &str = ".nelo-initialised";
+/// The exit code of the image's entrypoint when the data directory holds an interrupted
+/// first initialisation (initdb began, no server ever ran: no data).
+pub const INTERRUPTED_INIT_EXIT_CODE: i64 = 3;
+/// What the entrypoint prints then.
+const INTERRUPTED_INIT_LOG: &str = "holds an interrupted initialisation";
+
+/// Whether a container stopped because its data directory holds an interrupted first
+/// initialisation, from its exit code and the end of its log.
+pub fn is_interrupted_initialisation(exit_code: Option<i64>, log: &str) -> bool {
+    exit_code == Some(INTERRUPTED_INIT_EXIT_CODE) && log.contains(INTERRUPTED_INIT_LOG)
+}
+
+/// What Docker says about a volume, reduced to what the decisions need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedVolume {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub driver: String,
+    /// When Docker created it (RFC 3339), if it says.
+    pub created_at: Option<String>,
+}
+
+impl ObservedVolume {
+    /// Whether nelo created it: the same label rule as for containers.
+    pub fn is_ours(&self) -> bool {
+        self.labels.get(MANAGED_LABEL).map(String::as_str) == Some("true")
+    }
+
+    /// What is known of a volume nelo did not create, for the person deciding about it.
+    pub fn describe(&self) -> String {
+        let labels = if self.labels.is_empty() {
+            "no labels".to_string()
+        } else {
+            let pairs: Vec<String> = self
+                .labels
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            format!("labels {}", pairs.join(", "))
+        };
+        let created = self
+            .created_at
+            .as_deref()
+            .map_or(String::new(), |at| format!("created {at}, "));
+        format!("{created}driver `{}`, {labels}", self.driver)
+    }
+}
+
+/// What `db up` does about the data volume before it creates a container on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeDecision {
+    /// None yet: it is created with nelo's labels.
+    Create,
+    /// nelo's own.
+    UseOurs,
+    /// Not nelo's, and the user said to use it (`--adopt-volume`); nelo never removes it.
+    Adopt,
+    /// Not nelo's: left alone.
+    NotOurs,
+}
+
+pub fn decide_volume(observed: Option<&ObservedVolume>, adopt: bool) -> VolumeDecision {
+    match observed {
+        None => VolumeDecision::Create,
+        Some(volume) if volume.is_ours() => VolumeDecision::UseOurs,
+        Some(_) if adopt => VolumeDecision::Adopt,
+        Some(_) => VolumeDecision::NotOurs,
+    }
+}
+
 /// Whether a Docker error says the host port is already in use.
 pub fn is_port_conflict(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
@@ -403,6 +476,54 @@ mod tests {
         other_image.image = "nelo-dev/pg17:dev".to_string();
         assert_eq!(decide(&spec, Some(&other_image)), Decision::AlreadyRunning);
         assert_eq!(differences(&spec, &other_image)[0].what, "the image");
+    }
+
+    #[test]
+    fn a_volume_is_ours_only_with_our_label_and_a_foreign_one_needs_adopting() {
+        let mut volume = ObservedVolume {
+            name: "pgdata".to_string(),
+            driver: "local".to_string(),
+            ..Default::default()
+        };
+        assert_eq!(decide_volume(None, false), VolumeDecision::Create);
+        assert_eq!(decide_volume(Some(&volume), false), VolumeDecision::NotOurs);
+        assert_eq!(decide_volume(Some(&volume), true), VolumeDecision::Adopt);
+        assert_eq!(volume.describe(), "driver `local`, no labels");
+        volume.labels.insert(
+            "com.docker.compose.project".to_string(),
+            "other".to_string(),
+        );
+        volume.created_at = Some("2026-11-30T09:00:00Z".to_string());
+        assert_eq!(
+            volume.describe(),
+            "created 2026-11-30T09:00:00Z, driver `local`, labels com.docker.compose.project=other"
+        );
+        volume
+            .labels
+            .insert(MANAGED_LABEL.to_string(), "false".to_string());
+        assert_eq!(decide_volume(Some(&volume), false), VolumeDecision::NotOurs);
+        volume
+            .labels
+            .insert(MANAGED_LABEL.to_string(), "true".to_string());
+        assert_eq!(decide_volume(Some(&volume), false), VolumeDecision::UseOurs);
+        assert_eq!(decide_volume(Some(&volume), true), VolumeDecision::UseOurs);
+    }
+
+    #[test]
+    fn an_interrupted_initialisation_is_recognised_from_the_entrypoint() {
+        let entrypoint = include_str!("../../infra/image/entrypoint.sh");
+        assert!(entrypoint.contains(INTERRUPTED_INIT_LOG));
+        assert!(entrypoint.contains(&format!("MARKER=\"$PGDATA/{INIT_MARKER}\"")));
+        assert!(entrypoint.contains(&format!("exit {INTERRUPTED_INIT_EXIT_CODE}")));
+        let log =
+            "nelo: /var/lib/postgresql/data holds an interrupted initialisation: initdb began";
+        assert!(is_interrupted_initialisation(Some(3), log));
+        assert!(!is_interrupted_initialisation(Some(1), log));
+        assert!(!is_interrupted_initialisation(
+            Some(3),
+            "FATAL: password authentication failed"
+        ));
+        assert!(!is_interrupted_initialisation(None, log));
     }
 
     #[test]

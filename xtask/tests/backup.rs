@@ -517,3 +517,46 @@ async fn a_failed_deploy_leaves_a_backup_of_the_state_before_it() {
     let mut restored = server.connect("before_deploy").await;
     assert_eq!(scenes(&mut restored).await, before);
 }
+
+/// Backups started together (by hand, or by two migrators before their changes) all succeed,
+/// each under its own name with its own checksum; none replaces another.
+#[tokio::test]
+async fn backups_started_together_all_succeed_under_their_own_names() {
+    let server = TestServer::start();
+    let mut source = server.connect("nelo").await;
+    create_sample(&mut source).await;
+    let children: Vec<std::process::Child> = [
+        ["db", "backup", "--reason", "manual"],
+        ["db", "backup", "--reason", "manual"],
+        ["db", "backup", "--reason", "pre-deploy"],
+        ["db", "backup", "--reason", "pre-deploy"],
+    ]
+    .iter()
+    .map(|args| {
+        server
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    })
+    .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_success(&output, "a concurrent db backup");
+    }
+    let dumps = server.dumps();
+    assert_eq!(dumps.len(), 4, "{dumps:?}");
+    for dump in &dumps {
+        let file_name = dump.file_name().unwrap().to_str().unwrap();
+        let check = Command::new("sha256sum")
+            .arg("-c")
+            .arg(format!("{file_name}.sha256"))
+            .current_dir(server.backup_dir())
+            .output()
+            .unwrap();
+        assert_success(&check, "sha256sum -c");
+    }
+    let leftovers = file_names(server.backup_dir());
+    assert_eq!(leftovers.len(), 8, "{leftovers:?}");
+}

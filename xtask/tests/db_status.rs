@@ -54,6 +54,22 @@ fn status_is_zero_when_up_to_date_and_one_when_the_server_is_down() {
         !piped.contains("=#"),
         "a prompt without a terminal:\n{piped}"
     );
+    // A piped script stops at its first error and fails, as it must in CI.
+    let failing = with_input(
+        sandbox.command(&["db", "psql", "--test"]),
+        "CREATE TABLE it_before_error (v int);\nSELECT no_such_function();\n\
+         CREATE TABLE it_after_error (v int);\n",
+    );
+    assert!(!failing.status.success(), "{failing:?}");
+    assert!(
+        String::from_utf8_lossy(&failing.stderr).contains("no_such_function"),
+        "{failing:?}"
+    );
+    let after: bool = common::query_one(
+        &sandbox.test_database_url(),
+        "SELECT to_regclass('it_after_error') IS NULL AND to_regclass('it_before_error') IS NOT NULL",
+    );
+    assert!(after, "the script went on after its error");
     // In a terminal: the interactive psql, with its greeting and prompt.
     let interactive = with_input(
         in_a_terminal(&sandbox, "db psql"),
@@ -71,6 +87,36 @@ fn status_is_zero_when_up_to_date_and_one_when_the_server_is_down() {
     let down = sandbox.run(&["db", "status"]);
     assert_eq!(down.code, Some(1));
     assert!(down.stdout.contains("exited"), "{}", down.stdout);
+}
+
+#[test]
+fn status_says_in_json_that_the_engine_is_unreachable_with_exit_2() {
+    let sandbox = Sandbox::new();
+    let host = "unix:///nonexistent/docker.sock";
+    let output = sandbox
+        .command(&["db", "status", "--json"])
+        .env("DOCKER_HOST", host)
+        .output()
+        .unwrap();
+    let run = common::Run::from(output);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let status: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", run.stdout));
+    assert_eq!(status["engine"], "unreachable");
+    assert_eq!(status["docker_host"], host);
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the Docker daemon"),
+        "{status}"
+    );
+    let human = sandbox
+        .command(&["db", "status"])
+        .env("DOCKER_HOST", host)
+        .output()
+        .unwrap();
+    assert_eq!(human.status.code(), Some(2));
 }
 
 #[test]

@@ -80,3 +80,70 @@ fn a_container_of_that_name_not_made_by_nelo_is_left_alone() {
         .run(&["db", "destroy", "--force"])
         .assert_failure_mentions("not created by nelo");
 }
+
+#[test]
+fn a_changed_password_or_user_is_named_with_the_fixes_that_keep_the_data_first() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["db", "up", "--no-backup"]).assert_success();
+    let with_credentials = |user: &str, password: &str| {
+        let url = |database: &str| {
+            format!(
+                "postgresql://{user}:{password}@127.0.0.1:{}/{database}",
+                sandbox.port
+            )
+        };
+        let output = sandbox
+            .command(&["db", "up"])
+            .env("DATABASE_URL", url("nelo_it"))
+            .env("TEST_DATABASE_URL", url("nelo_it_test"))
+            .output()
+            .unwrap();
+        common::Run::from(output)
+    };
+    let assert_fixes_in_order = |run: &common::Run| {
+        let keep = run.stderr.find("To keep the data").expect(&run.stderr);
+        let destroy = run.stderr.find("db destroy --force").expect(&run.stderr);
+        assert!(keep < destroy, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "deleting every database in volume `{}`",
+                sandbox.volume
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("the container keeps"),
+            "{}",
+            run.stderr
+        );
+        for secret in [common::PASSWORD, "n3w-s3cret"] {
+            assert!(
+                !run.stderr.contains(secret),
+                "a password leaked:\n{}",
+                run.stderr
+            );
+        }
+    };
+
+    let password = with_credentials("nelo", "n3w-s3cret");
+    password.assert_failure_mentions("the password for user `nelo` in DATABASE_URL");
+    assert!(
+        password.stderr.contains("\\password"),
+        "{}",
+        password.stderr
+    );
+    assert_fixes_in_order(&password);
+
+    let user = with_credentials("writer", common::PASSWORD);
+    user.assert_failure_mentions("DATABASE_URL names user `writer`");
+    assert!(
+        user.stderr.contains("initialised with user `nelo`"),
+        "{}",
+        user.stderr
+    );
+    assert_fixes_in_order(&user);
+
+    // The data is untouched, and the old values still work.
+    sandbox.run(&["db", "up"]).assert_success();
+}

@@ -1,7 +1,9 @@
 //! A dump written so that it never looks complete unless it is: bytes go to a `.partial`
-//! dotfile (mode 0600) on a writer thread that hashes them in the same pass; [`AtomicDump::commit`]
-//! fsyncs it, links it into place without replacing anything, writes the `.sha256` and fsyncs
-//! the directory. Dropped without a commit, the partial is removed; a killed process leaves
+//! dotfile (mode 0600, unique to the dump) on a writer thread that hashes them in the same
+//! pass; [`AtomicDump::commit`] fsyncs it, links it into place without replacing anything
+//! (a numbered dump settles its name there: the first of `name`, `name-2`, `name-3`... that
+//! is free, so that two backups in the same second both succeed), writes the `.sha256` and
+//! fsyncs the directory. Dropped without a commit, the partial is removed; a killed process leaves
 //! only the dotfile, which [`sweep_stale_partials`] removes later.
 
 use std::fs::{self, File, OpenOptions};
@@ -15,11 +17,40 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::name::{CHECKSUM_SUFFIX, checksum_line, parse_partial_file_name, partial_file_name};
+use super::name::{
+    CHECKSUM_SUFFIX, checksum_line, numbered_file_name, parse_partial_file_name, partial_file_name,
+};
 
 const WRITE_BUFFER: usize = 1024 * 1024;
 /// Chunks in flight between the stream and the writer thread (Docker's are 32 KiB at most).
 const CHANNEL_CHUNKS: usize = 64;
+/// How many numbered names a commit tries before it gives up.
+const NAME_ATTEMPTS: u32 = 1000;
+
+/// Where a dump goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpPath {
+    pub path: PathBuf,
+    /// Whether the name may become `-2`, `-3`... when it is taken at commit; an exact path
+    /// (`--output FILE`) fails instead.
+    pub numbered: bool,
+}
+
+impl DumpPath {
+    pub fn exact(path: PathBuf) -> DumpPath {
+        DumpPath {
+            path,
+            numbered: false,
+        }
+    }
+
+    pub fn numbered(path: PathBuf) -> DumpPath {
+        DumpPath {
+            path,
+            numbered: true,
+        }
+    }
+}
 
 /// What was written and where.
 #[derive(Debug)]
@@ -31,6 +62,7 @@ pub struct WrittenDump {
 
 pub struct AtomicDump {
     final_path: PathBuf,
+    numbered: bool,
     partial_path: PathBuf,
     sender: Option<mpsc::Sender<Bytes>>,
     writer: Option<JoinHandle<io::Result<(u64, String)>>>,
@@ -38,14 +70,20 @@ pub struct AtomicDump {
 }
 
 impl AtomicDump {
-    /// Creates the partial beside `final_path` (which must not exist yet).
-    pub fn create(final_path: &Path) -> anyhow::Result<AtomicDump> {
+    /// Creates the partial beside `target`'s path, whose name is settled at commit.
+    pub fn create(target: &DumpPath) -> anyhow::Result<AtomicDump> {
+        let final_path = target.path.as_path();
         let dir = final_path.parent().context("a dump path has a directory")?;
         let final_name = final_path
             .file_name()
             .and_then(|name| name.to_str())
             .context("a dump path has a UTF-8 file name")?;
-        let partial_path = dir.join(partial_file_name(final_name, std::process::id()));
+        // Unique to this dump, so that two dumps aiming at one name do not meet before commit.
+        let token = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let partial_path = dir.join(partial_file_name(
+            &format!("{final_name}.{token}"),
+            std::process::id(),
+        ));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -71,6 +109,7 @@ impl AtomicDump {
             .context("cannot start the dump writer thread")?;
         Ok(AtomicDump {
             final_path: final_path.to_path_buf(),
+            numbered: target.numbered,
             partial_path,
             sender: Some(sender),
             writer: Some(writer),
@@ -95,10 +134,7 @@ impl AtomicDump {
     /// Finishes the file and puts it in place with its `.sha256`.
     pub async fn commit(mut self) -> anyhow::Result<WrittenDump> {
         let (bytes, sha256) = self.join_writer().await?;
-        // A hard link fails when the name is taken, where a rename would replace a backup.
-        fs::hard_link(&self.partial_path, &self.final_path).with_context(|| {
-            format!("cannot move the dump into `{}`", self.final_path.display())
-        })?;
+        self.final_path = self.link_into_place()?;
         self.committed = true;
         let _ = fs::remove_file(&self.partial_path);
         write_checksum(&self.final_path, &sha256)?;
@@ -108,6 +144,41 @@ impl AtomicDump {
             bytes,
             sha256,
         })
+    }
+
+    /// Links the partial to its final name; a hard link fails when the name is taken, where
+    /// a rename would replace a backup. A numbered dump takes the next name then.
+    fn link_into_place(&self) -> anyhow::Result<PathBuf> {
+        let file_name = self
+            .final_path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .expect("checked in create");
+        for attempt in 1..=NAME_ATTEMPTS {
+            let candidate = self
+                .final_path
+                .with_file_name(numbered_file_name(file_name, attempt));
+            // A `.sha256` without its dump still claims the name.
+            let claimed = checksum_path(&candidate).exists();
+            let linked = if claimed {
+                Err(io::Error::from(io::ErrorKind::AlreadyExists))
+            } else {
+                fs::hard_link(&self.partial_path, &candidate)
+            };
+            match linked {
+                Ok(()) => return Ok(candidate),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && self.numbered => {}
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!("cannot move the dump into `{}`", candidate.display())
+                    });
+                }
+            }
+        }
+        anyhow::bail!(
+            "cannot move the dump into `{}`: {NAME_ATTEMPTS} names after it are taken too",
+            self.final_path.display()
+        )
     }
 
     async fn join_writer(&mut self) -> anyhow::Result<(u64, String)> {
@@ -226,7 +297,7 @@ mod tests {
     async fn a_committed_dump_is_in_place_with_its_checksum_and_mode_0600() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nelo-20261124T101500Z-manual.dump");
-        let mut dump = AtomicDump::create(&path).unwrap();
+        let mut dump = AtomicDump::create(&DumpPath::exact(path.clone())).unwrap();
         dump.write(Bytes::from_static(b"PGDMP")).await.unwrap();
         dump.write(Bytes::from_static(b" rest")).await.unwrap();
         let written = dump.commit().await.unwrap();
@@ -253,7 +324,7 @@ mod tests {
     async fn an_abandoned_dump_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.dump");
-        let mut dump = AtomicDump::create(&path).unwrap();
+        let mut dump = AtomicDump::create(&DumpPath::exact(path.clone())).unwrap();
         dump.write(Bytes::from_static(b"half")).await.unwrap();
         drop(dump);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -264,9 +335,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.dump");
         fs::write(&path, b"old").unwrap();
-        let dump = AtomicDump::create(&path).unwrap();
+        let dump = AtomicDump::create(&DumpPath::exact(path.clone())).unwrap();
         assert!(dump.commit().await.is_err());
         assert_eq!(fs::read(&path).unwrap(), b"old");
+    }
+
+    #[tokio::test]
+    async fn two_dumps_aiming_at_one_name_both_commit_under_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nelo-20261124T101500Z-manual.dump");
+        let mut first = AtomicDump::create(&DumpPath::numbered(path.clone())).unwrap();
+        let mut second = AtomicDump::create(&DumpPath::numbered(path.clone())).unwrap();
+        first.write(Bytes::from_static(b"PGDMP one")).await.unwrap();
+        second
+            .write(Bytes::from_static(b"PGDMP two"))
+            .await
+            .unwrap();
+        let second = second.commit().await.unwrap();
+        let first = first.commit().await.unwrap();
+        assert_eq!(second.path, path);
+        assert_eq!(
+            first.path,
+            dir.path().join("nelo-20261124T101500Z-manual-2.dump")
+        );
+        assert_eq!(fs::read(&second.path).unwrap(), b"PGDMP two");
+        assert_eq!(fs::read(&first.path).unwrap(), b"PGDMP one");
+        for written in [&first, &second] {
+            let line = fs::read_to_string(checksum_path(&written.path)).unwrap();
+            assert!(line.starts_with(&written.sha256), "{line}");
+        }
+        // An exact path is never replaced, nor renamed.
+        let exact = AtomicDump::create(&DumpPath::exact(path.clone())).unwrap();
+        assert!(exact.commit().await.is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"PGDMP two");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! commands that act on these decisions live in `db/backup.rs`, `db/restore.rs` and
 //! `db/backups.rs`; the atomic file writer in [`file`].
 
+pub mod check;
 pub mod compare;
 pub mod dump;
 pub mod file;
 pub mod name;
+pub mod roles;

@@ -73,6 +73,18 @@ pub fn parse_backup_file_name(file_name: &str) -> Option<BackupName> {
         })
 }
 
+/// `name` for the first attempt, then `-2`, `-3`... before its extension:
+/// `nelo-20261124T101500Z-manual-2.dump`.
+pub fn numbered_file_name(name: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        return name.to_string();
+    }
+    match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => format!("{stem}-{attempt}.{extension}"),
+        _ => format!("{name}-{attempt}"),
+    }
+}
+
 /// The temporary a dump is written to before it is renamed into place: a dotfile (listings
 /// skip it) that names the writing process, so that a sweep leaves live dumps alone.
 pub fn partial_file_name(final_name: &str, pid: u32) -> String {
@@ -169,6 +181,20 @@ mod tests {
         ] {
             assert_eq!(parse_backup_file_name(name), None, "{name}");
         }
+    }
+
+    #[test]
+    fn numbered_names_keep_their_extension_and_parse_as_backups() {
+        let name = "nelo-20261124T101500Z-manual.dump";
+        assert_eq!(numbered_file_name(name, 1), name);
+        let second = numbered_file_name(name, 2);
+        assert_eq!(second, "nelo-20261124T101500Z-manual-2.dump");
+        let parsed = parse_backup_file_name(&second).unwrap();
+        assert_eq!(
+            (parsed.database.as_str(), parsed.reason.as_str()),
+            ("nelo", "manual-2")
+        );
+        assert_eq!(numbered_file_name("dump", 3), "dump-3");
     }
 
     #[test]

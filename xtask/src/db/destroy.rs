@@ -1,5 +1,6 @@
 //! `cargo xtask db destroy`: removes the container and its volume. Without `--force` it only
-//! says what would be lost and fails.
+//! says what would be lost and fails. A container or a volume nelo did not create (no
+//! `dev.nelo.managed` label, even one adopted with `db up --adopt-volume`) is never removed.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,7 +33,22 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .as_ref()
         .and_then(|observed| observed.volume.clone())
         .unwrap_or_else(|| config.volume.clone());
-    let volume_exists = engine.volume_exists(volume).await?;
+    let observed_volume = engine.inspect_volume(volume).await?;
+    if let Some(foreign) = observed_volume.as_ref().filter(|volume| !volume.is_ours()) {
+        bail!(
+            "volume `{volume}` was not created by nelo (it has no `{MANAGED_LABEL}` label; {}): \
+             nelo never removes a volume it did not create, so nothing was removed; it may hold \
+             another tool's data: remove it yourself with `docker volume rm {volume}` only if \
+             you are sure{}",
+            foreign.describe(),
+            if observed.is_some() {
+                format!(", and the container alone with `docker rm --force {container}`")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let volume_exists = observed_volume.is_some();
     if observed.is_none() && !volume_exists {
         ui::step(format!(
             "neither container `{container}` nor volume `{volume}` exists"

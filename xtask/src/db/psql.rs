@@ -16,13 +16,17 @@ pub struct Args {
     test: bool,
 }
 
-/// The `docker exec` arguments: `-t` only when stdin is a terminal.
+/// The `docker exec` arguments: `-t` only when stdin is a terminal. A script piped in stops
+/// at its first error, and psql's exit code (3) says so, as `psql -f` in CI should.
 fn exec_args(container: &str, user: &str, database: &str, tty: bool) -> Vec<String> {
     let mut args = vec![
         "exec".to_string(),
         if tty { "-it" } else { "-i" }.to_string(),
     ];
     args.extend([container, "psql", "-U", user, "-d", database].map(str::to_string));
+    if !tty {
+        args.extend(["--set", "ON_ERROR_STOP=1"].map(str::to_string));
+    }
     args
 }
 
@@ -57,6 +61,9 @@ mod tests {
             exec_args("nelo_postgres", "nelo", "nelo_test", true).join(" "),
             "exec -it nelo_postgres psql -U nelo -d nelo_test"
         );
-        assert_eq!(exec_args("c", "u", "d", false)[1], "-i");
+        assert_eq!(
+            exec_args("c", "u", "d", false).join(" "),
+            "exec -i c psql -U u -d d --set ON_ERROR_STOP=1"
+        );
     }
 }

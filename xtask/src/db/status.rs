@@ -1,5 +1,7 @@
 //! `cargo xtask db status`: the container, and each database with its migrations. Exits 0
-//! only when the server runs and both databases are up to date.
+//! only when the server runs and both databases are up to date, 1 when something needs
+//! attention, 2 when the state is unknown (the Docker engine is unreachable; `--json` still
+//! prints an object that says so).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::docker;
+use crate::{docker, ui};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -17,8 +19,23 @@ pub struct Args {
     json: bool,
 }
 
+/// The exit code when the state cannot be known.
+const UNKNOWN: u8 = 2;
+
+/// What `--json` prints when the Docker engine does not answer.
+#[derive(Debug, Serialize)]
+struct Unreachable {
+    /// Always `unreachable`.
+    engine: &'static str,
+    docker_host: String,
+    container: String,
+    error: String,
+}
+
 #[derive(Debug, Serialize)]
 struct Status {
+    /// Always `reachable`.
+    engine: &'static str,
     /// Where the Docker engine was reached.
     docker_host: String,
     container: String,
@@ -56,7 +73,23 @@ impl Status {
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = &ctx.config;
-    let engine = docker::connect().await?;
+    let engine = match docker::connect().await {
+        Ok(engine) => engine,
+        Err(error) if args.json => {
+            let unreachable = Unreachable {
+                engine: "unreachable",
+                docker_host: docker::configured_host(),
+                container: config.container.clone(),
+                error: format!("{error:#}"),
+            };
+            println!("{}", serde_json::to_string_pretty(&unreachable)?);
+            return Ok(ExitCode::from(UNKNOWN));
+        }
+        Err(error) => {
+            ui::report_error(&error);
+            return Ok(ExitCode::from(UNKNOWN));
+        }
+    };
     let observed = engine.inspect_container(&config.container).await?;
     let running = observed.as_ref().is_some_and(|observed| observed.running);
     let mut databases = Vec::new();
@@ -64,6 +97,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         databases.push(database_status(ctx, url, running).await);
     }
     let status = Status {
+        engine: "reachable",
         docker_host: engine.host.clone(),
         container: config.container.clone(),
         state: observed

@@ -33,6 +33,29 @@ impl Engine {
         }
     }
 
+    /// The container's environment as it was created (`NAME=value` pairs split), empty when
+    /// it does not exist. It may hold a password: compare it, never print it.
+    pub async fn container_env(&self, name: &str) -> anyhow::Result<BTreeMap<String, String>> {
+        match self
+            .api
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(response) => Ok(response
+                .config
+                .and_then(|config| config.env)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|pair| {
+                    let (key, value) = pair.split_once('=')?;
+                    Some((key.to_string(), value.to_string()))
+                })
+                .collect()),
+            Err(error) if status_code(&error) == Some(404) => Ok(BTreeMap::new()),
+            Err(error) => Err(error).with_context(|| format!("cannot inspect container `{name}`")),
+        }
+    }
+
     /// Creates the container described by `spec` (it is not started).
     pub async fn create_container(&self, spec: &ContainerSpec) -> anyhow::Result<()> {
         let options = CreateContainerOptionsBuilder::new()

@@ -31,10 +31,7 @@ pub struct Engine {
 /// Connects to `DOCKER_HOST` (unix socket or tcp) or the default socket, and checks that the
 /// daemon answers.
 pub async fn connect() -> anyhow::Result<Engine> {
-    let host = std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|host| !host.is_empty())
-        .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string());
+    let host = configured_host();
     let unreachable = || {
         format!(
             "cannot reach the Docker daemon at {host}: is Docker running? Start it (for example \
@@ -48,6 +45,14 @@ pub async fn connect() -> anyhow::Result<Engine> {
         .with_context(unreachable)?
         .with_context(unreachable)?;
     Ok(Engine { api, host })
+}
+
+/// Where the engine is looked for: `DOCKER_HOST`, or Docker's default socket.
+pub fn configured_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string())
 }
 
 /// A container or volume found by label.

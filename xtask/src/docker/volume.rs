@@ -7,6 +7,7 @@ use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptions};
 
 use super::{Engine, LabelledResource, status_code};
+use crate::spec::ObservedVolume;
 
 impl Engine {
     /// Creates the volume unless it exists (Docker returns an existing volume as it is).
@@ -27,10 +28,16 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn volume_exists(&self, name: &str) -> anyhow::Result<bool> {
+    /// The volume's labels, driver and creation time, or `None` when it does not exist.
+    pub async fn inspect_volume(&self, name: &str) -> anyhow::Result<Option<ObservedVolume>> {
         match self.api.inspect_volume(name).await {
-            Ok(_) => Ok(true),
-            Err(error) if status_code(&error) == Some(404) => Ok(false),
+            Ok(volume) => Ok(Some(ObservedVolume {
+                name: volume.name,
+                labels: volume.labels.into_iter().collect(),
+                driver: volume.driver,
+                created_at: volume.created_at,
+            })),
+            Err(error) if status_code(&error) == Some(404) => Ok(None),
             Err(error) => Err(error).with_context(|| format!("cannot inspect volume `{name}`")),
         }
     }

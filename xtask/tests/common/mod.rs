@@ -10,8 +10,15 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use std::collections::HashMap;
+
 use bollard::Docker;
-use bollard::query_parameters::{RemoveContainerOptionsBuilder, RemoveVolumeOptions};
+use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptions, StartContainerOptions, WaitContainerOptions,
+};
+use futures_util::StreamExt;
 
 pub const PASSWORD: &str = "it-secret";
 
@@ -91,6 +98,60 @@ impl Sandbox {
                 Ok(inspect) => Some(inspect.state.unwrap().status.unwrap().to_string()),
                 Err(_) => None,
             }
+        })
+    }
+
+    /// Creates the sandbox's volume as another tool would (or as nelo does, with its labels).
+    pub fn create_volume(&self, labels: &[(&str, &str)]) {
+        let name = self.volume.clone();
+        let labels: HashMap<String, String> = labels
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        block_on(move || async move {
+            let request = VolumeCreateRequest {
+                name: Some(name),
+                labels: Some(labels),
+                ..Default::default()
+            };
+            docker().create_volume(request).await.unwrap();
+        });
+    }
+
+    /// Runs `script` (`sh -c`, as root) in a throwaway container of the sandbox's image with
+    /// the sandbox's volume at /var/lib/postgresql/data; returns what it printed.
+    pub fn run_in_volume(&self, script: &str) -> String {
+        let (image, volume, script) = (self.image.clone(), self.volume.clone(), script.to_string());
+        let name = format!("{}_probe", self.container);
+        block_on(move || async move {
+            let docker = docker();
+            let body = ContainerCreateBody {
+                image: Some(image),
+                cmd: Some(vec!["sh".to_string(), "-c".to_string(), script]),
+                host_config: Some(HostConfig {
+                    binds: Some(vec![format!("{volume}:/var/lib/postgresql/data")]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let options = CreateContainerOptionsBuilder::new().name(&name).build();
+            docker.create_container(Some(options), body).await.unwrap();
+            docker
+                .start_container(&name, None::<StartContainerOptions>)
+                .await
+                .unwrap();
+            let _ = docker
+                .wait_container(&name, None::<WaitContainerOptions>)
+                .collect::<Vec<_>>()
+                .await;
+            let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
+            let output: Vec<_> = docker.logs(&name, Some(options)).collect().await;
+            let remove = RemoveContainerOptionsBuilder::new().force(true).build();
+            let _ = docker.remove_container(&name, Some(remove)).await;
+            output
+                .into_iter()
+                .map(|chunk| chunk.unwrap().to_string())
+                .collect::<String>()
         })
     }
 

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 
 use crate::backup::dump::{Compression, Format};
-use crate::backup::file::{WrittenDump, checksum_path, sweep_stale_partials};
+use crate::backup::file::{DumpPath, WrittenDump, sweep_stale_partials};
 use crate::backup::name::backup_file_name;
 use crate::config::DatabaseUrl;
 use crate::context::Context;
@@ -124,15 +124,16 @@ pub(crate) async fn backup_before_change(
     Ok(Some(written.path))
 }
 
-/// Where the dump goes: `--output` as a file, or a free `<db>-<time>-<reason>.<ext>` in
-/// `--output` or the backup directory (created, and swept of dead partials).
+/// Where the dump goes: `--output` as a file (never replaced), or `<db>-<time>-<reason>.<ext>`
+/// in `--output` or the backup directory (created, and swept of dead partials), numbered at
+/// commit when another backup took that name in the same second.
 fn output_path(
     ctx: &Context,
     output: Option<&Path>,
     database: &str,
     reason: &str,
     format: Format,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<DumpPath> {
     let dir = match output {
         Some(path) if !path.is_dir() => {
             let dir = path
@@ -141,7 +142,7 @@ fn output_path(
                 .unwrap_or(Path::new("."));
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create `{}`", dir.display()))?;
-            return Ok(path.to_path_buf());
+            return Ok(DumpPath::exact(path.to_path_buf()));
         }
         Some(dir) => dir.to_path_buf(),
         None => ctx.config.backup_dir.clone(),
@@ -153,20 +154,8 @@ fn output_path(
         )
     })?;
     sweep_stale_partials(&dir)?;
-    let now = Utc::now();
-    // Two backups of one database in the same second get `-2`, `-3`... on their reason.
-    let path = (1..)
-        .map(|attempt| {
-            let reason = if attempt == 1 {
-                reason.to_string()
-            } else {
-                format!("{reason}-{attempt}")
-            };
-            dir.join(backup_file_name(database, now, &reason, format))
-        })
-        .find(|path| !path.exists() && !checksum_path(path).exists())
-        .expect("an unbounded range finds a free name");
-    Ok(path)
+    let name = backup_file_name(database, Utc::now(), reason, format);
+    Ok(DumpPath::numbered(dir.join(name)))
 }
 
 fn summary(database: &str, written: &WrittenDump, elapsed: Duration) -> String {

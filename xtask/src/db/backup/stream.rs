@@ -2,7 +2,6 @@
 //! or on the host when its pg_dump is recent enough. Memory stays constant: chunks go
 //! straight to the [`AtomicDump`] writer, hashed on the way.
 
-use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::Context as _;
@@ -15,7 +14,7 @@ use crate::backup::dump::{
     Compression, Dumper, Format, choose_dumper, compression_for, is_unsupported_compression,
     parse_major_version, pg_dump_argv,
 };
-use crate::backup::file::{AtomicDump, WrittenDump};
+use crate::backup::file::{AtomicDump, DumpPath, WrittenDump};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::Engine;
@@ -36,7 +35,7 @@ pub(crate) async fn dump_to_file(
     format: Format,
     compression: Option<Compression>,
     snapshot: Option<&str>,
-    path: &Path,
+    path: &DumpPath,
 ) -> anyhow::Result<WrittenDump> {
     let container = &ctx.config.container;
     let dumper = pick_dumper(engine, container, url)
@@ -150,7 +149,7 @@ async fn dump_once(
     url: &DatabaseUrl,
     dumper: Dumper,
     argv: &[String],
-    path: &Path,
+    path: &DumpPath,
 ) -> Result<WrittenDump, DumpError> {
     let mut dump = AtomicDump::create(path)?;
     let bar = ui::byte_counter(format!("dumping `{}`", url.database()));

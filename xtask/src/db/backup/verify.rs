@@ -142,7 +142,7 @@ async fn compare(
     dump: &Path,
     format: crate::backup::dump::Format,
 ) -> anyhow::Result<Report> {
-    restore_into(ctx, engine, dump, format, &scratch.database()).await?;
+    restore_into(ctx, engine, dump, format, &scratch.database(), false).await?;
     let restored = snapshot(&mut postgres::connect(scratch, CONNECT_DEADLINE).await?).await?;
     Ok(Report {
         tables: original.row_counts.len(),
