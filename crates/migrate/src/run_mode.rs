@@ -254,34 +254,20 @@ pub fn non_transactional_statement(words: &[&str]) -> Option<String> {
         "VACUUM"
     } else if is(0, "alter") && is(1, "system") {
         "ALTER SYSTEM"
-    } else if (is(0, "create") || is(0, "drop")) && is(1, "database") {
-        if is(0, "create") {
-            "CREATE DATABASE"
-        } else {
-            "DROP DATABASE"
-        }
-    } else if (is(0, "create") || is(0, "drop")) && is(1, "tablespace") {
-        if is(0, "create") {
-            "CREATE TABLESPACE"
-        } else {
-            "DROP TABLESPACE"
-        }
+    } else if (is(0, "create") || is(0, "drop"))
+        && (is(1, "database") || is(1, "tablespace") || is(1, "subscription"))
+        || (is(0, "commit") || is(0, "rollback")) && is(1, "prepared")
+    {
+        // The first two words name it: CREATE DATABASE, DROP SUBSCRIPTION, COMMIT PREPARED.
+        return Some(format!(
+            "{} {}",
+            words[0].to_ascii_uppercase(),
+            words[1].to_ascii_uppercase()
+        ));
     } else if is(0, "alter") && is(1, "database") && has("tablespace") && has("set") {
         "ALTER DATABASE ... SET TABLESPACE"
-    } else if (is(0, "create") || is(0, "drop")) && is(1, "subscription") {
-        if is(0, "create") {
-            "CREATE SUBSCRIPTION"
-        } else {
-            "DROP SUBSCRIPTION"
-        }
     } else if is(0, "alter") && is(1, "table") && has("detach") && has("concurrently") {
         "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY"
-    } else if (is(0, "commit") || is(0, "rollback")) && is(1, "prepared") {
-        if is(0, "commit") {
-            "COMMIT PREPARED"
-        } else {
-            "ROLLBACK PREPARED"
-        }
     } else if is(0, "alter") && is(1, "subscription") && has("refresh") {
         "ALTER SUBSCRIPTION ... REFRESH PUBLICATION"
     } else if is(0, "discard") && is(1, "all") {

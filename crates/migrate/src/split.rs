@@ -95,10 +95,7 @@ pub fn split_statements(script: &str) -> Vec<Statement<'_>> {
                 index + 1
             }
             byte if is_identifier_start(byte) => {
-                let word_end = bytes[index..]
-                    .iter()
-                    .position(|&byte| !is_identifier_byte(byte))
-                    .map_or(bytes.len(), |found| index + found);
+                let word_end = word_end(bytes, index);
                 nesting.word(&script[index..word_end]);
                 word_end
             }
@@ -199,10 +196,7 @@ pub fn top_level_words(sql: &str) -> Vec<&str> {
                 index + 1
             }
             byte if is_identifier_start(byte) => {
-                let word_end = bytes[index..]
-                    .iter()
-                    .position(|&byte| !is_identifier_byte(byte))
-                    .map_or(bytes.len(), |found| index + found);
+                let word_end = word_end(bytes, index);
                 if depth == 0 {
                     words.push(&sql[index..word_end]);
                 }
@@ -283,6 +277,14 @@ impl Nesting {
             _ => false,
         }
     }
+}
+
+/// Index just past the unquoted word (keyword or identifier) starting at `start`.
+fn word_end(bytes: &[u8], start: usize) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|&byte| !is_identifier_byte(byte))
+        .map_or(bytes.len(), |found| start + found)
 }
 
 fn is_identifier_start(byte: u8) -> bool {

@@ -106,25 +106,33 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
-        // Drop cannot be async: drop the database from a thread with its own runtime.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&server_url()).await?;
-                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await?;
-                admin.close().await
-            })?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
+        let dropped = on_own_runtime(move || async move {
+            let mut admin = PgConnection::connect(&server_url()).await?;
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut admin)
+                .await?;
+            admin.close().await
+        });
+        if !dropped {
             eprintln!("warning: could not drop test database `{}`", self.name);
         }
     }
+}
+
+/// Runs `work` to its end on a thread with a runtime of its own (from `Drop`, which cannot be
+/// async, even inside a test's runtime); whether it succeeded.
+fn on_own_runtime<F>(make: impl FnOnce() -> F + Send + 'static) -> bool
+where
+    F: std::future::Future<Output = Result<(), sqlx::Error>>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .is_ok_and(|runtime| runtime.block_on(make()).is_ok())
+    })
+    .join()
+    .unwrap_or(false)
 }
 
 /// Writes a migrations folder: Prisma's lock file and one folder per (name, sql).
@@ -200,38 +208,31 @@ impl TestRole {
 impl Drop for TestRole {
     fn drop(&mut self) {
         let name = self.name.clone();
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&server_url()).await?;
-                let databases: Vec<(String,)> = sqlx::query_as(
-                    "SELECT DISTINCT d.datname::text FROM pg_shdepend s
+        let dropped = on_own_runtime(move || async move {
+            let mut admin = PgConnection::connect(&server_url()).await?;
+            let databases: Vec<(String,)> = sqlx::query_as(
+                "SELECT DISTINCT d.datname::text FROM pg_shdepend s
                      JOIN pg_database d ON d.oid = s.dbid
                      WHERE s.refclassid = 'pg_authid'::regclass
                        AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)",
-                )
-                .bind(&name)
-                .fetch_all(&mut admin)
-                .await?;
-                for (database,) in databases {
-                    let mut conn =
-                        PgConnection::connect(&url_for_database(&server_url(), &database)).await?;
-                    sqlx::raw_sql(&format!("DROP OWNED BY \"{name}\" CASCADE"))
-                        .execute(&mut conn)
-                        .await?;
-                    conn.close().await?;
-                }
-                sqlx::raw_sql(&format!("DROP ROLE IF EXISTS \"{name}\""))
-                    .execute(&mut admin)
+            )
+            .bind(&name)
+            .fetch_all(&mut admin)
+            .await?;
+            for (database,) in databases {
+                let mut conn =
+                    PgConnection::connect(&url_for_database(&server_url(), &database)).await?;
+                sqlx::raw_sql(&format!("DROP OWNED BY \"{name}\" CASCADE"))
+                    .execute(&mut conn)
                     .await?;
-                admin.close().await
-            })?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
+                conn.close().await?;
+            }
+            sqlx::raw_sql(&format!("DROP ROLE IF EXISTS \"{name}\""))
+                .execute(&mut admin)
+                .await?;
+            admin.close().await
+        });
+        if !dropped {
             eprintln!("warning: could not drop test role `{}`", self.name);
         }
     }
