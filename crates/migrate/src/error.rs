@@ -1,4 +1,8 @@
 //! The library's error type: every variant carries what a caller branches on.
+//!
+//! Messages state facts (what failed, where, why); they name no command or flag of any front
+//! end. Each binary adds its own next step (`nelo-migrate`'s `cli::advice`, xtask's
+//! `db::migrate` hints), since `resolve --applied NAME` is spelt differently in each.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +13,7 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("migrations folder `{}` does not exist; create it with `nelo-migrate create --name NAME` or pass --migrations DIR", path.display())]
+    #[error("migrations folder `{}` does not exist", path.display())]
     FolderMissing { path: PathBuf },
 
     #[error("cannot read `{}`", path.display())]
@@ -43,14 +47,14 @@ pub enum Error {
         source: sqlx::Error,
     },
 
-    #[error("cannot connect to {url} within {:.1} s (last error: {last_error}); is the server running? raise --connect-timeout to wait longer", waited.as_secs_f32())]
+    #[error("cannot connect to {url} within {:.1} s (last error: {last_error}); is the server running?", waited.as_secs_f32())]
     ConnectTimeout {
         url: String,
         waited: Duration,
         last_error: String,
     },
 
-    #[error("the migration lock (advisory lock {key}) is still held after {:.1} s{}; wait for that deploy to finish or raise --lock-timeout", waited.as_secs_f32(), holder_text(holder))]
+    #[error("the migration lock (advisory lock {key}) is still held after {:.1} s{}; another deploy is running", waited.as_secs_f32(), holder_text(holder))]
     LockTimeout {
         key: i64,
         waited: Duration,
@@ -58,7 +62,7 @@ pub enum Error {
     },
 
     #[error(
-        "migration `{name}` failed in an earlier deploy and blocks new ones; fix the database, then run `nelo-migrate resolve --rolled-back {name}` to run it again, or `nelo-migrate resolve --applied {name}` if you completed it by hand"
+        "migration `{name}` failed in an earlier deploy and blocks new ones until it is resolved: fix the database, then mark it rolled back to run it again, or applied if you completed it by hand (Prisma's P3009)"
     )]
     FailedMigrationFound { name: String },
 
@@ -90,7 +94,7 @@ pub enum Error {
     },
 
     #[error(
-        "schema `{schema}` already holds {} but has no `_prisma_migrations`, so deploy cannot tell which migrations it reflects (Prisma's P3005); to adopt it, run `nelo-migrate resolve --applied NAME` for each migration it already has{}, then deploy; or deploy into an empty database",
+        "schema `{schema}` already holds {} but has no `_prisma_migrations`, so deploy cannot tell which migrations it reflects (Prisma's P3005); to adopt it, mark as applied each migration it already has{} (baselining), then deploy; or deploy into an empty database",
         objects_text(objects),
         first_migration.as_ref().map(|name| format!(" (the first is `{name}`)")).unwrap_or_default()
     )]
@@ -127,7 +131,7 @@ pub enum Error {
     #[error("a migration with timestamp {timestamp} already exists: `{}`; wait a second and retry", path.display())]
     TimestampTaken { timestamp: String, path: PathBuf },
 
-    #[error("no seed command is configured; set NELO_SEED_COMMAND or pass --seed-command CMD")]
+    #[error("no seed command is configured")]
     SeedNotConfigured,
 
     #[error("cannot start seed command `{command}`")]

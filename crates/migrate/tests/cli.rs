@@ -478,3 +478,28 @@ fn provider_other_than_postgresql_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_blocked_deploy_says_which_resolve_commands_of_this_binary_to_run() {
+    let db = TestDb::new().await;
+    let dir = folder(&[("20250101000000_bad", "SELECT 1/0;\n")]);
+    let failed = run(&["deploy", "--database-url", &db.url], dir.path());
+    assert_eq!(failed.status.code(), Some(1));
+    let blocked = run(&["deploy", "--database-url", &db.url], dir.path());
+    assert_eq!(blocked.status.code(), Some(1));
+    let text = stderr(&blocked);
+    assert!(
+        text.contains("blocks new ones until it is resolved"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: once the database is fixed: `nelo-migrate resolve --rolled-back 20250101000000_bad`"),
+        "{text}"
+    );
+    // Said once: the library's message names no command of its own.
+    assert_eq!(
+        text.matches("nelo-migrate resolve --rolled-back").count(),
+        1,
+        "{text}"
+    );
+}

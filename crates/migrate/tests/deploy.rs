@@ -194,7 +194,7 @@ async fn failure_rolls_back_records_the_error_and_blocks_until_resolved() {
     assert!(
         blocked
             .to_string()
-            .contains("resolve --rolled-back 20250102000000_broken"),
+            .contains("blocks new ones until it is resolved"),
         "{blocked}"
     );
     assert!(!db.table_exists("after_table").await);
@@ -436,7 +436,8 @@ async fn a_schema_built_without_migrations_is_refused_until_baselined() {
     }
     let text = error.to_string();
     assert!(
-        text.contains("resolve --applied NAME") && text.contains("`20250101000000_users`"),
+        text.contains("mark as applied each migration it already has")
+            && text.contains("`20250101000000_users`"),
         "{text}"
     );
     assert!(!db.table_exists("_prisma_migrations").await);

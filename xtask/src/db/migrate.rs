@@ -192,6 +192,17 @@ fn resolve_hint(error: &nelo_migrate::Error, test: bool) -> Option<String> {
         } => Some(format!(
             "; if it already has the schema of `{name}`: `{command} --applied {name}`"
         )),
+        nelo_migrate::Error::LockTimeout { .. } => Some(
+            "; wait for that deploy to finish, or raise NELO_LOCK_TIMEOUT in `.env`".to_string(),
+        ),
+        nelo_migrate::Error::ConnectTimeout { .. } => Some(
+            "; is the container up (`cargo xtask db status`)? NELO_CONNECT_TIMEOUT waits longer"
+                .to_string(),
+        ),
+        nelo_migrate::Error::FolderMissing { .. } => Some(
+            "; create a migration with `cargo xtask db migrate create --name NAME`, or set NELO_MIGRATIONS_DIR"
+                .to_string(),
+        ),
         _ => None,
     }
 }

@@ -1,5 +1,6 @@
 //! The subcommands of the `nelo-migrate` binary, one file each.
 
+pub mod advice;
 pub mod args;
 pub mod create;
 pub mod deploy;

@@ -41,10 +41,14 @@ pub fn note(text: &str) {
     eprintln!("{text}");
 }
 
-/// The error chain, once: `error: ...` then one `caused by: ...` per source.
+/// The error chain, once: `error: ...` then one `caused by: ...` per source, then this
+/// binary's next step for a library error (`hint: ...`).
 pub fn error(error: &anyhow::Error) {
     eprintln!("error: {error}");
     for cause in error.chain().skip(1) {
         eprintln!("caused by: {cause}");
+    }
+    if let Some(step) = super::advice::for_chain(error) {
+        eprintln!("hint: {step}");
     }
 }

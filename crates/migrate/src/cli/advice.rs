@@ -1,0 +1,88 @@
+//! What to do next, in this binary's own commands and flags, for the library's errors (whose
+//! messages state facts only).
+
+use nelo_migrate::Error;
+
+/// The next step for `error`, if this binary has one to offer.
+pub fn next_step(error: &Error) -> Option<String> {
+    Some(match error {
+        Error::FolderMissing { .. } => {
+            "create it with `nelo-migrate create --name NAME`, or pass --migrations DIR (NELO_MIGRATIONS_DIR)"
+                .to_string()
+        }
+        Error::ConnectTimeout { .. } => {
+            "raise --connect-timeout (NELO_CONNECT_TIMEOUT) to wait longer".to_string()
+        }
+        Error::LockTimeout { .. } => {
+            "wait for that deploy to finish, or raise --lock-timeout (NELO_LOCK_TIMEOUT)".to_string()
+        }
+        Error::FailedMigrationFound { name } => format!(
+            "once the database is fixed: `nelo-migrate resolve --rolled-back {name}` to run it again, or `nelo-migrate resolve --applied {name}` if you completed it by hand"
+        ),
+        Error::SchemaNotEmpty {
+            first_migration, ..
+        } => format!(
+            "`nelo-migrate resolve --applied {}` for each migration the schema already has, then deploy",
+            first_migration.as_deref().unwrap_or("NAME")
+        ),
+        Error::SeedNotConfigured => {
+            "set NELO_SEED_COMMAND, or pass --seed-command CMD".to_string()
+        }
+        _ => return None,
+    })
+}
+
+/// The next step for the first library error in `error`'s chain.
+pub fn for_chain(error: &anyhow::Error) -> Option<String> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Error>())
+        .and_then(next_step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocked_deploy_names_this_binarys_resolve_commands() {
+        let error = anyhow::Error::new(Error::FailedMigrationFound {
+            name: "0_init".into(),
+        })
+        .context("cannot deploy");
+        let step = for_chain(&error).unwrap();
+        assert!(
+            step.contains("`nelo-migrate resolve --rolled-back 0_init`"),
+            "{step}"
+        );
+        assert!(
+            step.contains("`nelo-migrate resolve --applied 0_init`"),
+            "{step}"
+        );
+        assert_eq!(for_chain(&anyhow::anyhow!("unrelated")), None);
+    }
+
+    #[test]
+    fn library_messages_name_no_command_of_this_binary() {
+        let errors = [
+            Error::FolderMissing {
+                path: "migrations".into(),
+            },
+            Error::FailedMigrationFound {
+                name: "0_init".into(),
+            },
+            Error::SeedNotConfigured,
+            Error::LockTimeout {
+                key: 1,
+                waited: std::time::Duration::from_secs(1),
+                holder: None,
+            },
+        ];
+        for error in errors {
+            let text = error.to_string();
+            assert!(!text.contains("nelo-migrate"), "{text}");
+            assert!(!text.contains("--"), "{text}");
+            assert!(next_step(&error).is_some(), "{text}");
+        }
+    }
+}
