@@ -12,7 +12,9 @@
 mod checksum;
 mod connect;
 mod create;
+mod database_url;
 mod deploy;
+pub mod dotenv;
 mod error;
 mod folder;
 mod migrator;
@@ -27,13 +29,13 @@ mod status;
 mod store;
 
 pub use checksum::{checksum, checksum_matches};
-pub use connect::{APPLICATION_NAME, Target};
 pub use create::{EMPTY_MIGRATION, create_migration, normalize_name};
+pub use database_url::{APPLICATION_NAME, DatabaseUrl, UrlError, UrlPart};
 pub use error::{Error, LockHolder, MigrationFailure};
 pub use folder::{Migration, MigrationsDir, NO_TRANSACTION_MARKER, is_migration_folder_name, load};
 pub use migrator::{DeployReport, Event, Migrator};
 pub use plan::{HistoryRow, MigrationStatus, State, StatusReport, classify};
 pub use position::line_column;
-pub use redact::redact_url;
+pub use redact::{redact_text, redact_url};
 pub use resolve::{Resolution, check_resolution};
 pub use store::{LOCK_KEY, quote_identifier};

@@ -42,7 +42,13 @@ pub fn note(text: &str) {
     eprintln!("{text}");
 }
 
-/// The error chain, once: `error: ...` then one `caused by: ...` per source.
+/// A warning: something is ignored or may not do what was meant.
+pub fn warning(text: &str) {
+    eprintln!("warning: {text}");
+}
+
+/// The error chain, once: `error: ...` then one `caused by: ...` per source. Every URL in
+/// it was redacted where the message was made.
 pub fn error(error: &anyhow::Error) {
     eprintln!("error: {error}");
     for cause in error.chain().skip(1) {

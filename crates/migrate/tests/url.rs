@@ -1,0 +1,218 @@
+//! Database URLs through the `nelo-migrate` binary: a malformed URL fails at once naming the
+//! wrong part, and no failing command shows any piece of a password (a property over
+//! generated passwords, raw and percent-encoded, against a port where nothing listens and a
+//! real server that refuses them).
+
+mod common;
+
+use std::process::Output;
+
+use common::{binary, folder, server_url};
+
+/// Characters that appear in nothing the binary prints on its own: every generated
+/// password has one in each run of three characters, so a piece of the password longer than
+/// two characters in the output is a leak, not a coincidence.
+const RARE: &[char] = &['Ж', '日', 'é', 'ẞ', '🔑', 'Ω'];
+/// The characters that end a password early, and more.
+const COMMON: &[char] = &[
+    '@', '#', '?', '/', ':', '%', '&', '=', ' ', '"', '\'', '\\', '[', ']', '`', '+', ';', '$',
+    '!', '*', '~', 'a', 'Z', '0', '9', '-', '_', '.',
+];
+
+fn password(rng: &mut fastrand::Rng) -> String {
+    let length = rng.usize(4..20);
+    (0..length)
+        .map(|index| {
+            if index % 3 == 0 {
+                RARE[rng.usize(..RARE.len())]
+            } else {
+                COMMON[rng.usize(..COMMON.len())]
+            }
+        })
+        .collect()
+}
+
+fn encoded(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn assert_no_fragment(output: &str, password: &str, context: &str) {
+    let characters: Vec<char> = password.chars().collect();
+    for window in characters.windows(3) {
+        let piece: String = window.iter().collect();
+        assert!(
+            !output.contains(&piece),
+            "`{piece}` of the password leaked ({context}):\n{output}"
+        );
+    }
+    for rare in RARE {
+        let encoded = encoded(&rare.to_string());
+        assert!(
+            !output.contains(*rare)
+                && !output.contains(&encoded)
+                && !output.contains(&encoded.to_lowercase()),
+            "`{rare}` of the password leaked ({context}):\n{output}"
+        );
+    }
+}
+
+fn run(args: &[&str], url: &str, dir: &std::path::Path, connect_timeout: &str) -> Output {
+    binary()
+        .args(args)
+        .arg("--migrations")
+        .arg(dir)
+        .env("DATABASE_URL", url)
+        .env("NELO_CONNECT_TIMEOUT", connect_timeout)
+        .env("NELO_LOCK_TIMEOUT", "1")
+        .output()
+        .expect("run nelo-migrate")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn property_no_failing_command_shows_a_piece_of_the_password() {
+    let server = url::Url::parse(&server_url()).unwrap();
+    let server_authority = format!(
+        "{}@{}:{}",
+        server.username(),
+        server.host_str().unwrap(),
+        server.port().unwrap_or(5432)
+    );
+    let nowhere = format!("nelo@127.0.0.1:{}", closed_port());
+    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
+    let commands: &[&[&str]] = &[
+        &["deploy"],
+        &["status"],
+        &["status", "--json"],
+        &["resolve", "--applied", "20250101000000_a"],
+        &["reset", "--force", "--skip-seed"],
+    ];
+    let mut rng = fastrand::Rng::with_seed(0x75726c73);
+    for case in 0..16 {
+        let password = password(&mut rng);
+        let raw = case % 2 == 0;
+        let written = if raw {
+            password.clone()
+        } else {
+            encoded(&password)
+        };
+        // A real server refuses the password at once; where nothing listens, retries stop
+        // after a tenth of a second.
+        let ((user, rest), connect_timeout) = if case % 4 < 2 {
+            (server_authority.split_once('@').unwrap(), "10")
+        } else {
+            (nowhere.split_once('@').unwrap(), "0.1")
+        };
+        let url = format!("postgresql://{user}:{written}@{rest}/postgres?schema=app");
+        for args in commands {
+            let context = format!(
+                "case {case} ({}), {args:?}",
+                if raw { "raw" } else { "encoded" }
+            );
+            let output = run(args, &url, dir.path(), connect_timeout);
+            assert!(!output.status.success(), "{context}: {}", text(&output));
+            assert_no_fragment(&text(&output), &password, &context);
+        }
+    }
+}
+
+#[test]
+fn a_malformed_url_fails_at_once_naming_the_part() {
+    let dir = folder(&[("20250101000000_a", "SELECT 1;\n")]);
+    let cases = [
+        ("htp:/x", "`postgresql://`"),
+        (
+            "postgresql://nelo:p@ss#w/rd@127.0.0.1:1/db",
+            "do not run to the last `@`",
+        ),
+        (
+            "postgresql://nelo:pa/ss@127.0.0.1:1/db",
+            "the port is not a number",
+        ),
+        (
+            "postgresql://nelo:/secret@127.0.0.1:1/db",
+            "do not run to the last `@`",
+        ),
+        ("postgresql://nelo:pw@/db", "names no host"),
+        (
+            "postgresql://nelo:pw@127.0.0.1:1/db?connect_timeout=x",
+            "`connect_timeout`",
+        ),
+    ];
+    for (url, problem) in cases {
+        // A deadline of an hour: only a URL refused before any attempt can end this test.
+        let output = binary()
+            .args(["deploy", "--connect-timeout", "3600", "--migrations"])
+            .arg(dir.path())
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        let text = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{url}: {text}");
+        assert!(text.contains(problem), "{url}: {text}");
+        assert!(text.contains("percent-encoded"), "{url}: {text}");
+        for piece in ["secret", "ss#w", "pa/s", "a/ss"] {
+            assert!(!text.contains(piece), "{text}");
+        }
+    }
+}
+
+#[test]
+fn unknown_parameters_are_ignored_with_a_warning() {
+    let dir = folder(&[("20250101000000_a", "SELECT 1;\n")]);
+    let mut url = url::Url::parse(&server_url()).unwrap();
+    url.set_path("/nelo_mt_does_not_exist");
+    url.set_query(Some("connection_limit=3&pgbouncer=false&frobnicate=1"));
+    let output = run(&["status"], url.as_str(), dir.path(), "10");
+    let text = text(&output);
+    assert!(
+        text.contains("warning: parameter `frobnicate` is not one that Prisma knows"),
+        "{text}"
+    );
+    let warnings: Vec<&str> = text.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        text.contains("`nelo_mt_does_not_exist` does not exist"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn prisma_parameters_reach_the_connection() {
+    let db = common::TestDb::new().await;
+    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
+    for (query, schema) in [
+        (
+            "schema=viaOptions&connection_limit=1&connect_timeout=5&sslmode=disable",
+            "viaOptions",
+        ),
+        (
+            "schema=viaQuery&pgbouncer=true&statement_cache_size=0",
+            "viaQuery",
+        ),
+    ] {
+        let url = format!("{}?{query}", db.url);
+        let output = run(&["deploy"], &url, dir.path(), "10");
+        assert!(output.status.success(), "{query}: {}", text(&output));
+        let tables: i64 = db
+            .scalar(&format!(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}' \
+                 AND tablename IN ('a', '_prisma_migrations')"
+            ))
+            .await;
+        assert_eq!(tables, 2, "{query}");
+    }
+}
