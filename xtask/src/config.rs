@@ -88,6 +88,14 @@ impl Config {
         })
     }
 
+    /// What of the configuration is ignored, one sentence each: for warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = self.database_url.ignored();
+        warnings.extend(self.test_database_url.ignored());
+        warnings.dedup();
+        warnings
+    }
+
     /// The URL of `--test` or of the development database.
     pub fn target_url(&self, test: bool) -> &DatabaseUrl {
         if test {

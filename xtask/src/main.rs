@@ -60,6 +60,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let ctx = Context::from_env(root)?;
+        ctx.config.warnings().iter().for_each(ui::warn);
         match cli.command {
             Command::Db(command) => db::run(&ctx, command).await,
             Command::Image(command) => image::run(&ctx, command).await,

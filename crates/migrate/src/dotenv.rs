@@ -111,6 +111,23 @@ mod tests {
         assert_eq!(first_bad_line(contents), Some(4));
     }
 
+    /// What `.env.example` says about `$`, `#` and quotes, checked against dotenvy.
+    #[test]
+    fn quoting_rules_documented_in_env_example() {
+        let value = |line: &str| {
+            let mut entries = dotenvy::from_read_iter(line.as_bytes());
+            entries.next().unwrap().unwrap().1
+        };
+        assert_eq!(value("A='p$w#d\\x \"'"), "p$w#d\\x \"");
+        assert_eq!(first_bad_line("A='ends\\'"), Some(1));
+        assert_eq!(value("A=\"p$NELO9UNSET#d\""), "p#d");
+        assert_eq!(value("A=\"p\\$w#d\""), "p$w#d");
+        assert_eq!(value("A=p$NELO9UNSET"), "p");
+        assert_eq!(value("A=p#d"), "p#d");
+        assert_eq!(value("A=p #d"), "p");
+        assert_eq!(first_bad_line("A=p d"), Some(1));
+    }
+
     #[test]
     fn a_missing_file_is_fine_and_a_broken_one_names_its_line() {
         let dir = tempfile::tempdir().unwrap();

@@ -140,6 +140,10 @@ fn a_malformed_url_fails_at_once_naming_the_part() {
         ),
         (
             "postgresql://nelo:pa/ss@127.0.0.1:1/db",
+            "do not run to the last `@`",
+        ),
+        (
+            "postgresql://nelo:pw@127.0.0.1:54x2/db",
             "the port is not a number",
         ),
         (

@@ -89,29 +89,39 @@ impl DatabaseUrl {
                 format!("the scheme is {named}; it must be `postgresql://` or `postgres://`"),
             ));
         }
-        let url = Url::parse(text).map_err(|error| {
-            let (part, problem) = parse_error_problem(error);
-            fail(part, problem.into())
-        })?;
-        // The user name and password run to the last `@`: if the parser ended them earlier,
+        // The user name and password run to the last `@`: if the parser ends them earlier,
         // a raw special character in them cut the URL somewhere else than the user meant.
-        let (raw_user, raw_password) = match rest.rfind('@') {
+        let (raw_user, raw_password, after) = match rest.rfind('@') {
             Some(at) => match rest[..at].split_once(':') {
-                Some((user, password)) => (user, Some(password)),
-                None => (&rest[..at], None),
+                Some((user, password)) => (user, Some(password), &rest[at + 1..]),
+                None => (&rest[..at], None, &rest[at + 1..]),
             },
-            None => ("", None),
+            None => ("", None, rest),
         };
-        let decoded = |text: &str| percent_decode_str(text).collect::<Vec<u8>>();
-        if decoded(url.username()) != decoded(raw_user)
-            || url.password().map(decoded) != raw_password.map(decoded).filter(|p| !p.is_empty())
-        {
-            return Err(fail(
+        let cut_early = || {
+            fail(
                 UrlPart::UserInfo,
                 "the user name and password do not run to the last `@` before the host: a raw \
                  special character ended them early, or an `@` follows the host"
                     .into(),
-            ));
+            )
+        };
+        let url = Url::parse(text).map_err(|error| {
+            // When what follows the last `@` parses on its own, the user name or password
+            // is what broke the URL.
+            let after_parses = Url::parse(&format!("{scheme}://{after}"))
+                .is_ok_and(|alone| alone.host_str().is_some_and(|host| !host.is_empty()));
+            if after.len() < rest.len() && after_parses {
+                return cut_early();
+            }
+            let (part, problem) = parse_error_problem(error);
+            fail(part, problem.into())
+        })?;
+        let decoded = |text: &str| percent_decode_str(text).collect::<Vec<u8>>();
+        if decoded(url.username()) != decoded(raw_user)
+            || url.password().map(decoded) != raw_password.map(decoded).filter(|p| !p.is_empty())
+        {
+            return Err(cut_early());
         }
         if url.fragment().is_some() {
             return Err(fail(
@@ -352,17 +362,9 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 fn parse_error_problem(error: url::ParseError) -> (UrlPart, &'static str) {
     use url::ParseError::*;
     match error {
-        InvalidPort => (
-            UrlPart::Port,
-            "the port is not a number from 0 to 65535 (a raw `/`, `?` or `#` in the password \
-             ends the host early, so the rest of the password reads as a port)",
-        ),
+        InvalidPort => (UrlPart::Port, "the port is not a number from 0 to 65535"),
         EmptyHost => (UrlPart::Host, "it names no host"),
-        IdnaError | InvalidDomainCharacter => (
-            UrlPart::Host,
-            "the host is not a valid host name (a raw special character in the password may \
-             have made part of it the host)",
-        ),
+        IdnaError | InvalidDomainCharacter => (UrlPart::Host, "the host is not a valid host name"),
         InvalidIpv4Address | InvalidIpv6Address => {
             (UrlPart::Host, "the host is not a valid IP address")
         }
