@@ -8,53 +8,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Characters that appear in nothing xtask prints on its own: every generated password has
-/// one in each run of three characters, so a piece of it longer than two characters in the
-/// output is a leak, not a coincidence.
-const RARE: &[char] = &['Ж', '日', 'é', 'ẞ', '🔑', 'Ω'];
-const COMMON: &[char] = &[
-    '@', '#', '?', '/', ':', '%', '&', '=', ' ', '"', '\'', '\\', '[', ']', '`', '+', ';', '$',
-    '!', '*', '~', 'a', 'Z', '0', '9', '-', '_', '.',
-];
-
-fn password(rng: &mut fastrand::Rng) -> String {
-    let length = rng.usize(4..20);
-    (0..length)
-        .map(|index| {
-            if index % 3 == 0 {
-                RARE[rng.usize(..RARE.len())]
-            } else {
-                COMMON[rng.usize(..COMMON.len())]
-            }
-        })
-        .collect()
-}
-
-fn encoded(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
-fn assert_no_fragment(output: &str, password: &str, context: &str) {
-    let characters: Vec<char> = password.chars().collect();
-    for window in characters.windows(3) {
-        let piece: String = window.iter().collect();
-        assert!(
-            !output.contains(&piece),
-            "`{piece}` of the password leaked ({context}):\n{output}"
-        );
-    }
-    for rare in RARE {
-        let encoded = encoded(&rare.to_string());
-        assert!(
-            !output.contains(*rare)
-                && !output.contains(&encoded)
-                && !output.contains(&encoded.to_lowercase()),
-            "`{rare}` of the password leaked ({context}):\n{output}"
-        );
-    }
-}
+use nelo_fixtures::passwords::{assert_no_fragment, passwords, percent_encoded as encoded};
 
 fn server() -> url::Url {
     let text = std::env::var("NELO_TEST_SERVER_URL").unwrap_or_else(|_| {
@@ -128,9 +82,7 @@ fn property_no_command_shows_a_piece_of_the_password() {
         (&["db", "status"], false),
         (&["db", "status", "--json"], false),
     ];
-    let mut rng = fastrand::Rng::with_seed(0x78746173);
-    for case in 0..8 {
-        let password = password(&mut rng);
+    for (case, password) in passwords(0x78746173, 8).into_iter().enumerate() {
         let raw = case % 2 == 0;
         let written = if raw {
             password.clone()

@@ -8,53 +8,7 @@ mod common;
 use std::process::Output;
 
 use common::{binary, folder, server_url};
-
-/// Characters that appear in nothing the binary prints on its own: every generated
-/// password has one in each run of three characters, so a piece of the password longer than
-/// two characters in the output is a leak, not a coincidence.
-const RARE: &[char] = &['Ж', '日', 'é', 'ẞ', '🔑', 'Ω'];
-/// The characters that end a password early, and more.
-const COMMON: &[char] = &[
-    '@', '#', '?', '/', ':', '%', '&', '=', ' ', '"', '\'', '\\', '[', ']', '`', '+', ';', '$',
-    '!', '*', '~', 'a', 'Z', '0', '9', '-', '_', '.',
-];
-
-fn password(rng: &mut fastrand::Rng) -> String {
-    let length = rng.usize(4..20);
-    (0..length)
-        .map(|index| {
-            if index % 3 == 0 {
-                RARE[rng.usize(..RARE.len())]
-            } else {
-                COMMON[rng.usize(..COMMON.len())]
-            }
-        })
-        .collect()
-}
-
-fn encoded(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-fn assert_no_fragment(output: &str, password: &str, context: &str) {
-    let characters: Vec<char> = password.chars().collect();
-    for window in characters.windows(3) {
-        let piece: String = window.iter().collect();
-        assert!(
-            !output.contains(&piece),
-            "`{piece}` of the password leaked ({context}):\n{output}"
-        );
-    }
-    for rare in RARE {
-        let encoded = encoded(&rare.to_string());
-        assert!(
-            !output.contains(*rare)
-                && !output.contains(&encoded)
-                && !output.contains(&encoded.to_lowercase()),
-            "`{rare}` of the password leaked ({context}):\n{output}"
-        );
-    }
-}
+use nelo_fixtures::passwords::{assert_no_fragment, passwords, percent_encoded as encoded};
 
 fn run(args: &[&str], url: &str, dir: &std::path::Path, connect_timeout: &str) -> Output {
     binary()
@@ -100,9 +54,7 @@ fn property_no_failing_command_shows_a_piece_of_the_password() {
         &["resolve", "--applied", "20250101000000_a"],
         &["reset", "--force", "--skip-seed"],
     ];
-    let mut rng = fastrand::Rng::with_seed(0x75726c73);
-    for case in 0..16 {
-        let password = password(&mut rng);
+    for (case, password) in passwords(0x75726c73, 16).into_iter().enumerate() {
         let raw = case % 2 == 0;
         let written = if raw {
             password.clone()

@@ -152,60 +152,11 @@ fn search_path_keeps_case_and_escapes_for_the_startup_packet() {
     assert_eq!(search_path_option(r#"a"b\c"#), r#""a""b\\c""#);
 }
 
-/// Characters that no message, URL or parameter of ours contains: every generated password
-/// has one in each run of three characters, so any fragment of it longer than two
-/// characters that shows up in the output is a leak, not a coincidence.
-const RARE: &[char] = &['Ж', '日', 'é', 'ẞ', '🔑', 'Ω'];
-/// The rest of the alphabet: every character that ends a password early, and more.
-const COMMON: &[char] = &[
-    '@', '#', '?', '/', ':', '%', '&', '=', ' ', '"', '\'', '\\', '[', ']', '`', '+', ';', '$',
-    '!', '*', '~', 'a', 'Z', '0', '9', '-', '_', '.',
-];
-
-fn password(rng: &mut fastrand::Rng) -> String {
-    let length = rng.usize(1..24);
-    (0..length)
-        .map(|index| {
-            if index % 3 == 0 {
-                RARE[rng.usize(..RARE.len())]
-            } else {
-                COMMON[rng.usize(..COMMON.len())]
-            }
-        })
-        .collect()
-}
-
-fn encoded(password: &str) -> String {
-    percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// Fails when `output` holds a piece of `password` longer than two characters, or any of
-/// its rare characters, raw or percent-encoded.
-pub(crate) fn assert_no_fragment(output: &str, password: &str, context: &str) {
-    let characters: Vec<char> = password.chars().collect();
-    for window in characters.windows(3) {
-        let piece: String = window.iter().collect();
-        assert!(
-            !output.contains(&piece),
-            "`{piece}` of the password leaked ({context}):\n{output}"
-        );
-    }
-    for rare in RARE {
-        let encoded = encoded(&rare.to_string());
-        assert!(
-            !output.contains(*rare)
-                && !output.contains(&encoded)
-                && !output.contains(&encoded.to_lowercase()),
-            "`{rare}` of the password leaked ({context}):\n{output}"
-        );
-    }
-}
+use nelo_fixtures::passwords::{assert_no_fragment, passwords, percent_encoded as encoded};
 
 #[test]
 fn property_no_password_fragment_in_anything_shown_and_no_silent_misparse() {
-    let mut rng = fastrand::Rng::with_seed(0x6e656c6f);
-    for case in 0..3000 {
-        let password = password(&mut rng);
+    for (case, password) in passwords(0x6e656c6f, 3000).into_iter().enumerate() {
         let raw = case % 2 == 0;
         let written = if raw {
             password.clone()
