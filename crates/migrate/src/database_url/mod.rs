@@ -6,6 +6,7 @@
 //! query parameters are read and translated for sqlx, unknown ones are ignored and listed.
 //! `Display` and `Debug` mask the password; nothing else here formats it.
 
+mod options;
 mod params;
 
 use std::fmt;
@@ -13,7 +14,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use sqlx::postgres::PgConnectOptions;
 use url::Url;
 
 use crate::redact::redact_url;
@@ -261,11 +261,16 @@ impl DatabaseUrl {
         }
     }
 
-    /// The same server and credentials, another port (for throwaway servers).
+    /// The same server and credentials, another port (for throwaway servers); a URL
+    /// without a host gets `localhost`, where it connected before.
     pub fn with_port(&self, port: u16) -> DatabaseUrl {
         let mut url = self.url.clone();
+        if url.host_str().is_none_or(str::is_empty) {
+            url.set_host(Some("localhost"))
+                .expect("a postgresql:// URL can have a host");
+        }
         url.set_port(Some(port))
-            .expect("a database URL with userinfo or a port has a host");
+            .expect("a URL with a host can have a port");
         DatabaseUrl {
             url,
             ..self.clone()
@@ -283,64 +288,6 @@ impl DatabaseUrl {
     /// Whether the host is this machine.
     pub fn is_local(&self) -> bool {
         matches!(self.host(), "localhost" | "127.0.0.1" | "[::1]" | "::1")
-    }
-
-    /// sqlx's options: the URL without its user name, password and Prisma parameters goes
-    /// through sqlx's own parser (so sqlx never sees, nor reports, a secret), then the
-    /// credentials and the translated parameters are set one by one.
-    pub fn connect_options(&self) -> Result<PgConnectOptions, UrlError> {
-        let mut plain = self.url.clone();
-        let _ = plain.set_username("");
-        let _ = plain.set_password(None);
-        plain.set_query(None);
-        {
-            let mut query = plain.query_pairs_mut();
-            let params = &self.params;
-            if let Some(host) = &params.host {
-                query.append_pair("host", host);
-            }
-            if let Some(cert) = &params.ssl_root_cert {
-                query.append_pair("sslrootcert", cert);
-            }
-            if let Some(options) = &params.options {
-                query.append_pair("options", options);
-            }
-        }
-        let query_is_empty = plain.query().is_some_and(str::is_empty);
-        if query_is_empty {
-            plain.set_query(None);
-        }
-        let mut options = PgConnectOptions::from_str(plain.as_str()).map_err(|error| UrlError {
-            url: self.redacted(),
-            part: UrlPart::Parameter,
-            problem: error.to_string(),
-        })?;
-        if !self.user.is_empty() {
-            options = options.username(&self.user);
-        }
-        if let Some(password) = &self.password {
-            options = options.password(password);
-        }
-        options = options.database(&self.database()).application_name(
-            self.params
-                .application_name
-                .as_deref()
-                .unwrap_or(APPLICATION_NAME),
-        );
-        if let Some(mode) = self.params.ssl_mode {
-            options = options.ssl_mode(mode);
-        }
-        if let Some(size) = self.params.statement_cache_size {
-            options = options.statement_cache_capacity(size);
-        }
-        if self.params.pgbouncer {
-            // PgBouncer refuses startup options it does not know and cannot keep prepared
-            // statements: the schema is set by a query after connecting instead.
-            options = options.statement_cache_capacity(0).extra_float_digits(None);
-        } else if let Some(schema) = self.schema() {
-            options = options.options([("search_path", search_path_option(schema))]);
-        }
-        Ok(options)
     }
 }
 
@@ -370,21 +317,6 @@ fn parse_error_problem(error: url::ParseError) -> (UrlPart, &'static str) {
         }
         _ => (UrlPart::Host, "it does not parse as a URL"),
     }
-}
-
-/// The `search_path` for `schema` as a startup `-c` option: double-quoted, as Prisma's
-/// `SET search_path = "NAME"`, so `?schema=MyApp` keeps its case; then backslash-escaped,
-/// as the server splits the startup options at unescaped whitespace.
-fn search_path_option(schema: &str) -> String {
-    let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
-    let mut escaped = String::with_capacity(quoted.len());
-    for character in quoted.chars() {
-        if character == '\\' || character.is_ascii_whitespace() {
-            escaped.push('\\');
-        }
-        escaped.push(character);
-    }
-    escaped
 }
 
 impl FromStr for DatabaseUrl {

@@ -1,3 +1,4 @@
+use super::options::search_path_option;
 use super::*;
 use crate::redact::redact_text;
 
@@ -143,6 +144,8 @@ fn with_database_and_port_keep_the_credentials() {
     assert!(url.same_server(&url.with_database("x")));
     assert!(!url.same_server(&moved));
     assert!(url.is_local());
+    let socket = parse("postgresql:///app").unwrap().with_port(6000);
+    assert_eq!(socket.server(), "localhost:6000");
 }
 
 #[test]
