@@ -173,3 +173,105 @@ async fn prisma_parameters_reach_the_connection() {
         assert_eq!(tables, 2, "{query}");
     }
 }
+
+/// A PgBouncer (the `pgbouncer` binary, installed on the test machines) in session mode in
+/// front of the test server, stopped on drop.
+struct Bouncer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Bouncer {
+    async fn start() -> Bouncer {
+        let server = url::Url::parse(&server_url()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let port = closed_port();
+        let ini = dir.path().join("pgbouncer.ini");
+        let users = dir.path().join("users.txt");
+        std::fs::write(&users, "\"bouncer\" \"any\"\n").unwrap();
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n* = host={} port={} user={} password={}\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+                 auth_type = trust\nauth_file = {}\npool_mode = session\nunix_socket_dir =\n",
+                server.host_str().unwrap(),
+                server.port().unwrap_or(5432),
+                server.username(),
+                server.password().unwrap_or_default(),
+                users.display()
+            ),
+        )
+        .unwrap();
+        let mut command = std::process::Command::new("pgbouncer");
+        // PgBouncer refuses to run as root; it drops to `nobody`, who must read the files.
+        if unsafe { libc::geteuid() } == 0 {
+            use std::os::unix::fs::PermissionsExt;
+            for path in [dir.path(), &ini, &users] {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            command.args(["-u", "nobody"]);
+        }
+        let child = command
+            .arg(&ini)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run pgbouncer (Debian's `pgbouncer` package)");
+        let bouncer = Bouncer {
+            child,
+            port,
+            _dir: dir,
+        };
+        common::wait_for(
+            "pgbouncer to listen",
+            std::time::Duration::from_secs(10),
+            || async {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+            },
+        )
+        .await;
+        bouncer
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn pgbouncer_true_deploys_through_a_real_pgbouncer() {
+    let db = common::TestDb::new().await;
+    let bouncer = Bouncer::start().await;
+    let dir = folder(&[("20250101000000_a", "CREATE TABLE a (id int);\n")]);
+    let url = format!(
+        "postgresql://bouncer:any@127.0.0.1:{}/{}?schema=viaBouncer",
+        bouncer.port, db.name
+    );
+    // Without the parameter, sqlx's startup options are refused by PgBouncer.
+    let plain = run(&["status"], &url, dir.path(), "2");
+    assert_eq!(plain.status.code(), Some(2), "{}", text(&plain));
+    assert!(
+        text(&plain).contains("unsupported startup parameter"),
+        "{}",
+        text(&plain)
+    );
+    let bounced = format!("{url}&pgbouncer=true");
+    let output = run(&["deploy"], &bounced, dir.path(), "10");
+    assert!(output.status.success(), "{}", text(&output));
+    let tables: i64 = db
+        .scalar(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'viaBouncer' \
+             AND tablename IN ('a', '_prisma_migrations')",
+        )
+        .await;
+    assert_eq!(tables, 2);
+    let status = run(&["status"], &bounced, dir.path(), "10");
+    assert!(status.status.success(), "{}", text(&status));
+}
