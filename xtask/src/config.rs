@@ -2,12 +2,10 @@
 //! `main` loads into the environment first). `.env.example` documents every variable.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use url::Url;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgresql://nelo:nelo@localhost:5432/nelo";
 pub const DEFAULT_TEST_DATABASE: &str = "nelo_test";
@@ -37,10 +35,12 @@ impl Config {
                 .map(|value| value.trim())
                 .filter(|v| !v.is_empty())
         };
-        let database_url = DatabaseUrl::parse(get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL))
-            .context("invalid DATABASE_URL")?;
+        let database_url = parse_url(
+            "DATABASE_URL",
+            get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL),
+        )?;
         let test_database_url = match get("TEST_DATABASE_URL") {
-            Some(url) => DatabaseUrl::parse(url).context("invalid TEST_DATABASE_URL")?,
+            Some(url) => parse_url("TEST_DATABASE_URL", url)?,
             None => database_url.with_database(DEFAULT_TEST_DATABASE),
         };
         if !database_url.same_server(&test_database_url) {
@@ -88,6 +88,14 @@ impl Config {
         })
     }
 
+    /// What of the configuration is ignored, one sentence each: for warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = self.database_url.ignored();
+        warnings.extend(self.test_database_url.ignored());
+        warnings.dedup();
+        warnings
+    }
+
     /// The URL of `--test` or of the development database.
     pub fn target_url(&self, test: bool) -> &DatabaseUrl {
         if test {
@@ -98,131 +106,22 @@ impl Config {
     }
 }
 
-/// A PostgreSQL URL whose parts the orchestrator needs; `Display` redacts the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl {
-    url: Url,
-}
+/// The database URL type of the migration engine: one parser and one redactor for both
+/// binaries. `Display` and `Debug` mask the password.
+pub use nelo_migrate::DatabaseUrl;
 
-impl DatabaseUrl {
-    pub fn parse(text: &str) -> anyhow::Result<DatabaseUrl> {
-        let url = Url::parse(text)
-            .map_err(|error| anyhow::anyhow!("`{}` is not a URL: {error}", redact(text)))?;
-        if !matches!(url.scheme(), "postgres" | "postgresql") {
-            bail!(
-                "`{}` is not a PostgreSQL URL (it must start with postgresql://)",
-                redact(text)
-            );
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            bail!("`{}` names no host", redact(text));
-        }
-        if url.username().is_empty() {
-            bail!("`{}` names no user", redact(text));
-        }
-        let database = DatabaseUrl { url };
-        if database.database().is_empty() {
-            bail!("`{}` names no database", database.redacted());
-        }
-        Ok(database)
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.url.as_str()
-    }
-
-    pub fn user(&self) -> String {
-        percent_decode(self.url.username())
-    }
-
-    pub fn password(&self) -> String {
-        self.url.password().map(percent_decode).unwrap_or_default()
-    }
-
-    pub fn host(&self) -> &str {
-        self.url.host_str().unwrap_or_default()
-    }
-
-    pub fn port(&self) -> u16 {
-        self.url.port().unwrap_or(5432)
-    }
-
-    pub fn database(&self) -> String {
-        percent_decode(self.url.path().trim_start_matches('/'))
-    }
-
-    /// The same server and credentials, another database.
-    pub fn with_database(&self, database: &str) -> DatabaseUrl {
-        let mut url = self.url.clone();
-        url.set_path(&format!("/{database}"));
-        DatabaseUrl { url }
-    }
-
-    /// The same server and credentials, another port (for throwaway containers).
-    pub fn with_port(&self, port: u16) -> DatabaseUrl {
-        let mut url = self.url.clone();
-        url.set_port(Some(port))
-            .expect("a postgresql URL has a host, so a port");
-        DatabaseUrl { url }
-    }
-
-    pub fn same_server(&self, other: &DatabaseUrl) -> bool {
-        self.host() == other.host()
-            && self.port() == other.port()
-            && self.user() == other.user()
-            && self.password() == other.password()
-    }
-
-    /// Whether the host is this machine, where `db up` can publish the container's port.
-    pub fn is_local(&self) -> bool {
-        matches!(self.host(), "localhost" | "127.0.0.1" | "[::1]" | "::1")
-    }
-
-    pub fn redacted(&self) -> String {
-        redact(self.url.as_str())
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.redacted())
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "DatabaseUrl({})", self.redacted())
-    }
-}
-
-/// Replaces the password of a URL with `***`; text that is not a URL is returned as it is
-/// only when it holds no `user:password@` part.
+/// Replaces every password in `text` (URLs, `password=` parameters) with `***`.
 pub fn redact(text: &str) -> String {
-    nelo_migrate::redact_url(text)
+    nelo_migrate::redact_text(text)
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes.get(index + 1..index + 3).and_then(|pair| {
-            std::str::from_utf8(pair)
-                .ok()
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        });
-        match (bytes[index], hex) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                index += 1;
-            }
-        }
+/// `name`'s URL: parsed, and naming the user that the container is created with.
+fn parse_url(name: &str, text: &str) -> anyhow::Result<DatabaseUrl> {
+    let url = DatabaseUrl::parse(text).with_context(|| format!("invalid {name}"))?;
+    if url.user().is_empty() {
+        bail!("{name} ({url}) names no user; the container is created with its user and password");
     }
-    String::from_utf8_lossy(&decoded).into_owned()
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -305,8 +204,23 @@ mod tests {
     fn non_postgres_urls_are_refused_without_leaking_the_password() {
         let error = config(&[("DATABASE_URL", "mysql://root:hunter2@localhost/db")]).unwrap_err();
         let message = format!("{error:#}");
-        assert!(message.contains("not a PostgreSQL URL"), "{message}");
+        assert!(message.contains("DATABASE_URL"), "{message}");
+        assert!(message.contains("`postgresql://`"), "{message}");
         assert!(!message.contains("hunter2"), "password leaked: {message}");
+    }
+
+    #[test]
+    fn a_password_with_raw_special_characters_is_refused_without_leaking() {
+        let error = config(&[(
+            "DATABASE_URL",
+            "postgresql://nelo:s3c#r/et@localhost:5432/nelo",
+        )])
+        .unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("percent-encoded"), "{message}");
+        for piece in ["s3c", "3c#", "c#r", "#r/", "r/e", "/et", "et@"] {
+            assert!(!message.contains(piece), "password leaked: {message}");
+        }
     }
 
     #[test]

@@ -47,8 +47,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let root = context::workspace_root();
-    // Variables already set in the environment win over `.env`.
-    let _ = dotenvy::from_path(root.join(".env"));
+    // Before the arguments; variables already set in the environment win over `.env`.
+    // NELO_ENV_FILE names another file (the tests use it).
+    let env_file = std::env::var_os("NELO_ENV_FILE").map_or_else(|| root.join(".env"), Into::into);
+    if let Err(error) = nelo_migrate::dotenv::load(&env_file) {
+        return ui::report_error(&error.into());
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let ctx = Context::from_env(root)?;
+        ctx.config.warnings().iter().for_each(ui::warn);
         match cli.command {
             Command::Db(command) => db::run(&ctx, command).await,
             Command::Image(command) => image::run(&ctx, command).await,

@@ -14,11 +14,7 @@ pub use nelo_migrate::quote_identifier as quote_ident;
 /// Connects, retrying while the server is still starting (refused, reset, `57P03`), until
 /// `deadline` has passed. Authentication and missing-database errors are returned at once.
 pub async fn connect(url: &DatabaseUrl, deadline: Duration) -> anyhow::Result<PgConnection> {
-    let options: PgConnectOptions = url
-        .as_str()
-        .parse()
-        .with_context(|| format!("invalid database URL {url}"))?;
-    let options = options.application_name("nelo-xtask");
+    let options: PgConnectOptions = url.connect_options()?.application_name("nelo-xtask");
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {

@@ -29,8 +29,8 @@ pub enum Error {
     #[error("`{}` sets provider `{provider}`, but nelo-migrate only supports `postgresql`", path.display())]
     Provider { path: PathBuf, provider: String },
 
-    #[error("invalid database URL `{url}`: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    #[error(transparent)]
+    InvalidUrl(#[from] crate::UrlError),
 
     #[error("password authentication failed for user `{user}` at {target}; check DATABASE_URL")]
     AuthenticationFailed { user: String, target: String },

@@ -35,7 +35,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
+    // Before the arguments: clap reads DATABASE_URL and the others from the environment.
+    if let Err(error) = load_env_file() {
+        cli::ui::error(&error);
+        // `status` exits 2 when it cannot tell.
+        let status = std::env::args().nth(1).as_deref() == Some("status");
+        return ExitCode::from(if status { 2 } else { 1 });
+    }
     let cli = Cli::parse();
     let failure_code = match cli.command {
         Command::Status(_) => 2,
@@ -53,6 +59,15 @@ fn main() -> ExitCode {
             ExitCode::from(failure_code)
         }
     }
+}
+
+/// `.env` in the working folder or the nearest one above it, if any.
+fn load_env_file() -> anyhow::Result<()> {
+    let here = std::env::current_dir()?;
+    if let Some(path) = nelo_migrate::dotenv::find(&here) {
+        nelo_migrate::dotenv::load(&path)?;
+    }
+    Ok(())
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {

@@ -13,12 +13,9 @@
 //!   lock: they are refused before anything runs, with the fix (a direct connection).
 
 /// Whether `database_url` says it goes through a transaction-mode pooler (`pgbouncer=true`,
-/// Prisma's parameter; any letter case).
+/// Prisma's parameter).
 pub fn is_transaction_pooler(database_url: &str) -> bool {
-    url::Url::parse(database_url).is_ok_and(|url| {
-        url.query_pairs()
-            .any(|(key, value)| key == "pgbouncer" && value.eq_ignore_ascii_case("true"))
-    })
+    crate::DatabaseUrl::parse(database_url).is_ok_and(|url| url.pgbouncer())
 }
 
 #[cfg(test)]
@@ -31,7 +28,7 @@ mod tests {
             "postgresql://u:p@h:6432/db?pgbouncer=true"
         ));
         assert!(is_transaction_pooler(
-            "postgresql://u:p@h/db?schema=app&pgbouncer=TRUE"
+            "postgresql://u:p@h/db?schema=app&pgbouncer=true"
         ));
         assert!(!is_transaction_pooler(
             "postgresql://u:p@h/db?pgbouncer=false"

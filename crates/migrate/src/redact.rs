@@ -1,57 +1,118 @@
-//! Password redaction for every URL that is shown to a person.
+//! Password redaction for every URL, and every text, that is shown to a person.
+//!
+//! It is conservative on purpose: users paste passwords with raw `@`, `#`, `/` or `?` in
+//! them, so the password of `scheme://user:PASSWORD@host` is taken to run up to the *last*
+//! `@`, and a URL whose shape does not make its password's end certain is masked whole.
 
 const MASK: &str = "***";
 
 /// `url` with its password replaced by `***`: `postgresql://nelo:***@host:5432/db`.
-/// Also masks a `password=` query or key/value parameter. A URL without a password is
-/// returned unchanged.
+///
+/// Also masks the value of every `password=` parameter (and `sslpassword=`). A text that
+/// does not start with a `scheme://` is masked whole, except for a scheme-like prefix; so
+/// is an authority without `@` whose port is not a number (a password that lost its `@`).
 pub fn redact_url(url: &str) -> String {
-    let redacted = match url.find("://") {
-        Some(scheme_end) => {
-            let rest_start = scheme_end + 3;
-            let rest = &url[rest_start..];
-            let query_start = rest.find(['?', '#']).unwrap_or(rest.len());
-            match rest[..query_start].rfind('@') {
-                Some(at) => {
-                    let userinfo = &rest[..at];
-                    match userinfo.find(':') {
-                        Some(colon) => format!(
-                            "{}{}:{MASK}{}",
-                            &url[..rest_start],
-                            &userinfo[..colon],
-                            &rest[at..]
-                        ),
-                        None => url.to_string(),
-                    }
-                }
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return match url.split_once(':') {
+            Some((scheme, _)) if is_scheme(scheme) => format!("{scheme}:{MASK}"),
+            _ => MASK.to_string(),
+        };
     };
-    mask_password_parameters(&redacted)
+    if !is_scheme(scheme) {
+        return MASK.to_string();
+    }
+    let masked = match rest.rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:{MASK}{}", &rest[at..]),
+            None => url.to_string(),
+        },
+        None if authority_is_host_and_port(rest) => url.to_string(),
+        None => format!("{scheme}://{MASK}"),
+    };
+    mask_password_parameters(&masked)
 }
 
-/// Masks the value of every `password=` parameter (`?password=x&...` or `password=x host=...`).
+/// `text` with every `scheme://...` URL in it passed through [`redact_url`] and every
+/// `password=` value masked: for error chains and logs whose text comes from elsewhere.
+/// A password may hold raw spaces, so a URL is taken to run to the end of its line: what
+/// follows its last `@` on that line is kept, everything from its `user:` to there masked.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    while let Some(found) = text[cursor..].find("://") {
+        let separator = cursor + found;
+        let scheme_start = text[cursor..separator]
+            .char_indices()
+            .rev()
+            .take_while(|(_, character)| is_scheme_char(*character))
+            .last()
+            .map_or(separator, |(index, _)| cursor + index);
+        let end = text[separator..]
+            .find(['\n', '\r'])
+            .map_or(text.len(), |end| separator + end);
+        out.push_str(&text[cursor..scheme_start]);
+        let starts_an_authority = text[separator + 3..]
+            .starts_with(|c: char| !c.is_whitespace() && !matches!(c, '`' | '\'' | '"' | ')'));
+        if scheme_start == separator || !starts_an_authority {
+            out.push_str(&text[scheme_start..separator + 3]);
+            cursor = separator + 3;
+            continue;
+        }
+        out.push_str(&redact_url(&text[scheme_start..end]));
+        cursor = end;
+    }
+    out.push_str(&text[cursor..]);
+    mask_password_parameters(&out)
+}
+
+/// A URL scheme: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(text: &str) -> bool {
+    text.starts_with(|character: char| character.is_ascii_alphabetic())
+        && text.chars().all(is_scheme_char)
+}
+
+fn is_scheme_char(character: char) -> bool {
+    character.is_ascii_alphanumeric() || matches!(character, '+' | '-' | '.')
+}
+
+/// Whether the authority of a URL without `@` is plainly `host[:port]`: no port, a numeric
+/// port, or a bracketed IPv6 address.
+fn authority_is_host_and_port(rest: &str) -> bool {
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.starts_with('[') {
+        return match authority.rsplit_once(']') {
+            Some((_, "")) => true,
+            Some((_, port)) => port
+                .strip_prefix(':')
+                .is_some_and(|port| port.chars().all(|c| c.is_ascii_digit())),
+            None => false,
+        };
+    }
+    match authority.split_once(':') {
+        None => true,
+        Some((_, port)) => port.chars().all(|character| character.is_ascii_digit()),
+    }
+}
+
+/// Masks the value of every `...password=` parameter (`?password=x&...`,
+/// `sslpassword=x`, `password=x host=...`), up to the next `&`, whitespace or `#`.
 fn mask_password_parameters(text: &str) -> String {
+    const KEY: &str = "password=";
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut cursor = 0;
-    while let Some(found) = lower[cursor..].find("password=") {
-        let key_start = cursor + found;
-        let preceded_ok =
-            key_start == 0 || matches!(text.as_bytes()[key_start - 1], b'?' | b'&' | b' ' | b'\t');
-        let value_start = key_start + "password=".len();
-        if !preceded_ok {
-            out.push_str(&text[cursor..value_start]);
-            cursor = value_start;
-            continue;
-        }
+    while let Some(found) = lower[cursor..].find(KEY) {
+        let value_start = cursor + found + KEY.len();
         let value_end = text[value_start..]
-            .find(['&', ' ', '\t', '#'])
+            .find(|character: char| {
+                character == '&' || character == '#' || character.is_whitespace()
+            })
             .map_or(text.len(), |end| value_start + end);
         out.push_str(&text[cursor..value_start]);
-        out.push_str(MASK);
+        if value_end > value_start {
+            out.push_str(MASK);
+        }
         cursor = value_end;
     }
     out.push_str(&text[cursor..]);
@@ -60,7 +121,7 @@ fn mask_password_parameters(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::*;
 
     #[test]
     fn masks_password_in_userinfo() {
@@ -78,33 +139,68 @@ mod tests {
             redact_url("postgres://localhost/db"),
             "postgres://localhost/db"
         );
-    }
-
-    #[test]
-    fn password_with_at_sign_and_colon_is_fully_masked() {
-        let redacted = redact_url("postgresql://nelo:p@ss:w0rd@db.example:5432/app");
-        assert_eq!(redacted, "postgresql://nelo:***@db.example:5432/app");
-    }
-
-    #[test]
-    fn masks_password_query_parameter() {
         assert_eq!(
-            redact_url("postgres://db/app?user=nelo&password=hunter2&sslmode=require"),
-            "postgres://db/app?user=nelo&password=***&sslmode=require"
+            redact_url("postgres://[::1]:5432/db"),
+            "postgres://[::1]:5432/db"
         );
     }
 
     #[test]
-    fn masks_key_value_form() {
+    fn raw_special_characters_in_the_password_are_masked_up_to_the_last_at() {
         assert_eq!(
-            redact_url("host=db user=nelo password=hunter2 dbname=app"),
+            redact_url("postgresql://nelo:p@ss:w0rd@db.example:5432/app"),
+            "postgresql://nelo:***@db.example:5432/app"
+        );
+        assert_eq!(
+            redact_url("postgresql://nelo:p@ss#w/rd?x@db:5432/app"),
+            "postgresql://nelo:***@db:5432/app"
+        );
+    }
+
+    #[test]
+    fn a_password_that_lost_its_at_masks_the_whole_authority() {
+        assert_eq!(
+            redact_url("postgresql://nelo:secret/db.example/app"),
+            "postgresql://***"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_a_url_is_masked_but_for_its_scheme() {
+        assert_eq!(redact_url("htp:/x"), "htp:***");
+        assert_eq!(redact_url("nelo secret"), "***");
+        assert_eq!(redact_url("no:pe://x:y@h"), "***");
+    }
+
+    #[test]
+    fn masks_password_parameters() {
+        assert_eq!(
+            redact_url("postgres://db/app?user=nelo&password=hunter2&sslmode=require"),
+            "postgres://db/app?user=nelo&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/app?sslidentity=id.p12&sslpassword=hunter2"),
+            "postgres://db/app?sslidentity=id.p12&sslpassword=***"
+        );
+        assert_eq!(
+            redact_text("host=db user=nelo password=hunter2 dbname=app"),
             "host=db user=nelo password=*** dbname=app"
         );
     }
 
     #[test]
-    fn at_sign_in_query_is_not_userinfo() {
-        let url = "postgres://db/app?application_name=a@b";
-        assert_eq!(redact_url(url), url);
+    fn text_with_urls_in_it() {
+        assert_eq!(
+            redact_text("cannot reach postgresql://a:b@c@h/db (refused); see http://x/y"),
+            "cannot reach postgresql://a:***@h/db (refused); see http://x/y"
+        );
+        assert_eq!(redact_text("a :// b"), "a :// b");
+        assert_eq!(
+            redact_text("x postgres://u:a b@c@h/db refused\nnext line u:v@w"),
+            "x postgres://u:***@h/db refused\nnext line u:v@w"
+        );
+        let ours = "it must start with `postgresql://` (`@` as `%40`)";
+        assert_eq!(redact_text(ours), ours);
+        assert_eq!(redact_text("plain"), "plain");
     }
 }

@@ -15,8 +15,15 @@ struct Args {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    // A missing `.env` is fine: the variables may come from the environment.
-    let _ = dotenvy::dotenv();
+    // A missing `.env` is fine: the variables may come from the environment. One that does
+    // not parse is an error before anything is done.
+    let env_file = std::env::current_dir()
+        .ok()
+        .and_then(|here| nelo_migrate::dotenv::find(&here));
+    if let Some(Err(error)) = env_file.map(|path| nelo_migrate::dotenv::load(&path)) {
+        eprintln!("error: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
     let args = Args::parse();
     match run(&args).await {
         Ok(summary) => {

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nelo_migrate::Migrator;
+use anyhow::Context;
+use nelo_migrate::{DatabaseUrl, Migrator};
+
+use super::ui;
 
 /// Where the database is.
 #[derive(clap::Args, Debug)]
@@ -15,6 +18,19 @@ pub struct ConnectionArgs {
     /// Seconds to keep retrying while the server is unreachable or starting up
     #[arg(long, env = "NELO_CONNECT_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     pub connect_timeout: Duration,
+}
+
+impl ConnectionArgs {
+    /// The parsed URL, checked before anything connects; what of it is ignored (as Prisma
+    /// ignores it) is said once.
+    pub fn url(&self) -> anyhow::Result<DatabaseUrl> {
+        let url = DatabaseUrl::parse(&self.database_url)
+            .context("cannot use DATABASE_URL (or --database-url)")?;
+        for ignored in url.ignored() {
+            ui::warning(&ignored);
+        }
+        Ok(url)
+    }
 }
 
 /// Where the migrations are.

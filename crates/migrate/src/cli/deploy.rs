@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use nelo_migrate::redact_url;
 
 use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, migrator};
 use super::ui;
@@ -19,16 +18,12 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let url = args.connection.url()?;
     let report = migrator(&args.migrations, &args.connection)
         .lock_timeout(args.lock.lock_timeout)
-        .deploy(&args.connection.database_url, ui::event)
+        .deploy(url.as_str(), ui::event)
         .await
-        .with_context(|| {
-            format!(
-                "deploy to {} stopped",
-                redact_url(&args.connection.database_url)
-            )
-        })?;
+        .with_context(|| format!("deploy to {url} stopped"))?;
     match report.applied.len() {
         0 => ui::note("no pending migrations; the database is up to date"),
         count => ui::note(&format!("applied {count} migration(s)")),

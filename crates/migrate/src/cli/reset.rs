@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use nelo_migrate::{Target, redact_url};
+use nelo_migrate::DatabaseUrl;
 
 use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, SeedArgs, migrator};
 use super::{seed, ui};
@@ -28,19 +28,18 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let url = &args.connection.database_url;
-    let target = Target::from_url(url)?;
+    let url = args.connection.url()?;
     if !args.force {
-        confirm(&target.database, url)?;
+        confirm(&url)?;
     }
     let report = migrator(&args.migrations, &args.connection)
         .lock_timeout(args.lock.lock_timeout)
-        .reset(url, ui::event)
+        .reset(url.as_str(), ui::event)
         .await
-        .with_context(|| format!("reset of {} stopped", redact_url(url)))?;
+        .with_context(|| format!("reset of {url} stopped"))?;
     ui::note(&format!(
         "reset `{}`: applied {} migration(s)",
-        target.database,
+        url.database(),
         report.applied.len()
     ));
     if args.skip_seed {
@@ -55,20 +54,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ui::note("no seed command configured (NELO_SEED_COMMAND or --seed-command); skipping seed");
         return Ok(ExitCode::SUCCESS);
     }
-    seed::run_seed(&args.seed, url)?;
+    seed::run_seed(&args.seed, url.as_str())?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Asks the person to type the database name; never asks in CI or without a terminal.
-fn confirm(database: &str, url: &str) -> anyhow::Result<()> {
+fn confirm(url: &DatabaseUrl) -> anyhow::Result<()> {
+    let database = url.database();
     if std::env::var_os("CI").is_some() || !std::io::stdin().is_terminal() {
         bail!(
             "refusing to reset `{database}` without --force: not an interactive terminal (or CI is set)"
         );
     }
     eprintln!(
-        "this drops every schema and all data in {}\ntype the database name (`{database}`) to confirm:",
-        redact_url(url)
+        "this drops every schema and all data in {url}\ntype the database name (`{database}`) to confirm:"
     );
     let mut answer = String::new();
     std::io::stdin()

@@ -33,7 +33,8 @@ struct Resolution {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let migrator =
         migrator(&args.migrations, &args.connection).lock_timeout(args.lock.lock_timeout);
-    let url = &args.connection.database_url;
+    let url = args.connection.url()?;
+    let url = url.as_str();
     match (&args.resolution.applied, &args.resolution.rolled_back) {
         (Some(name), _) => {
             migrator

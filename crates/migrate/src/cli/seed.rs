@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    run_seed(&args.seed, &args.connection.database_url)?;
+    run_seed(&args.seed, args.connection.url()?.as_str())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use nelo_migrate::{State, StatusReport, redact_url};
+use nelo_migrate::{State, StatusReport};
 
 use super::args::{ConnectionArgs, MigrationsArgs, migrator};
 
@@ -19,15 +19,11 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let url = args.connection.url()?;
     let report = migrator(&args.migrations, &args.connection)
-        .status(&args.connection.database_url)
+        .status(url.as_str())
         .await
-        .with_context(|| {
-            format!(
-                "cannot tell the status of {}",
-                redact_url(&args.connection.database_url)
-            )
-        })?;
+        .with_context(|| format!("cannot tell the status of {url}"))?;
     if args.json {
         let json = serde_json::json!({
             "up_to_date": report.is_up_to_date(),

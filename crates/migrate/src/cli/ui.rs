@@ -41,8 +41,14 @@ pub fn note(text: &str) {
     eprintln!("{text}");
 }
 
-/// The error chain, once: `error: ...` then one `caused by: ...` per source, then this
-/// binary's next step for a library error (`hint: ...`).
+/// A warning: something is ignored or may not do what was meant.
+pub fn warning(text: &str) {
+    eprintln!("warning: {text}");
+}
+
+/// The error chain, once: `error: ...` then one `caused by: ...` per source (every URL in it
+/// was redacted where the message was made), then this binary's next step for a library
+/// error (`hint: ...`).
 pub fn error(error: &anyhow::Error) {
     eprintln!("error: {error}");
     for cause in error.chain().skip(1) {

@@ -20,8 +20,15 @@ pub struct PgBouncer {
 
 impl PgBouncer {
     /// Starts PgBouncer with `pool_mode` (`transaction` or `session`) and `pool_size` server
-    /// connections per database, in front of `NELO_TEST_SERVER_URL`'s server.
+    /// connections per database, in front of `NELO_TEST_SERVER_URL`'s server, accepting
+    /// sqlx's `extra_float_digits` startup parameter (as PgBouncer is usually set up for it).
     pub fn start(pool_mode: &str, pool_size: u32) -> Self {
+        Self::start_with(pool_mode, pool_size, &["extra_float_digits"])
+    }
+
+    /// [`Self::start`] with the startup parameters PgBouncer ignores instead of refusing
+    /// (none: its default configuration).
+    pub fn start_with(pool_mode: &str, pool_size: u32, ignore_startup_parameters: &[&str]) -> Self {
         let server = url::Url::parse(&server_url()).expect("NELO_TEST_SERVER_URL is a URL");
         let user = server.username().to_string();
         let password = server.password().unwrap_or_default().to_string();
@@ -41,10 +48,11 @@ impl PgBouncer {
                 "[databases]\n* = host={} port={}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
                  listen_port = {port}\nunix_socket_dir =\nauth_type = plain\nauth_file = {}\n\
                  pool_mode = {pool_mode}\ndefault_pool_size = {pool_size}\nmax_client_conn = 200\n\
-                 ignore_startup_parameters = extra_float_digits\n",
+                 ignore_startup_parameters = {}\n",
                 server.host_str().unwrap_or("127.0.0.1"),
                 server.port().unwrap_or(5432),
-                users.display()
+                users.display(),
+                ignore_startup_parameters.join(",")
             ),
         )
         .unwrap();

@@ -114,5 +114,5 @@ fn server_url(flag: Option<&str>) -> anyhow::Result<DatabaseUrl> {
         "no server to benchmark on: set NELO_BENCH_SERVER_URL (or NELO_TEST_SERVER_URL, or pass \
          --server-url) to a superuser URL of a server's `postgres` database",
     )?;
-    DatabaseUrl::parse(text)
+    Ok(DatabaseUrl::parse(text)?)
 }
