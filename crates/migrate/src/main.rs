@@ -32,6 +32,9 @@ enum Command {
     Resolve(cli::resolve::Args),
     /// Run the configured seed command against the database
     Seed(cli::seed::Args),
+    /// Compare two schemas (empty, migrations, a database, a schema file) and print the
+    /// difference, or with --script the verified SQL (exit 2 with --exit-code: different)
+    Diff(cli::diff::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,5 +66,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Reset(args) => cli::reset::run(args).await,
         Command::Resolve(args) => cli::resolve::run(args).await,
         Command::Seed(args) => cli::seed::run(args),
+        Command::Diff(args) => cli::diff::run(args).await,
     }
 }

@@ -1,0 +1,311 @@
+//! `diff` against a real server: every side materialised in a shadow database, every script
+//! verified. Needs NELO_TEST_SERVER_URL.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{TestDb, binary, server_url};
+use nelo_migrate::diff::{DiffOptions, Source, diff};
+
+fn options() -> DiffOptions {
+    DiffOptions {
+        shadow_server_url: Some(server_url()),
+        connect_timeout: Duration::from_secs(10),
+    }
+}
+
+fn workspace_migrations() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations")
+}
+
+/// The shadow databases of process `pid` on the server.
+async fn shadows_of(pid: u32) -> Vec<String> {
+    use sqlx::Connection;
+    let db = TestDb::new().await;
+    let mut conn = db.connect().await;
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'nelo\\_shadow\\_%' AND datname LIKE $1",
+    )
+    .bind(format!("%\\_{pid}\\_%"))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+    rows.into_iter().map(|(name,)| name).collect()
+}
+
+fn schema_file(sql: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".sql").tempfile().unwrap();
+    std::fs::write(file.path(), sql).unwrap();
+    file
+}
+
+/// Diff empty -> `folder`, apply the script to an empty database, then diff that database
+/// with the folder again: no difference.
+async fn round_trip(folder: &Path) {
+    let from_empty = diff(
+        &Source::Empty,
+        &Source::Migrations(folder.into()),
+        &options(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
+    assert!(!from_empty.is_empty());
+    let db = TestDb::new().await;
+    db.execute(&from_empty.script()).await;
+    let again = diff(
+        &Source::Url(db.url.clone()),
+        &Source::Migrations(folder.into()),
+        &options(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
+    assert!(again.is_empty(), "{:#?}", again.differences);
+}
+
+#[tokio::test]
+async fn round_trip_over_nelos_own_migrations() {
+    round_trip(&workspace_migrations()).await;
+}
+
+#[tokio::test]
+async fn round_trip_over_the_realistic_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    nelo_fixtures::realistic_folder(dir.path(), 300).unwrap();
+    round_trip(dir.path()).await;
+}
+
+#[tokio::test]
+async fn baseline_script_has_its_gin_and_hnsw_indexes() {
+    let result = diff(
+        &Source::Empty,
+        &Source::Migrations(workspace_migrations()),
+        &options(),
+    )
+    .await
+    .unwrap();
+    let script = result.script();
+    assert!(script.contains("USING hnsw"), "{script}");
+    assert!(script.contains("vector_cosine_ops"), "{script}");
+    assert!(script.contains("USING gin (to_tsvector("), "{script}");
+    assert!(script.find("-- CreateTable").unwrap() < script.find("-- AddForeignKey").unwrap());
+}
+
+#[tokio::test]
+async fn same_output_twice() {
+    let run = || async {
+        diff(
+            &Source::Empty,
+            &Source::Migrations(workspace_migrations()),
+            &options(),
+        )
+        .await
+        .unwrap()
+        .script()
+    };
+    assert_eq!(run().await, run().await);
+}
+
+#[tokio::test]
+async fn type_change_uses_using_and_keeps_data() {
+    let from = schema_file(
+        "CREATE TABLE t (id int PRIMARY KEY, age text); CREATE VIEW v AS SELECT age FROM t;",
+    );
+    let to = schema_file(
+        "CREATE TABLE t (id int PRIMARY KEY, age integer); CREATE VIEW v AS SELECT age FROM t;",
+    );
+    let result = diff(
+        &Source::Schema(from.path().into()),
+        &Source::Schema(to.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
+    let script = result.script();
+    assert!(
+        script.contains("ALTER COLUMN \"age\" SET DATA TYPE integer USING \"age\"::integer"),
+        "{script}"
+    );
+    assert!(!script.contains("DROP COLUMN"), "{script}");
+    // The view over the column is dropped first and created again.
+    assert!(script.find("DROP VIEW \"v\"").unwrap() < script.find("SET DATA TYPE").unwrap());
+    assert!(script.find("CREATE VIEW \"v\"").unwrap() > script.find("SET DATA TYPE").unwrap());
+    assert!(script.starts_with("/*\n  Warnings:"), "{script}");
+    assert!(
+        script.contains("will be cast from `text` to `integer`"),
+        "{script}"
+    );
+
+    // On a database with rows, the data survives.
+    let db = TestDb::new().await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, age text); CREATE VIEW v AS SELECT age FROM t; INSERT INTO t VALUES (1, '42');").await;
+    db.execute(&script).await;
+    assert_eq!(db.scalar::<i32>("SELECT age FROM v").await, 42);
+}
+
+#[tokio::test]
+async fn dropped_and_added_column_is_flagged_as_a_possible_rename() {
+    let from = schema_file("CREATE TABLE t (id int PRIMARY KEY, name text);");
+    let to = schema_file("CREATE TABLE t (id int PRIMARY KEY, full_name text);");
+    let result = diff(
+        &Source::Schema(from.path().into()),
+        &Source::Schema(to.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.possible_renames.len(), 1);
+    let script = result.script();
+    assert!(script.contains("if this is a rename"), "{script}");
+    assert!(
+        script.contains("You are about to drop the column `name` on the `t` table"),
+        "{script}"
+    );
+}
+
+#[tokio::test]
+async fn policies_are_listed_as_not_compared() {
+    let from = schema_file("CREATE TABLE t (id int PRIMARY KEY);");
+    let to = schema_file(
+        "CREATE TABLE t (id int PRIMARY KEY, note text);
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY t_read ON t FOR SELECT USING (true);",
+    );
+    let result = diff(
+        &Source::Schema(from.path().into()),
+        &Source::Schema(to.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap();
+    let kinds: Vec<(&str, &str)> = result
+        .not_compared
+        .iter()
+        .map(|object| (object.kind.as_str(), object.side))
+        .collect();
+    assert!(kinds.contains(&("policy", "to")), "{kinds:?}");
+    assert!(kinds.contains(&("row level security", "to")), "{kinds:?}");
+    assert!(
+        result.script().contains("-- Not compared"),
+        "{}",
+        result.script()
+    );
+}
+
+#[tokio::test]
+async fn schema_file_error_names_file_line_and_column_and_leaves_no_shadow() {
+    let broken = schema_file("CREATE TABLE t (id int);\n\nCREATE TABLE u (id nosuchtype);\n");
+    let child = binary()
+        .args(["diff", "--from-empty", "--to-schema"])
+        .arg(broken.path())
+        .args(["--shadow-database-url", &server_url()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let location = format!("{}:3:", broken.path().display());
+    assert!(stderr.contains(&location), "{stderr}");
+    assert!(stderr.contains("nosuchtype"), "{stderr}");
+    let left = shadows_of(pid).await;
+    assert!(left.is_empty(), "shadows left behind: {left:?}");
+}
+
+#[test]
+fn cli_exit_codes_and_outputs() {
+    let same = schema_file("CREATE TABLE t (id int PRIMARY KEY);");
+    let other = schema_file("CREATE TABLE t (id int PRIMARY KEY, name text);");
+    let run = |from: &Path, to: &Path, extra: &[&str]| {
+        binary()
+            .args(["diff", "--from-schema"])
+            .arg(from)
+            .arg("--to-schema")
+            .arg(to)
+            .args(["--shadow-database-url", &server_url()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let none = run(same.path(), same.path(), &["--exit-code"]);
+    assert_eq!(none.status.code(), Some(0), "{none:?}");
+    assert!(String::from_utf8_lossy(&none.stdout).contains("No difference"));
+    let some = run(same.path(), other.path(), &["--exit-code"]);
+    assert_eq!(some.status.code(), Some(2), "{some:?}");
+    assert!(String::from_utf8_lossy(&some.stdout).contains("[+] added column `name`"));
+    let without_flag = run(same.path(), other.path(), &[]);
+    assert_eq!(without_flag.status.code(), Some(0));
+    let script = run(same.path(), other.path(), &["--script"]);
+    assert!(
+        String::from_utf8_lossy(&script.stdout)
+            .contains("ALTER TABLE \"t\" ADD COLUMN \"name\" text;")
+    );
+    let json = run(same.path(), other.path(), &["--json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["differences"][0]["kind"], "column");
+    assert_eq!(value["differences"][0]["change"], "added");
+    let missing = binary()
+        .args([
+            "diff",
+            "--from-empty",
+            "--to-schema",
+            "/nonexistent/schema.sql",
+        ])
+        .args(["--shadow-database-url", &server_url()])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/schema.sql"));
+}
+
+#[tokio::test]
+async fn a_role_that_cannot_create_databases_is_told_both_fixes() {
+    let db = TestDb::new().await;
+    let role = format!("nelo_nocreate_{}", std::process::id());
+    db.execute(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'pw' NOCREATEDB"
+    ))
+    .await;
+    let mut url = url::Url::parse(&server_url()).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_password(Some("pw")).unwrap();
+    url.set_path(&db.name);
+    let error = diff(
+        &Source::Empty,
+        &Source::Empty,
+        &DiffOptions {
+            shadow_server_url: Some(url.to_string()),
+            connect_timeout: Duration::from_secs(5),
+        },
+    )
+    .await
+    .unwrap_err();
+    db.execute(&format!("DROP ROLE {role}")).await;
+    let text = error.to_string();
+    assert!(
+        text.contains("CREATEDB") && text.contains("--shadow-database-url"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn leftover_shadows_of_dead_processes_are_swept() {
+    let host = nelo_migrate::shadow::host_tag();
+    // A pid that cannot be alive: above the kernel's pid_max.
+    let name = nelo_migrate::shadow::shadow_name("from", 1, &host, 4_194_305, 0);
+    let db = TestDb::new().await;
+    db.execute(&format!("CREATE DATABASE \"{name}\"")).await;
+    diff(&Source::Empty, &Source::Empty, &options())
+        .await
+        .unwrap();
+    let left: bool = db
+        .scalar(&format!(
+            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = '{name}')"
+        ))
+        .await;
+    assert!(!left, "`{name}` was not swept");
+}
