@@ -62,7 +62,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Deploy(args) => cli::deploy::run(args).await,
         Command::Status(args) => cli::status::run(args).await,
-        Command::Create(args) => cli::create::run(args),
+        Command::Create(args) => cli::create::run(args).await,
         Command::Reset(args) => cli::reset::run(args).await,
         Command::Resolve(args) => cli::resolve::run(args).await,
         Command::Seed(args) => cli::seed::run(args),

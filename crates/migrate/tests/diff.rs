@@ -329,3 +329,34 @@ async fn prefixes_of_the_realistic_history_diff_both_ways() {
         assert!(!result.is_empty());
     }
 }
+
+#[test]
+fn create_from_schema_writes_the_difference_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    let schema = schema_file("CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL);");
+    let create = |name: &str| {
+        binary()
+            .args(["create", "--name", name, "--migrations"])
+            .arg(&migrations)
+            .arg("--from-schema")
+            .arg(schema.path())
+            .args(["--shadow-database-url", &server_url()])
+            .output()
+            .unwrap()
+    };
+    let first = create("init");
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let written = PathBuf::from(String::from_utf8_lossy(&first.stdout).trim());
+    let sql = std::fs::read_to_string(&written).unwrap();
+    assert!(sql.contains("CREATE TABLE \"t\""), "{sql}");
+    // In sync now: nothing more is written.
+    let second = create("again");
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already in sync"));
+    let folders = std::fs::read_dir(&migrations)
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(folders, 1);
+}
