@@ -184,7 +184,7 @@ fn triggers_query() -> String {
     format!(
         "SELECT n.nspname::text, c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid, true),
            t.tgenabled::text, pn.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
-           t.tgqual IS NOT NULL OR t.tgattr::int2[] <> '{{}}'
+           t.tgqual IS NOT NULL OR cardinality(t.tgattr::int2[]) > 0
          FROM pg_trigger t
          JOIN pg_class c ON c.oid = t.tgrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace

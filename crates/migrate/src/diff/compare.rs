@@ -85,27 +85,54 @@ impl fmt::Display for Difference {
                 field,
                 before,
                 after,
-            } => write!(
-                formatter,
-                "changed {} ({field}: {} -> {})",
-                self.object,
-                shown(before),
-                shown(after)
-            ),
+            } => {
+                let (before, after) = shown_pair(before, after);
+                write!(
+                    formatter,
+                    "changed {} ({field}: {before} -> {after})",
+                    self.object
+                )
+            }
         }
     }
 }
 
-/// A value in a one-line summary: `none` for nothing, long text cut.
-fn shown(text: &str) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.as_str() {
-        "" => "none".to_string(),
-        line if line.chars().count() > 80 => {
-            format!("{}...", line.chars().take(77).collect::<String>())
+/// Before and after on one line each: whitespace collapsed, `none` for nothing, and long
+/// values cut to a window around where they start to differ.
+fn shown_pair(before: &str, after: &str) -> (String, String) {
+    const WIDTH: usize = 80;
+    let one_line = |text: &str| -> Vec<char> {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .collect()
+    };
+    let (before, after) = (one_line(before), one_line(after));
+    let common = before
+        .iter()
+        .zip(&after)
+        .take_while(|(left, right)| left == right)
+        .count();
+    let window = |text: &[char]| -> String {
+        if text.is_empty() {
+            return "none".to_string();
         }
-        line => line.to_string(),
-    }
+        if text.len() <= WIDTH {
+            return text.iter().collect();
+        }
+        let start = common
+            .saturating_sub(20)
+            .min(text.len().saturating_sub(WIDTH));
+        let end = (start + WIDTH).min(text.len());
+        format!(
+            "{}{}{}",
+            if start > 0 { "..." } else { "" },
+            text[start..end].iter().collect::<String>(),
+            if end < text.len() { "..." } else { "" }
+        )
+    };
+    (window(&before), window(&after))
 }
 
 /// Every difference between `from` and `to`, in a fixed order.
@@ -606,6 +633,22 @@ mod tests {
         );
         let other_type = with_table(vec![column("id", "text"), column("fullName", "integer")]);
         assert!(possible_renames(&compare(&from, &other_type), &from, &other_type).is_empty());
+    }
+
+    #[test]
+    fn long_values_are_shown_where_they_differ() {
+        let before = format!(
+            "CREATE INDEX i ON t USING hnsw (e vector_cosine_ops) {}WITH (m='16')",
+            "x".repeat(60)
+        );
+        let after = before.replace("'16'", "'24'");
+        let (shown_before, shown_after) = shown_pair(&before, &after);
+        assert!(
+            shown_before.contains("m='16'") && shown_after.contains("m='24'"),
+            "{shown_before} / {shown_after}"
+        );
+        assert!(shown_before.starts_with("..."));
+        assert_eq!(shown_pair("", "x"), ("none".to_string(), "x".to_string()));
     }
 
     #[test]
