@@ -435,3 +435,94 @@ async fn every_kind_change_applies_to_a_database_with_rows() {
         .unwrap();
     assert!(after.is_empty(), "{:#?}", after.differences);
 }
+
+/// A state the script cannot reach (an invalid index, as a failed `CREATE INDEX
+/// CONCURRENTLY` leaves): an error that lists what remains, nothing printed, no shadow left.
+#[tokio::test]
+async fn an_unreachable_target_is_an_error_that_shows_what_remains() {
+    let db = TestDb::new().await;
+    db.execute(
+        "CREATE TABLE t (id int PRIMARY KEY, name text);
+         CREATE INDEX t_name ON t (name);
+         UPDATE pg_index SET indisvalid = false WHERE indexrelid = 't_name'::regclass;",
+    )
+    .await;
+    let child = binary()
+        .args(["diff", "--from-empty", "--to-url", &db.url, "--script"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("does not reach the `to` side"), "{stderr}");
+    assert!(
+        stderr.contains("changed index `public.t_name` (valid: true -> false)"),
+        "{stderr}"
+    );
+    let left = shadows_of(pid).await;
+    assert!(left.is_empty(), "shadows left behind: {left:?}");
+}
+
+/// From a live database to a schema: the `from` side is rebuilt in a shadow with the
+/// planner's own script before the plan is checked there.
+#[tokio::test]
+async fn from_a_live_database_the_plan_is_verified_too() {
+    let db = TestDb::new().await;
+    db.execute(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff_cases/v1.sql"),
+        )
+        .unwrap(),
+    )
+    .await;
+    let result = diff(&Source::Url(db.url.clone()), &case("v2.sql"), &options())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(!result.is_empty());
+    db.execute(&result.script()).await;
+    let after = diff(&Source::Url(db.url.clone()), &case("v2.sql"), &options())
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "{:#?}", after.differences);
+}
+
+/// A function whose result type changes is dropped and created again: the index, check
+/// constraint and column default that call it go before and come back after.
+#[tokio::test]
+async fn what_calls_a_replaced_function_is_recreated_around_it() {
+    let table =
+        "CREATE TABLE t (a text DEFAULT norm('X'), CONSTRAINT t_a_check CHECK (norm(a) <> ''));
+         CREATE INDEX t_norm ON t (norm(a));";
+    let from = schema_file(&format!(
+        "CREATE FUNCTION norm(text) RETURNS text IMMUTABLE LANGUAGE sql AS 'SELECT lower($1)';\n{table}"
+    ));
+    let to = schema_file(&format!(
+        "CREATE FUNCTION norm(text) RETURNS varchar IMMUTABLE LANGUAGE sql AS 'SELECT lower($1)';\n{table}"
+    ));
+    let result = diff(
+        &Source::Schema(from.path().into()),
+        &Source::Schema(to.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
+    let script = result.script();
+    let position = |text: &str| {
+        script
+            .find(text)
+            .unwrap_or_else(|| panic!("`{text}` missing from\n{script}"))
+    };
+    let dropped = position("DROP FUNCTION \"norm\"(text)");
+    assert!(position("DROP INDEX \"t_norm\"") < dropped);
+    assert!(position("DROP CONSTRAINT \"t_a_check\"") < dropped);
+    assert!(position("ALTER COLUMN \"a\" DROP DEFAULT") < dropped);
+    let created = position("CREATE OR REPLACE FUNCTION public.norm(text)");
+    assert!(created > dropped);
+    assert!(position("CREATE INDEX t_norm") > created);
+    assert!(position("ADD CONSTRAINT \"t_a_check\"") > created);
+    assert!(position("ALTER COLUMN \"a\" SET DEFAULT") > created);
+}

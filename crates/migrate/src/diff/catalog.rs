@@ -11,7 +11,7 @@ use sqlx::postgres::PgConnection;
 
 use super::model::{
     Column, Comment, CommentOwner, CommentTarget, Constraint, Extension, Function, FunctionName,
-    Index, Name, SchemaModel, Sequence, Table, Trigger, View,
+    FunctionUser, Index, Name, SchemaModel, Sequence, Table, Trigger, View,
 };
 use crate::Error;
 use crate::store::{quote_identifier, run_script};
@@ -179,6 +179,23 @@ fn functions_query() -> String {
         not_in_extension("pg_proc", "p.oid")
     )
 }
+
+/// The indexes, constraints and column defaults that call a user function:
+/// (function schema, name, arguments, user kind, schema, index or table, constraint or column).
+const FUNCTION_USERS: &str = "SELECT DISTINCT pn.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
+      CASE WHEN i.oid IS NOT NULL THEN 'index' WHEN k.oid IS NOT NULL THEN 'constraint' ELSE 'default' END,
+      n.nspname::text, c.relname::text, coalesce(k.conname::text, a.attname::text, '')
+    FROM pg_depend d
+    JOIN pg_proc p ON p.oid = d.refobjid
+    JOIN pg_namespace pn ON pn.oid = p.pronamespace
+    LEFT JOIN pg_class i ON d.classid = 'pg_class'::regclass AND i.oid = d.objid AND i.relkind = 'i'
+    LEFT JOIN pg_constraint k ON d.classid = 'pg_constraint'::regclass AND k.oid = d.objid
+    LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+    LEFT JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+    JOIN pg_class c ON c.oid = coalesce(i.oid, k.conrelid, ad.adrelid)
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE d.refclassid = 'pg_proc'::regclass AND d.deptype = 'n'
+      AND pn.nspname NOT IN ('pg_catalog', 'information_schema')";
 
 fn triggers_query() -> String {
     format!(
@@ -559,8 +576,29 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
                 definition: definition.trim_end().to_string(),
                 result,
                 uses_row_type,
+                used_by: BTreeSet::new(),
             },
         );
+    }
+    let users: Vec<(String, String, String, String, String, String, String)> =
+        sqlx::query_as(FUNCTION_USERS)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading what calls functions"))?;
+    for (schema, name, arguments, kind, user_schema, relation, member) in users {
+        let function = FunctionName {
+            name: Name::new(&schema, &name),
+            arguments,
+        };
+        let relation = Name::new(&user_schema, &relation);
+        let user = match kind.as_str() {
+            "index" => FunctionUser::Index(relation),
+            "constraint" => FunctionUser::Constraint(relation, member),
+            _ => FunctionUser::Default(relation, member),
+        };
+        if let Some(function) = model.functions.get_mut(&function) {
+            function.used_by.insert(user);
+        }
     }
 
     type TriggerRow = (

@@ -156,6 +156,19 @@ pub struct Function {
     pub result: String,
     /// Takes or returns a table's row type, so it is created after the tables.
     pub uses_row_type: bool,
+    /// The indexes, constraints and column defaults whose expressions call it (`pg_depend`):
+    /// they go while it is dropped and created again.
+    pub used_by: BTreeSet<FunctionUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionUser {
+    Index(Name),
+    /// Table and constraint.
+    Constraint(Name, String),
+    /// Table and column.
+    Default(Name, String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

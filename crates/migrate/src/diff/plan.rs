@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::compare::{Change, Difference, Object, PossibleRename};
-use super::model::{Column, CommentOwner, FunctionName, Name, SchemaModel, Table};
+use super::model::{Column, CommentOwner, FunctionName, FunctionUser, Name, SchemaModel, Table};
 use crate::store::quote_identifier as quote;
 
 /// Where a step goes; steps run in this order, and in the order added within one phase.
@@ -20,10 +20,10 @@ enum Phase {
     DropTrigger,
     DropView,
     DropForeignKey,
-    DropFunctionEarly,
     DropIndex,
     DropConstraint,
     DropDefault,
+    DropFunctionEarly,
     DropColumn,
     DropTable,
     CreateSchema,
@@ -236,6 +236,8 @@ struct Planner<'a> {
     search_path: &'a str,
     steps: Vec<(Phase, Step)>,
     warnings: Vec<String>,
+    /// Column defaults dropped and set again around a function they call.
+    forced_defaults: BTreeSet<(Name, String)>,
 }
 
 impl Planner<'_> {
@@ -266,6 +268,7 @@ pub fn plan(
         search_path: &to.search_path,
         steps: Vec::new(),
         warnings: Vec::new(),
+        forced_defaults: BTreeSet::new(),
     };
     let planner_ref = &mut planner;
 
@@ -319,6 +322,27 @@ pub fn plan(
             && (before.result != after.result || before.kind != after.kind)
         {
             replaced_functions.insert(name.clone());
+        }
+    }
+
+    // What calls a function that is dropped and created again goes and comes back with it.
+    let mut forced_indexes = BTreeSet::new();
+    let mut forced_constraints = BTreeSet::new();
+    for function in replaced_functions.iter().chain(&removed_functions) {
+        for user in &from.functions[function].used_by {
+            match user {
+                FunctionUser::Index(name) => {
+                    forced_indexes.insert(name.clone());
+                }
+                FunctionUser::Constraint(table, constraint) => {
+                    forced_constraints.insert((table.clone(), constraint.clone()));
+                }
+                FunctionUser::Default(table, column) => {
+                    planner_ref
+                        .forced_defaults
+                        .insert((table.clone(), column.clone()));
+                }
+            }
         }
     }
 
@@ -414,7 +438,17 @@ pub fn plan(
     // on recreated materialized views come back with them.
     let mut dropped_indexes = BTreeSet::new();
     let mut created_indexes = BTreeSet::new();
-    for object in changes.removed.iter().chain(changes.changed.keys()) {
+    let forced_index_objects: Vec<Object> = forced_indexes
+        .iter()
+        .map(|name| Object::Index { name: name.clone() })
+        .collect();
+    for object in changes
+        .removed
+        .iter()
+        .copied()
+        .chain(changes.changed.keys().copied())
+        .chain(&forced_index_objects)
+    {
         if let Object::Index { name } = object
             && let Some(index) = from.indexes.get(name)
             && !changes.table_removed(&index.table)
@@ -425,6 +459,11 @@ pub fn plan(
     }
     for object in changes.added.iter().chain(changes.changed.keys()) {
         if let Object::Index { name } = object {
+            created_indexes.insert(name.clone());
+        }
+    }
+    for name in &forced_indexes {
+        if to.indexes.contains_key(name) && dropped_indexes.contains(name) {
             created_indexes.insert(name.clone());
         }
     }
@@ -472,7 +511,9 @@ pub fn plan(
                 table: name.clone(),
                 constraint: constraint_name.clone(),
             };
-            let goes = changes.removed.contains(&object) || changes.changed.contains_key(&object);
+            let goes = changes.removed.contains(&object)
+                || changes.changed.contains_key(&object)
+                || forced_constraints.contains(&(name.clone(), constraint_name.clone()));
             let foreign = constraint.kind == 'f';
             // A dropped table's foreign keys go first, so dropped tables can reference each other.
             if (goes && !dropped) || (dropped && foreign) {
@@ -589,7 +630,8 @@ pub fn plan(
             let inline = added_table && constraint.kind != 'f' && constraint.validated;
             let new = added_table
                 || changes.added.contains(&object)
-                || changes.changed.contains_key(&object);
+                || changes.changed.contains_key(&object)
+                || forced_constraints.contains(&(name.clone(), constraint_name.clone()));
             if !new || inline {
                 continue;
             }
@@ -698,6 +740,7 @@ pub fn plan(
             changes.table_removed(table)
                 || changes.removed.contains(&object)
                 || changes.changed.contains_key(&object)
+                || forced_constraints.contains(&(table.clone(), constraint.clone()))
         }
         CommentOwner::Trigger(table, trigger) => {
             dropped_triggers.contains(&(table.clone(), trigger.clone()))
@@ -991,9 +1034,16 @@ fn plan_columns(
             }
             continue;
         }
-        let Some(fields) = changes.changed.get(&object) else {
+        let mut fields = changes.changed.get(&object).cloned().unwrap_or_default();
+        if planner
+            .forced_defaults
+            .contains(&(name.clone(), column.name.clone()))
+        {
+            fields.insert("default");
+        }
+        if fields.is_empty() {
             continue;
-        };
+        }
         let Some(old) = before.column(&column.name) else {
             continue;
         };
