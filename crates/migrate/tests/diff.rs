@@ -522,3 +522,39 @@ async fn what_calls_a_replaced_function_is_recreated_around_it() {
     assert!(position("ADD CONSTRAINT \"t_a_check\"") > created);
     assert!(position("ALTER COLUMN \"a\" SET DEFAULT") > created);
 }
+
+/// Settings of compared tables that nelo does not diff are listed, not ignored.
+#[tokio::test]
+async fn table_settings_outside_the_model_are_listed_as_not_compared() {
+    let from = schema_file("CREATE TABLE t (id int PRIMARY KEY, body text);");
+    let to = schema_file(
+        "CREATE TABLE t (id int PRIMARY KEY, body text) WITH (fillfactor = 70);
+         ALTER TABLE t REPLICA IDENTITY FULL;
+         ALTER TABLE t ALTER COLUMN body SET STORAGE EXTERNAL;
+         ALTER TABLE t CLUSTER ON t_pkey;",
+    );
+    let result = diff(
+        &Source::Schema(from.path().into()),
+        &Source::Schema(to.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap();
+    assert!(result.is_empty(), "{:#?}", result.differences);
+    let listed: Vec<String> = result
+        .not_compared
+        .iter()
+        .map(|object| format!("{} {} {}", object.kind, object.identity, object.side))
+        .collect();
+    for expected in [
+        "storage parameters public.t (fillfactor=70) to",
+        "replica identity public.t (full) to",
+        "column settings public.t.body (storage external) to",
+        "clustered index public.t on t_pkey to",
+    ] {
+        assert!(
+            listed.iter().any(|line| line == expected),
+            "{expected} not in {listed:#?}"
+        );
+    }
+}

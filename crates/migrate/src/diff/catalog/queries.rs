@@ -316,7 +316,43 @@ pub(super) fn not_compared_query() -> String {
          UNION ALL
          SELECT 'publication', quote_ident(pubname) FROM pg_publication
          UNION ALL
-         SELECT 'event trigger', quote_ident(evtname) FROM pg_event_trigger",
+         SELECT 'event trigger', quote_ident(evtname) FROM pg_event_trigger
+         UNION ALL
+         SELECT 'storage parameters', format('%I.%I (%s)', n.nspname, c.relname, array_to_string(c.reloptions, ', '))
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind = 'r' AND c.reloptions IS NOT NULL AND {tables}
+         UNION ALL
+         SELECT 'tablespace', format('%I.%I in %I', n.nspname, c.relname, s.spcname)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_tablespace s ON s.oid = c.reltablespace
+           WHERE c.relkind IN ('r', 'm', 'i') AND c.reltablespace <> 0 AND {ns} AND {}
+         UNION ALL
+         SELECT 'replica identity', format('%I.%I (%s)', n.nspname, c.relname,
+             CASE c.relreplident WHEN 'f' THEN 'full' WHEN 'n' THEN 'nothing' ELSE 'index' END)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind = 'r' AND c.relreplident <> 'd' AND {tables}
+         UNION ALL
+         SELECT 'clustered index', format('%I.%I on %I', n.nspname, c.relname, i.relname)
+           FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid
+           JOIN pg_class i ON i.oid = x.indexrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE x.indisclustered AND {tables}
+         UNION ALL
+         SELECT 'column settings', format('%I.%I.%I (%s)', n.nspname, c.relname, a.attname, concat_ws(', ',
+               CASE WHEN a.attstorage <> t.typstorage THEN 'storage ' || CASE a.attstorage
+                 WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END END,
+               CASE a.attcompression WHEN 'p' THEN 'compression pglz' WHEN 'l' THEN 'compression lz4' END,
+               CASE WHEN coalesce(a.attstattarget, -1) >= 0 THEN 'statistics ' || a.attstattarget END,
+               NULLIF(array_to_string(ARRAY(SELECT o FROM unnest(a.attoptions) o
+                 WHERE o LIKE 'n\\_distinct%'), ', '), '')))
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_type t ON t.oid = a.atttypid
+           WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r'
+             AND (a.attstorage <> t.typstorage OR a.attcompression IN ('p', 'l')
+               OR coalesce(a.attstattarget, -1) >= 0
+               OR EXISTS (SELECT FROM unnest(a.attoptions) o WHERE o LIKE 'n\\_distinct%'))
+             AND {tables}",
         member("pg_type", "t.oid"),
         member("pg_class", "c.oid"),
         member("pg_proc", "p.oid"),
@@ -327,5 +363,7 @@ pub(super) fn not_compared_query() -> String {
         member("pg_class", "c.oid"),
         member("pg_proc", "p.oid"),
         member("pg_cast", "c.oid"),
+        member("pg_class", "c.oid"),
+        tables = relation_filter("'r', 'm'"),
     )
 }
