@@ -109,6 +109,8 @@ pub struct Column {
     pub default: Option<String>,
     /// `a` (ALWAYS) or `d` (BY DEFAULT).
     pub identity: Option<char>,
+    /// The identity sequence's options, as `GENERATED ... AS IDENTITY (...)` takes them.
+    pub identity_options: Option<String>,
     /// The expression of a stored generated column.
     pub generated: Option<String>,
 }

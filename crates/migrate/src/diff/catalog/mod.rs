@@ -93,14 +93,16 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let columns: Vec<ColumnRow> = sqlx::query_as(&columns_query())
         .fetch_all(&mut *conn)
         .await
         .map_err(database_error("reading columns"))?;
-    for (schema, table, name, data_type, collation, not_null, default, identity, generated) in
-        columns
-    {
+    for row in columns {
+        let (schema, table, name, data_type, collation, not_null, default, identity, generated) = (
+            row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
+        );
         if let Some(table) = model.tables.get_mut(&Name::new(&schema, &table)) {
             table.columns.push(Column {
                 name,
@@ -109,6 +111,7 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
                 not_null,
                 default,
                 identity: identity.and_then(|text| text.chars().next()),
+                identity_options: row.9,
                 generated,
             });
         }

@@ -57,7 +57,13 @@ pub(super) fn columns_query() -> String {
            a.attnotnull,
            CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,
            NULLIF(a.attidentity::text, ''),
-           CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) END
+           CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) END,
+           (SELECT format('INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s %sCYCLE',
+               s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache,
+               CASE WHEN s.seqcycle THEN '' ELSE 'NO ' END)
+             FROM pg_depend i JOIN pg_sequence s ON s.seqrelid = i.objid
+             WHERE i.classid = 'pg_class'::regclass AND i.refclassid = 'pg_class'::regclass
+               AND i.refobjid = a.attrelid AND i.refobjsubid = a.attnum AND i.deptype = 'i')
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace

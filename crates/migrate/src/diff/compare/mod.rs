@@ -239,6 +239,11 @@ fn compare_tables(name: &Name, before: &Table, after: &Table) -> Vec<(Object, Ch
                     ("default", &optional(&old.default), &optional(&new.default)),
                     ("identity", &identity(old.identity), &identity(new.identity)),
                     (
+                        "identity options",
+                        &optional(&old.identity_options),
+                        &optional(&new.identity_options),
+                    ),
+                    (
                         "generated",
                         &optional(&old.generated),
                         &optional(&new.generated),

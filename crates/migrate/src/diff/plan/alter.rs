@@ -3,7 +3,10 @@
 use super::super::compare::{Object, PossibleRename};
 use super::super::model::{Name, Table};
 use super::expand::Changes;
-use super::sql::{column_definition, create_enum, identity_kind, is_type, literal};
+use super::sql::{
+    column_definition, create_enum, identity_kind, identity_options, is_type, literal,
+    set_identity_options,
+};
 use super::{Phase, Planner};
 use crate::store::quote_identifier as quote;
 
@@ -133,6 +136,7 @@ pub(super) fn plan_columns(
     let mut drop_defaults = Vec::new();
     let mut drops = Vec::new();
     let mut alters = Vec::new();
+    let mut identity_alters = Vec::new();
     if before.unlogged != after.unlogged {
         alters.push(if after.unlogged {
             "SET UNLOGGED".to_string()
@@ -253,8 +257,9 @@ pub(super) fn plan_columns(
         if fields.contains("identity") {
             match (old.identity, column.identity) {
                 (None, Some(kind)) => alters.push(format!(
-                    "ALTER COLUMN {column_sql} ADD GENERATED {} AS IDENTITY",
-                    identity_kind(kind)
+                    "ALTER COLUMN {column_sql} ADD GENERATED {} AS IDENTITY{}",
+                    identity_kind(kind),
+                    identity_options(column)
                 )),
                 (Some(_), Some(kind)) => alters.push(format!(
                     "ALTER COLUMN {column_sql} SET GENERATED {}",
@@ -262,6 +267,16 @@ pub(super) fn plan_columns(
                 )),
                 _ => {}
             }
+        }
+        // After any type change, in a statement of its own: the sequence follows the type.
+        if fields.contains("identity options")
+            && old.identity.is_some()
+            && let Some(options) = &column.identity_options
+        {
+            identity_alters.push(format!(
+                "ALTER TABLE {table_sql} ALTER COLUMN {column_sql} {}",
+                set_identity_options(options)
+            ));
         }
     }
     for rename in renames.iter().filter(|rename| &rename.table == name) {
@@ -286,4 +301,7 @@ pub(super) fn plan_columns(
     push(Phase::DropDefault, drop_defaults);
     push(Phase::DropColumn, drops);
     push(Phase::AlterTable, alters);
+    for sql in identity_alters {
+        planner.push(Phase::AlterTable, "AlterTable", sql);
+    }
 }

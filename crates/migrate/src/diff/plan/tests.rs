@@ -146,3 +146,19 @@ fn type_names_match_as_format_type_renders_them() {
     assert!(is_type("mood", &Name::new("public", "mood"), "public"));
     assert!(is_type("app.mood", &Name::new("app", "mood"), "public"));
 }
+
+#[test]
+fn identity_options_become_set_clauses() {
+    assert_eq!(
+        super::sql::set_identity_options(
+            "INCREMENT BY 1 MINVALUE 1 MAXVALUE 9 START WITH 5 CACHE 1 NO CYCLE"
+        ),
+        "SET INCREMENT BY 1 SET MINVALUE 1 SET MAXVALUE 9 SET START WITH 5 SET CACHE 1 SET NO CYCLE"
+    );
+    assert!(
+        super::sql::set_identity_options(
+            "INCREMENT BY 1 MINVALUE 1 MAXVALUE 9 START WITH 5 CACHE 1 CYCLE"
+        )
+        .ends_with("SET CACHE 1 SET CYCLE")
+    );
+}
