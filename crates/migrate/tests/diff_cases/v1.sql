@@ -18,6 +18,7 @@ CREATE TABLE "User" (
   email text COLLATE "C" NOT NULL,
   role "Role" NOT NULL DEFAULT 'READER',
   mood mood DEFAULT 'happy',
+  moods mood[] NOT NULL DEFAULT ARRAY[]::mood[],
   age text,
   nickname text,
   "updatedAt" timestamptz NOT NULL DEFAULT now(),

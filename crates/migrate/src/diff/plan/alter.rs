@@ -59,11 +59,13 @@ pub(super) fn plan_enum(planner: &mut Planner, name: &Name, recreate: bool) {
             continue;
         };
         for column in &table.columns {
-            if !is_type(&column.data_type, name, &planner.from.search_path)
+            let element = column.data_type.trim_end_matches("[]");
+            if !is_type(element, name, &planner.from.search_path)
                 || target.column(&column.name).is_none()
             {
                 continue;
             }
+            let dimensions = &column.data_type[element.len()..];
             let table_sql = planner.name(table_name);
             let column_sql = quote(&column.name);
             if column.default.is_some() {
@@ -71,10 +73,9 @@ pub(super) fn plan_enum(planner: &mut Planner, name: &Name, recreate: bool) {
                     "ALTER TABLE {table_sql} ALTER COLUMN {column_sql} DROP DEFAULT"
                 ));
             }
+            let new_type = format!("{}{dimensions}", planner.name(name));
             statements.push(format!(
-                "ALTER TABLE {table_sql} ALTER COLUMN {column_sql} TYPE {} USING ({column_sql}::text::{})",
-                planner.name(name),
-                planner.name(name)
+                "ALTER TABLE {table_sql} ALTER COLUMN {column_sql} TYPE {new_type} USING ({column_sql}::text{dimensions}::{new_type})"
             ));
             if let Some(default) = target.column(&column.name).and_then(|c| c.default.clone()) {
                 statements.push(format!(

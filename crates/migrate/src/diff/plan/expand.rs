@@ -99,9 +99,13 @@ pub(super) fn expand(from: &SchemaModel, to: &SchemaModel, changes: &Changes) ->
     }
     for (name, table) in &from.tables {
         if table.columns.iter().any(|column| {
-            recreated_enums
-                .iter()
-                .any(|enum_name| is_type(&column.data_type, enum_name, &from.search_path))
+            recreated_enums.iter().any(|enum_name| {
+                is_type(
+                    column.data_type.trim_end_matches("[]"),
+                    enum_name,
+                    &from.search_path,
+                )
+            })
         }) {
             retyped_tables.insert(name.clone());
         }
