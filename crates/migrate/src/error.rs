@@ -147,6 +147,10 @@ pub enum Error {
         status: String,
         stderr: String,
     },
+
+    /// A schema diff could not be made or verified.
+    #[error(transparent)]
+    Diff(Box<crate::diff::DiffError>),
 }
 
 /// The backend holding the migration lock, as `pg_stat_activity` shows it.

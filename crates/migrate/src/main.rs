@@ -32,6 +32,9 @@ enum Command {
     Resolve(cli::resolve::Args),
     /// Run the configured seed command against the database
     Seed(cli::seed::Args),
+    /// Compare two schemas (empty, migrations, a database, a schema file) and print the
+    /// difference, or with --script the verified SQL (exit 2 with --exit-code: different)
+    Diff(cli::diff::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,9 +77,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Deploy(args) => cli::deploy::run(args).await,
         Command::Status(args) => cli::status::run(args).await,
-        Command::Create(args) => cli::create::run(args),
+        Command::Create(args) => cli::create::run(args).await,
         Command::Reset(args) => cli::reset::run(args).await,
         Command::Resolve(args) => cli::resolve::run(args).await,
         Command::Seed(args) => cli::seed::run(args),
+        Command::Diff(args) => cli::diff::run(args).await,
     }
 }

@@ -1,8 +1,11 @@
 //! `nelo-migrate create`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
+use nelo_migrate::diff::{DiffOptions, Source};
 
 use super::args::MigrationsArgs;
 
@@ -13,16 +16,54 @@ pub struct Args {
     name: String,
     #[command(flatten)]
     migrations: MigrationsArgs,
+    /// Write the verified difference between the migrations and this SQL schema (a file, or
+    /// a folder of .sql files) as the migration; nothing is written when there is none
+    #[arg(long, value_name = "PATH")]
+    from_schema: Option<PathBuf>,
+    /// URL of any database on the server where shadow databases are created (with
+    /// --from-schema; default: DATABASE_URL's server)
+    #[arg(
+        long,
+        env = "NELO_SHADOW_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    shadow_database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, hide = true)]
+    database_url: Option<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let path = nelo_migrate::create_migration(
-        &args.migrations.dir,
-        &args.name,
-        nelo_migrate::EMPTY_MIGRATION,
-        chrono::Utc::now(),
-    )
-    .with_context(|| format!("cannot create migration `{}`", args.name))?;
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let body = match &args.from_schema {
+        None => nelo_migrate::EMPTY_MIGRATION.to_string(),
+        Some(schema) => {
+            let dir = &args.migrations.dir;
+            let from = if dir.exists() {
+                Source::Migrations(dir.clone())
+            } else {
+                Source::Empty
+            };
+            let options = DiffOptions {
+                shadow_server_url: args.shadow_database_url.or(args.database_url),
+                connect_timeout: Duration::from_secs(10),
+            };
+            let to = Source::Schema(schema.clone());
+            let diff = nelo_migrate::diff::diff(&from, &to, &options)
+                .await
+                .with_context(|| format!("cannot diff {from} with {to}"))?;
+            if diff.is_empty() {
+                super::ui::note(&format!(
+                    "the migrations are already in sync with `{}`; no migration created",
+                    schema.display()
+                ));
+                return Ok(ExitCode::SUCCESS);
+            }
+            diff.script()
+        }
+    };
+    let path =
+        nelo_migrate::create_migration(&args.migrations.dir, &args.name, &body, chrono::Utc::now())
+            .with_context(|| format!("cannot create migration `{}`", args.name))?;
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

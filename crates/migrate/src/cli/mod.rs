@@ -4,6 +4,7 @@ pub mod advice;
 pub mod args;
 pub mod create;
 pub mod deploy;
+pub mod diff;
 pub mod reset;
 pub mod resolve;
 pub mod seed;

@@ -1,0 +1,190 @@
+//! `nelo-migrate diff`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use nelo_migrate::diff::{Change, DiffOptions, SchemaDiff, Source, side_text};
+
+/// The `from` side (one of).
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct FromArgs {
+    /// Compare from an empty database
+    #[arg(long)]
+    from_empty: bool,
+    /// Compare from a migrations folder, deployed into a shadow database
+    #[arg(long, value_name = "DIR")]
+    from_migrations: Option<PathBuf>,
+    /// Compare from a live database (read only)
+    #[arg(long, value_name = "URL")]
+    from_url: Option<String>,
+    /// Compare from a SQL schema file, or a folder of .sql files applied in name order
+    #[arg(long, value_name = "PATH")]
+    from_schema: Option<PathBuf>,
+}
+
+/// The `to` side (one of).
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ToArgs {
+    /// Compare to an empty database
+    #[arg(long)]
+    to_empty: bool,
+    /// Compare to a migrations folder, deployed into a shadow database
+    #[arg(long, value_name = "DIR")]
+    to_migrations: Option<PathBuf>,
+    /// Compare to a live database (read only)
+    #[arg(long, value_name = "URL")]
+    to_url: Option<String>,
+    /// Compare to a SQL schema file, or a folder of .sql files applied in name order
+    #[arg(long, value_name = "PATH")]
+    to_schema: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    from: FromArgs,
+    #[command(flatten)]
+    to: ToArgs,
+    /// Print the SQL script that turns `from` into `to` (verified on a shadow database)
+    #[arg(long)]
+    script: bool,
+    /// Exit 2 when there is a difference (0 when none, 1 on error)
+    #[arg(long)]
+    exit_code: bool,
+    /// Print the differences, the script and what was not compared as JSON on stdout
+    #[arg(long, conflicts_with = "script")]
+    json: bool,
+    /// URL of any database on the server where shadow databases are created (default: the
+    /// server of --from-url/--to-url, else DATABASE_URL's)
+    #[arg(
+        long,
+        env = "NELO_SHADOW_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    shadow_database_url: Option<String>,
+    /// The database whose server holds the shadow databases when nothing else names one
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, hide = true)]
+    database_url: Option<String>,
+    /// Seconds to keep retrying while the server is unreachable or starting up
+    #[arg(
+        long,
+        env = "NELO_CONNECT_TIMEOUT",
+        value_name = "SECS",
+        default_value = "10"
+    )]
+    connect_timeout: f64,
+}
+
+fn source(
+    empty: bool,
+    migrations: Option<PathBuf>,
+    url: Option<String>,
+    schema: Option<PathBuf>,
+) -> Source {
+    match (migrations, url, schema) {
+        (Some(dir), _, _) => Source::Migrations(dir),
+        (_, Some(url), _) => Source::Url(url),
+        (_, _, Some(path)) => Source::Schema(path),
+        _ => {
+            debug_assert!(empty);
+            Source::Empty
+        }
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let from = source(
+        args.from.from_empty,
+        args.from.from_migrations,
+        args.from.from_url,
+        args.from.from_schema,
+    );
+    let to = source(
+        args.to.to_empty,
+        args.to.to_migrations,
+        args.to.to_url,
+        args.to.to_schema,
+    );
+    let uses_url = matches!(from, Source::Url(_)) || matches!(to, Source::Url(_));
+    let options = DiffOptions {
+        shadow_server_url: args.shadow_database_url.or(if uses_url {
+            None
+        } else {
+            args.database_url
+        }),
+        connect_timeout: Duration::try_from_secs_f64(args.connect_timeout)
+            .context("--connect-timeout is not a number of seconds")?,
+    };
+    let diff = nelo_migrate::diff::diff(&from, &to, &options)
+        .await
+        .with_context(|| format!("cannot diff {from} with {to}"))?;
+    if args.json {
+        let json = serde_json::json!({
+            "empty": diff.is_empty(),
+            "differences": diff.differences,
+            "possible_renames": diff.possible_renames,
+            "warnings": diff.plan.warnings,
+            "not_compared": diff.not_compared,
+            "notes": diff.notes,
+            "script": diff.script(),
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else if args.script {
+        if diff.is_empty() {
+            print!("{}", diff.script());
+            println!("-- This is an empty migration.");
+        } else {
+            print!("{}", diff.script());
+        }
+    } else {
+        print!("{}", summary(&diff));
+    }
+    for note in &diff.notes {
+        super::ui::note(&format!("note: {note}"));
+    }
+    Ok(if args.exit_code && !diff.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The human summary: one line per difference, then warnings and what was not compared.
+fn summary(diff: &SchemaDiff) -> String {
+    let mut text = String::new();
+    if diff.is_empty() {
+        text.push_str("No difference detected.\n");
+    } else {
+        for difference in &diff.differences {
+            let mark = match difference.change {
+                Change::Added => "[+]",
+                Change::Removed => "[-]",
+                Change::Changed { .. } => "[*]",
+            };
+            text += &format!("{mark} {difference}\n");
+        }
+    }
+    if !diff.plan.warnings.is_empty() {
+        text.push_str("\nWarnings:\n");
+        for warning in &diff.plan.warnings {
+            text += &format!("  - {warning}\n");
+        }
+    }
+    if !diff.not_compared.is_empty() {
+        text.push_str("\nNot compared (nelo does not diff these kinds; check them by hand):\n");
+        for object in &diff.not_compared {
+            text += &format!(
+                "  {} {} ({})\n",
+                object.kind,
+                object.identity,
+                side_text(object.side)
+            );
+        }
+    }
+    text
+}

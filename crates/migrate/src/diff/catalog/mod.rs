@@ -1,0 +1,344 @@
+//! The introspector: every catalog query nelo compares with, and the one function that runs
+//! them. The same queries run the same way on both sides (a read-only repeatable-read
+//! transaction, `search_path` set to the target schema), so the server renders both alike.
+//!
+//! Left out everywhere: the system schemas, every member of an extension (`pg_depend` type
+//! `e`), and `_prisma_migrations`.
+
+mod queries;
+
+use std::collections::BTreeSet;
+
+use sqlx::postgres::PgConnection;
+
+use super::model::{
+    Column, Comment, CommentOwner, CommentTarget, Constraint, Extension, Function, FunctionName,
+    FunctionUser, Index, Name, SchemaModel, Sequence, Table, Trigger, View,
+};
+use crate::Error;
+use crate::store::{quote_identifier, run_script};
+use queries::*;
+
+fn database_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |source| Error::Database { action, source }
+}
+
+/// Reads the model of the database `conn` is connected to, rendering definitions against
+/// `search_path` (the target schema).
+pub async fn introspect(conn: &mut PgConnection, search_path: &str) -> Result<SchemaModel, Error> {
+    run_script(
+        conn,
+        &format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL search_path TO {}",
+            quote_identifier(search_path)
+        ),
+    )
+    .await
+    .map_err(database_error(
+        "starting the transaction that reads the catalog",
+    ))?;
+    let model = read_model(conn, search_path).await;
+    let _ = run_script(conn, "ROLLBACK").await;
+    model
+}
+
+async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<SchemaModel, Error> {
+    let mut model = SchemaModel {
+        search_path: search_path.to_string(),
+        ..SchemaModel::default()
+    };
+    let error = database_error("reading the catalog");
+
+    let schemas: Vec<(String,)> = sqlx::query_as(&schemas_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading schemas"))?;
+    model.schemas = schemas.into_iter().map(|(name,)| name).collect();
+
+    let extensions: Vec<(String, String, String)> = sqlx::query_as(EXTENSIONS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading extensions"))?;
+    for (name, schema, version) in extensions {
+        model.extensions.insert(name, Extension { schema, version });
+    }
+
+    let enums: Vec<(String, String, Vec<String>)> = sqlx::query_as(&enums_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading enums"))?;
+    for (schema, name, labels) in enums {
+        model.enums.insert(Name::new(&schema, &name), labels);
+    }
+
+    let tables: Vec<(String, String, bool)> = sqlx::query_as(&tables_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading tables"))?;
+    for (schema, name, unlogged) in tables {
+        let table = Table {
+            unlogged,
+            ..Table::default()
+        };
+        model.tables.insert(Name::new(&schema, &name), table);
+    }
+
+    type ColumnRow = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let columns: Vec<ColumnRow> = sqlx::query_as(&columns_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading columns"))?;
+    for row in columns {
+        let (schema, table, name, data_type, collation, not_null, default, identity, generated) = (
+            row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
+        );
+        if let Some(table) = model.tables.get_mut(&Name::new(&schema, &table)) {
+            table.columns.push(Column {
+                name,
+                data_type,
+                collation,
+                not_null,
+                default,
+                identity: identity.and_then(|text| text.chars().next()),
+                identity_options: row.9,
+                generated,
+            });
+        }
+    }
+
+    let constraints: Vec<(String, String, String, String, String, bool)> =
+        sqlx::query_as(&constraints_query())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading constraints"))?;
+    for (schema, table, name, kind, definition, validated) in constraints {
+        if let Some(table) = model.tables.get_mut(&Name::new(&schema, &table)) {
+            let kind = kind.chars().next().unwrap_or('c');
+            table.constraints.insert(
+                name,
+                Constraint {
+                    kind,
+                    definition,
+                    validated,
+                },
+            );
+        }
+    }
+
+    let indexes: Vec<(String, String, String, String, bool, bool)> =
+        sqlx::query_as(&indexes_query())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading indexes"))?;
+    for (schema, name, table, definition, valid, on_view) in indexes {
+        model.indexes.insert(
+            Name::new(&schema, &name),
+            Index {
+                table: Name::new(&schema, &table),
+                definition,
+                valid,
+                on_view,
+            },
+        );
+    }
+
+    type SequenceRow = (
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        bool,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let sequences: Vec<SequenceRow> = sqlx::query_as(&sequences_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading sequences"))?;
+    for row in sequences {
+        let (schema, name, data_type, start, increment, min, max, cache, cycle) = (
+            row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
+        );
+        let owned_by = match (row.9, row.10, row.11) {
+            (Some(table_schema), Some(table), Some(column)) => {
+                Some((Name::new(&table_schema, &table), column))
+            }
+            _ => None,
+        };
+        model.sequences.insert(
+            Name::new(&schema, &name),
+            Sequence {
+                data_type,
+                start,
+                increment,
+                min,
+                max,
+                cache,
+                cycle,
+                owned_by,
+            },
+        );
+    }
+
+    let views: Vec<(String, String, bool, String, Vec<String>)> = sqlx::query_as(&views_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading views"))?;
+    for (schema, name, materialized, definition, options) in views {
+        let definition = definition.trim_end().trim_end_matches(';').to_string();
+        model.views.insert(
+            Name::new(&schema, &name),
+            View {
+                materialized,
+                definition,
+                options,
+                depends_on: BTreeSet::new(),
+                calls: BTreeSet::new(),
+            },
+        );
+    }
+    let relations: Vec<(String, String, String, String)> = sqlx::query_as(VIEW_RELATIONS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading what views depend on"))?;
+    for (schema, name, relation_schema, relation) in relations {
+        if let Some(view) = model.views.get_mut(&Name::new(&schema, &name)) {
+            view.depends_on
+                .insert(Name::new(&relation_schema, &relation));
+        }
+    }
+    let calls: Vec<(String, String, String, String, String)> = sqlx::query_as(VIEW_CALLS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading the functions views call"))?;
+    for (schema, name, function_schema, function, arguments) in calls {
+        if let Some(view) = model.views.get_mut(&Name::new(&schema, &name)) {
+            view.calls.insert(FunctionName {
+                name: Name::new(&function_schema, &function),
+                arguments,
+            });
+        }
+    }
+
+    let functions: Vec<(String, String, String, String, String, String, bool)> =
+        sqlx::query_as(&functions_query())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading functions"))?;
+    for (schema, name, arguments, kind, definition, result, uses_row_type) in functions {
+        model.functions.insert(
+            FunctionName {
+                name: Name::new(&schema, &name),
+                arguments,
+            },
+            Function {
+                kind: kind.chars().next().unwrap_or('f'),
+                definition: definition.trim_end().to_string(),
+                result,
+                uses_row_type,
+                used_by: BTreeSet::new(),
+            },
+        );
+    }
+    let users: Vec<(String, String, String, String, String, String, String)> =
+        sqlx::query_as(FUNCTION_USERS)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading what calls functions"))?;
+    for (schema, name, arguments, kind, user_schema, relation, member) in users {
+        let function = FunctionName {
+            name: Name::new(&schema, &name),
+            arguments,
+        };
+        let relation = Name::new(&user_schema, &relation);
+        let user = match kind.as_str() {
+            "index" => FunctionUser::Index(relation),
+            "constraint" => FunctionUser::Constraint(relation, member),
+            _ => FunctionUser::Default(relation, member),
+        };
+        if let Some(function) = model.functions.get_mut(&function) {
+            function.used_by.insert(user);
+        }
+    }
+
+    type TriggerRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        bool,
+    );
+    let triggers: Vec<TriggerRow> = sqlx::query_as(&triggers_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading triggers"))?;
+    for row in triggers {
+        let (schema, table, name, definition, enabled) = (row.0, row.1, row.2, row.3, row.4);
+        model.triggers.insert(
+            (Name::new(&schema, &table), name),
+            Trigger {
+                definition,
+                enabled: enabled.chars().next().unwrap_or('O'),
+                function: FunctionName {
+                    name: Name::new(&row.5, &row.6),
+                    arguments: row.7,
+                },
+                uses_columns: row.8,
+            },
+        );
+    }
+
+    type CommentRow = (String, String, String, String, String, String, String);
+    let comments: Vec<CommentRow> = sqlx::query_as(&comments_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading comments"))?;
+    for (object_type, identity, text, owner_kind, schema, name, member) in comments {
+        let owner = match owner_kind.as_str() {
+            "relation" => CommentOwner::Relation(Name::new(&schema, &name)),
+            "column" => CommentOwner::Column(Name::new(&schema, &name), member),
+            "constraint" => CommentOwner::Constraint(Name::new(&schema, &name), member),
+            "trigger" => CommentOwner::Trigger(Name::new(&schema, &name), member),
+            "function" => CommentOwner::Function(FunctionName {
+                name: Name::new(&schema, &name),
+                arguments: member,
+            }),
+            "type" => CommentOwner::Type(Name::new(&schema, &name)),
+            _ => CommentOwner::Schema(schema),
+        };
+        model.comments.insert(
+            CommentTarget {
+                object_type,
+                identity,
+            },
+            Comment { text, owner },
+        );
+    }
+
+    let others: Vec<(String, String)> = sqlx::query_as(&not_compared_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(error)?;
+    model.not_compared = others.into_iter().collect();
+    Ok(model)
+}

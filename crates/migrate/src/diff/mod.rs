@@ -1,0 +1,217 @@
+//! `diff`: the difference between two database schemas, and the SQL that turns one into the
+//! other. Each side is materialised in a real database (a shadow, or the live one) and read
+//! with one introspector over `pg_catalog` ([`catalog`]); the comparison ([`compare`]) and
+//! the planner ([`plan`]) are pure. Every plan is applied to a shadow holding the `from` side
+//! and compared with the `to` side again before it is returned.
+
+pub mod catalog;
+pub mod compare;
+pub mod model;
+pub mod plan;
+mod schema_file;
+mod sides;
+mod verify;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::shadow::ShadowServer;
+use crate::{Error, connect, redact_url};
+pub use compare::{Change, Difference, NotCompared, Object, PossibleRename};
+pub use model::SchemaModel;
+pub use plan::{Plan, Step};
+use sides::Context;
+
+/// One side of a diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A new database on the shadow server, as it comes.
+    Empty,
+    /// A migrations folder, deployed into a shadow with nelo's own deploy.
+    Migrations(PathBuf),
+    /// A live database, read only.
+    Url(String),
+    /// A SQL file, or a folder of `.sql` files applied in name order, in one transaction.
+    Schema(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Empty => write!(formatter, "an empty database"),
+            Source::Migrations(dir) => write!(formatter, "migrations `{}`", dir.display()),
+            Source::Url(url) => write!(formatter, "database {}", redact_url(url)),
+            Source::Schema(path) => write!(formatter, "schema `{}`", path.display()),
+        }
+    }
+}
+
+/// What went wrong in a diff.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiffError {
+    #[error(
+        "role `{role}` cannot create shadow databases on {server}; grant it CREATEDB (`ALTER ROLE \"{role}\" CREATEDB`) or pass --shadow-database-url with a server and role that can create databases"
+    )]
+    ShadowNotPermitted { role: String, server: String },
+
+    #[error(
+        "no server for shadow databases: pass --shadow-database-url URL (any database on the server), or set DATABASE_URL"
+    )]
+    NoShadowServer,
+
+    #[error("`{}` holds no `.sql` file; write the schema into `schema.sql` there", path.display())]
+    EmptySchemaFolder { path: PathBuf },
+
+    #[error("{}:{line}:{column}: {message}; nothing of the schema was kept", path.display())]
+    SchemaFile {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("cannot build the `{side}` side ({source_text}) in a shadow database")]
+    Materialise {
+        side: &'static str,
+        source_text: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    #[error(
+        "the generated script fails on a shadow database holding the `from` side: {message}; nothing was written\n{script}"
+    )]
+    ScriptFailed { message: String, script: String },
+
+    #[error(
+        "the generated script does not reach the `to` side: after applying it to a shadow database, {} difference(s) remain; nothing was written:\n  {}\n{script}",
+        remaining.len(),
+        remaining.join("\n  ")
+    )]
+    Unverified {
+        remaining: Vec<String>,
+        script: String,
+    },
+}
+
+impl From<DiffError> for Error {
+    fn from(error: DiffError) -> Self {
+        Error::Diff(Box::new(error))
+    }
+}
+
+/// How to diff.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// A URL of any database on the server where shadows are created; by default the server
+    /// of the `--from-url` or `--to-url` side.
+    pub shadow_server_url: Option<String>,
+    pub connect_timeout: Duration,
+}
+
+/// The outcome: what differs, the verified script, and what was not compared.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SchemaDiff {
+    pub differences: Vec<Difference>,
+    pub possible_renames: Vec<PossibleRename>,
+    /// Objects of kinds nelo does not compare, on either side.
+    pub not_compared: Vec<NotCompared>,
+    /// Informational notes (extension versions).
+    pub notes: Vec<String>,
+    pub plan: Plan,
+}
+
+impl SchemaDiff {
+    pub fn is_empty(&self) -> bool {
+        self.differences.is_empty()
+    }
+
+    /// The SQL script, with a comment listing what was not compared.
+    pub fn script(&self) -> String {
+        let mut script = String::new();
+        if !self.not_compared.is_empty() {
+            script.push_str(
+                "-- Not compared (nelo does not diff these kinds; check them by hand):\n",
+            );
+            for object in &self.not_compared {
+                script.push_str(&format!(
+                    "--   {} {} ({})\n",
+                    object.kind,
+                    object.identity,
+                    side_text(object.side)
+                ));
+            }
+            script.push('\n');
+        }
+        script.push_str(&self.plan.script());
+        script
+    }
+}
+
+/// Which side has a not-compared object, in words.
+pub fn side_text(side: &str) -> &'static str {
+    match side {
+        "from" => "only in `from`",
+        "to" => "only in `to`",
+        _ => "on both sides",
+    }
+}
+
+/// The target schema: unqualified names in the script live there.
+fn target_schema(from: &Source, to: &Source, options: &DiffOptions) -> String {
+    [to, from]
+        .into_iter()
+        .find_map(|source| match source {
+            Source::Url(url) => connect::url_schema(url),
+            _ => None,
+        })
+        .or_else(|| {
+            options
+                .shadow_server_url
+                .as_deref()
+                .and_then(connect::url_schema)
+        })
+        .unwrap_or_else(|| "public".to_string())
+}
+
+/// Compares `from` with `to` and plans the change, verified on a shadow.
+pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<SchemaDiff, Error> {
+    let server_url = options
+        .shadow_server_url
+        .clone()
+        .or_else(|| {
+            [to, from].into_iter().find_map(|source| match source {
+                Source::Url(url) => Some(url.clone()),
+                _ => None,
+            })
+        })
+        .ok_or(DiffError::NoShadowServer)?;
+    let server = ShadowServer::new(&server_url, options.connect_timeout);
+    server.sweep().await?;
+    let search_path = target_schema(from, to, options);
+    let context = Context {
+        server,
+        search_path,
+        connect_timeout: options.connect_timeout,
+    };
+    let from_model = context.model(from, "from").await?;
+    let to_model = context.model(to, "to").await?;
+    let differences = compare::compare(&from_model, &to_model);
+    let possible_renames = compare::possible_renames(&differences, &from_model, &to_model);
+    let plan = plan::plan(&from_model, &to_model, &differences, &possible_renames);
+    let result = SchemaDiff {
+        not_compared: compare::not_compared(&from_model, &to_model),
+        notes: compare::extension_notes(&from_model, &to_model),
+        differences,
+        possible_renames,
+        plan,
+    };
+    if !result.is_empty() {
+        context
+            .verify(from, &from_model, &to_model, &result.plan.script())
+            .await?;
+    }
+    Ok(result)
+}

@@ -1,0 +1,215 @@
+//! The schema model: what the introspector reads from `pg_catalog`, as plain data keyed by
+//! stable identity (never by OID), in BTreeMaps so that everything derived is deterministic.
+//! Definitions are the server's own rendering (`format_type`, `pg_get_*def`), compared as text.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+/// A schema-qualified name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Name {
+    pub schema: String,
+    pub name: String,
+}
+
+impl Name {
+    pub fn new(schema: &str, name: &str) -> Self {
+        Self {
+            schema: schema.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// A function or procedure: its name and its argument types (`oidvectortypes`), which is
+/// what PostgreSQL identifies it by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct FunctionName {
+    pub name: Name,
+    pub arguments: String,
+}
+
+impl fmt::Display for FunctionName {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}({})", self.name, self.arguments)
+    }
+}
+
+/// Everything nelo compares in one database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SchemaModel {
+    /// The schema the definitions were rendered against (unqualified names live there).
+    pub search_path: String,
+    pub schemas: BTreeSet<String>,
+    pub extensions: BTreeMap<String, Extension>,
+    pub enums: BTreeMap<Name, Vec<String>>,
+    pub sequences: BTreeMap<Name, Sequence>,
+    pub tables: BTreeMap<Name, Table>,
+    pub indexes: BTreeMap<Name, Index>,
+    pub views: BTreeMap<Name, View>,
+    pub functions: BTreeMap<FunctionName, Function>,
+    /// Keyed by table, then trigger name.
+    pub triggers: BTreeMap<(Name, String), Trigger>,
+    pub comments: BTreeMap<CommentTarget, Comment>,
+    /// Objects of kinds nelo does not compare: (kind, identity).
+    pub not_compared: BTreeSet<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Extension {
+    pub schema: String,
+    /// Shown, never a difference: it follows the server's packages, not the migrations.
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sequence {
+    pub data_type: String,
+    pub start: i64,
+    pub increment: i64,
+    pub min: i64,
+    pub max: i64,
+    pub cache: i64,
+    pub cycle: bool,
+    /// `OWNED BY` table and column (a `serial` column's sequence).
+    pub owned_by: Option<(Name, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Table {
+    pub unlogged: bool,
+    /// In column order.
+    pub columns: Vec<Column>,
+    pub constraints: BTreeMap<String, Constraint>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|column| column.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    /// `format_type(atttypid, atttypmod)`.
+    pub data_type: String,
+    /// A collation other than the type's, qualified.
+    pub collation: Option<String>,
+    pub not_null: bool,
+    /// `pg_get_expr` of the default (not of a generated column).
+    pub default: Option<String>,
+    /// `a` (ALWAYS) or `d` (BY DEFAULT).
+    pub identity: Option<char>,
+    /// The identity sequence's options, as `GENERATED ... AS IDENTITY (...)` takes them.
+    pub identity_options: Option<String>,
+    /// The expression of a stored generated column.
+    pub generated: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Constraint {
+    /// `p`, `u`, `c`, `f` or `x`.
+    pub kind: char,
+    /// `pg_get_constraintdef`: columns, references and actions, DEFERRABLE, NOT VALID.
+    pub definition: String,
+    pub validated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Index {
+    pub table: Name,
+    /// `pg_get_indexdef`: method, opclasses, expressions, predicate, INCLUDE, options.
+    pub definition: String,
+    /// `false` for an index a failed `CREATE INDEX CONCURRENTLY` left behind.
+    pub valid: bool,
+    /// On a materialized view (created after it).
+    pub on_view: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct View {
+    pub materialized: bool,
+    /// `pg_get_viewdef(oid, true)`, without its final `;`.
+    pub definition: String,
+    /// `reloptions` (`security_invoker=true`, `check_option=local`, ...).
+    pub options: Vec<String>,
+    /// The tables and views its query reads.
+    pub depends_on: BTreeSet<Name>,
+    /// The functions its query calls.
+    pub calls: BTreeSet<FunctionName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Function {
+    /// `f` (function) or `p` (procedure).
+    pub kind: char,
+    /// `pg_get_functiondef`: a complete `CREATE OR REPLACE` statement.
+    pub definition: String,
+    /// `pg_get_function_result`.
+    pub result: String,
+    /// Takes or returns a table's row type, so it is created after the tables.
+    pub uses_row_type: bool,
+    /// The indexes, constraints and column defaults whose expressions call it (`pg_depend`):
+    /// they go while it is dropped and created again.
+    pub used_by: BTreeSet<FunctionUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionUser {
+    Index(Name),
+    /// Table and constraint.
+    Constraint(Name, String),
+    /// Table and column.
+    Default(Name, String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trigger {
+    /// `pg_get_triggerdef(oid, true)`.
+    pub definition: String,
+    /// `tgenabled`: `O` (origin, the default), `D`, `R` or `A`.
+    pub enabled: char,
+    pub function: FunctionName,
+    /// Has a `WHEN` clause or an `UPDATE OF` column list (column type changes need it
+    /// dropped first).
+    pub uses_columns: bool,
+}
+
+/// What a comment is on, as `pg_identify_object` names it: `table`, `table column`,
+/// `function`, ... and the object's qualified identity.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct CommentTarget {
+    pub object_type: String,
+    pub identity: String,
+}
+
+/// A comment and the object that carries it (when that object is dropped or recreated, the
+/// comment goes with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Comment {
+    pub text: String,
+    pub owner: CommentOwner,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentOwner {
+    /// A table, view, index or sequence.
+    Relation(Name),
+    Column(Name, String),
+    Constraint(Name, String),
+    Trigger(Name, String),
+    Function(FunctionName),
+    Type(Name),
+    Schema(String),
+}

@@ -1,0 +1,165 @@
+//! The SQL text of single statements and names.
+
+use super::super::model::{Column, CommentTarget, FunctionName, Name, Table};
+use super::Planner;
+use crate::store::quote_identifier as quote;
+
+/// A schema-qualified name in SQL: unqualified in the target schema, as Prisma writes it.
+pub(super) fn qualified(name: &Name, search_path: &str) -> String {
+    if name.schema == search_path {
+        quote(&name.name)
+    } else {
+        format!("{}.{}", quote(&name.schema), quote(&name.name))
+    }
+}
+
+pub(super) fn literal(text: &str) -> String {
+    let quoted = text.replace('\'', "''");
+    if quoted.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
+}
+
+/// Whether `data_type` (as `format_type` renders it) is the type `name`.
+pub(super) fn is_type(data_type: &str, name: &Name, search_path: &str) -> bool {
+    let bare = |part: &str| {
+        let simple = part
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if simple {
+            vec![part.to_string(), quote(part)]
+        } else {
+            vec![quote(part)]
+        }
+    };
+    let names = bare(&name.name);
+    let mut forms = Vec::new();
+    for type_name in &names {
+        if name.schema == search_path {
+            forms.push(type_name.clone());
+        }
+        for schema in bare(&name.schema) {
+            forms.push(format!("{schema}.{type_name}"));
+        }
+    }
+    forms.iter().any(|form| form == data_type)
+}
+
+pub(super) fn column_definition(column: &Column) -> String {
+    let mut sql = format!("{} {}", quote(&column.name), column.data_type);
+    if let Some(collation) = &column.collation {
+        sql += &format!(" COLLATE {collation}");
+    }
+    if let Some(expression) = &column.generated {
+        sql += &format!(" GENERATED ALWAYS AS ({expression}) STORED");
+    }
+    if let Some(kind) = column.identity {
+        sql += &format!(
+            " GENERATED {} AS IDENTITY{}",
+            identity_kind(kind),
+            identity_options(column)
+        );
+    }
+    if column.not_null {
+        sql += " NOT NULL";
+    }
+    if let Some(default) = &column.default {
+        sql += &format!(" DEFAULT {default}");
+    }
+    sql
+}
+
+pub(super) fn create_table(name: &Name, table: &Table, search_path: &str) -> String {
+    let mut body = table
+        .columns
+        .iter()
+        .map(|column| format!("    {}", column_definition(column)))
+        .collect::<Vec<_>>()
+        .join(",\n");
+    let inline: Vec<String> = table
+        .constraints
+        .iter()
+        .filter(|(_, constraint)| constraint.kind != 'f' && constraint.validated)
+        .map(|(constraint_name, constraint)| {
+            format!(
+                "    CONSTRAINT {} {}",
+                quote(constraint_name),
+                constraint.definition
+            )
+        })
+        .collect();
+    if !inline.is_empty() {
+        if !body.is_empty() {
+            body.push_str(",\n\n");
+        }
+        body.push_str(&inline.join(",\n"));
+    }
+    format!(
+        "CREATE {}TABLE {} (\n{}\n)",
+        if table.unlogged { "UNLOGGED " } else { "" },
+        qualified(name, search_path),
+        body
+    )
+}
+
+pub(super) fn comment_on(target: &CommentTarget, value: &str) -> String {
+    let kind = match target.object_type.as_str() {
+        "table column" | "view column" | "materialized view column" => "COLUMN".to_string(),
+        "table constraint" => "CONSTRAINT".to_string(),
+        other => other.to_uppercase(),
+    };
+    format!("COMMENT ON {kind} {} IS {value}", target.identity)
+}
+
+pub(super) fn drop_function(planner: &Planner, function: &FunctionName) -> String {
+    let kind = match planner.from.functions.get(function).map(|f| f.kind) {
+        Some('p') => "PROCEDURE",
+        _ => "FUNCTION",
+    };
+    format!("DROP {kind} {}", planner.function(function))
+}
+
+pub(super) fn create_enum(planner: &Planner, name: &Name, labels: &[String]) -> String {
+    format!(
+        "CREATE TYPE {} AS ENUM ({})",
+        planner.name(name),
+        labels
+            .iter()
+            .map(|label| literal(label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// ` (INCREMENT BY ...)` for an identity column's sequence, or nothing.
+pub(super) fn identity_options(column: &Column) -> String {
+    column
+        .identity_options
+        .as_ref()
+        .map(|options| format!(" ({options})"))
+        .unwrap_or_default()
+}
+
+/// The identity options as `ALTER COLUMN ... SET ...` clauses.
+pub(super) fn set_identity_options(options: &str) -> String {
+    let mut clauses = format!("SET {options}");
+    for keyword in [
+        " MINVALUE",
+        " MAXVALUE",
+        " START WITH",
+        " CACHE",
+        " NO CYCLE",
+    ] {
+        clauses = clauses.replace(keyword, &format!(" SET{keyword}"));
+    }
+    if !options.ends_with("NO CYCLE") {
+        clauses = clauses.replace(" CYCLE", " SET CYCLE");
+    }
+    clauses
+}
+
+pub(super) fn identity_kind(kind: char) -> &'static str {
+    if kind == 'a' { "ALWAYS" } else { "BY DEFAULT" }
+}

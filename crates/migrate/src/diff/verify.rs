@@ -1,0 +1,92 @@
+//! Verification: the script applied to a shadow holding the `from` side, read again and
+//! compared with the `to` side; anything left is an error that lists it.
+
+use sqlx::Connection;
+
+use super::model::SchemaModel;
+use super::sides::Context;
+use super::{DiffError, Source, compare, plan};
+use crate::shadow::Shadow;
+use crate::store::run_script;
+use crate::{Error, connect};
+
+impl Context {
+    /// Applies `script` to a shadow holding `from`, and compares the result with `to`.
+    pub(super) async fn verify(
+        &self,
+        from: &Source,
+        from_model: &SchemaModel,
+        to_model: &SchemaModel,
+        script: &str,
+    ) -> Result<(), Error> {
+        let shadow = self.server.create("verify").await?;
+        let outcome = self
+            .verify_in(&shadow, from, from_model, to_model, script)
+            .await;
+        let removed = shadow.remove().await;
+        outcome?;
+        removed
+    }
+
+    async fn verify_in(
+        &self,
+        shadow: &Shadow,
+        from: &Source,
+        from_model: &SchemaModel,
+        to_model: &SchemaModel,
+        script: &str,
+    ) -> Result<(), Error> {
+        if let Source::Url(_) = from {
+            // A live database cannot be copied: rebuild it from an empty one with the planner's
+            // own script, checked the same way.
+            let empty = self.introspect(&shadow.url).await?;
+            let differences = compare::compare(&empty, from_model);
+            let renames = compare::possible_renames(&differences, &empty, from_model);
+            let base = plan::plan(&empty, from_model, &differences, &renames).script();
+            self.apply_and_compare(shadow, from_model, &base).await?;
+        } else {
+            self.materialise(shadow, from)
+                .await
+                .map_err(|error| DiffError::Materialise {
+                    side: "from",
+                    source_text: from.to_string(),
+                    source: Box::new(error),
+                })?;
+        }
+        self.apply_and_compare(shadow, to_model, script).await
+    }
+
+    async fn apply_and_compare(
+        &self,
+        shadow: &Shadow,
+        expected: &SchemaModel,
+        script: &str,
+    ) -> Result<(), Error> {
+        let mut conn = connect::connect(&shadow.url, self.connect_timeout).await?;
+        let applied = run_script(&mut conn, &format!("BEGIN;\n{script}\nCOMMIT;")).await;
+        if let Err(error) = applied {
+            let _ = run_script(&mut conn, "ROLLBACK").await;
+            let _ = conn.close().await;
+            return Err(DiffError::ScriptFailed {
+                message: error.to_string(),
+                script: script.to_string(),
+            }
+            .into());
+        }
+        let _ = conn.close().await;
+        let reached = self.introspect(&shadow.url).await?;
+        let remaining: Vec<String> = compare::compare(&reached, expected)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if remaining.is_empty() {
+            Ok(())
+        } else {
+            Err(DiffError::Unverified {
+                remaining,
+                script: script.to_string(),
+            }
+            .into())
+        }
+    }
+}
