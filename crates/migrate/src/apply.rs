@@ -14,7 +14,7 @@ use crate::migrator::Locking;
 use crate::position::{char_count_before, line_column};
 use crate::run_mode::{RunMode, RunPlan, TransactionControl, commits, transaction_control};
 use crate::split::{Statement, top_level_words};
-use crate::store::{self, HistoryTable, TransactionLock, Wrapping, wrapped_script};
+use crate::store::{self, Finish, HistoryTable, TransactionLock, Wrapping, wrapped_script};
 use crate::wire::{self, CountedError};
 
 /// Where a migration is applied.
@@ -102,6 +102,8 @@ struct Failed<'r, 'a> {
     statement: Option<&'r Statement<'a>>,
     /// Whether it was nelo's own reset and history write after the migration's SQL.
     in_history_write: bool,
+    /// Whether it was the COMMIT ending the migration's transaction.
+    at_commit: bool,
     /// Whether it was the transaction's migration lock or its check for a row recorded meanwhile.
     in_lock: Option<LockStep>,
     /// The server's position, as a character position in the file.
@@ -151,17 +153,32 @@ impl<'r, 'a> Run<'r, 'a> {
     /// `COMMIT`. Alone: the one statement by itself, then the history row.
     async fn apply_as_one(&self, conn: &mut PgConnection) -> Result<Outcome, Error> {
         let started_at = Utc::now();
-        let id = uuid::Uuid::new_v4().to_string();
         let mode = self.plan.mode;
         let in_transaction = mode == RunMode::InTransaction;
-        if mode == RunMode::Alone && self.create_table {
-            store::ensure_table(conn, self.table).await?;
-        }
+        // What does not run in one transaction with its row gets its row first, as Prisma
+        // writes it: interrupted part way, it stays started, so the next deploy stops on it
+        // (P3009) instead of running it again over what it left (an invalid index, tables
+        // its own COMMIT kept).
+        let started_row = if in_transaction {
+            None
+        } else {
+            if self.create_table {
+                store::ensure_table(conn, self.table).await?;
+            }
+            Some(store::start_row(conn, self.table, self.migration).await?)
+        };
+        let id = started_row
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let finish = match started_row {
+            None => Finish::Insert(self.table, self.migration, &id),
+            Some(_) => Finish::Update(self.table, &id),
+        };
         let chunks = self.chunks();
         let last = chunks.len() - 1;
         let mut completed = 0;
         for (index, chunk) in chunks.iter().enumerate() {
-            let finish = (index == last).then_some((self.table, self.migration, id.as_str()));
+            let finish = (index == last).then_some(finish);
             let lock = match self.context.locking {
                 Locking::PerTransaction { timeout } if in_transaction && index == 0 => {
                     Some(TransactionLock {
@@ -176,7 +193,7 @@ impl<'r, 'a> Run<'r, 'a> {
                 begin: in_transaction && index == 0,
                 create_table: (index == 0
                     && (self.create_table || lock.is_some())
-                    && mode != RunMode::Alone)
+                    && in_transaction)
                     .then_some(self.table),
                 finish: finish.filter(|_| mode != RunMode::Alone),
                 commit: in_transaction && index == last,
@@ -199,7 +216,9 @@ impl<'r, 'a> Run<'r, 'a> {
                 {
                     return self.lock_step_failed(conn, step, failed).await;
                 }
-                return Err(self.fail(conn, failed, started_at).await);
+                return Err(self
+                    .fail(conn, failed, started_at, started_row.as_deref())
+                    .await);
             }
             if chunk.copy.is_some() {
                 completed += 1;
@@ -211,7 +230,7 @@ impl<'r, 'a> Run<'r, 'a> {
                 Wrapping {
                     begin: false,
                     create_table: None,
-                    finish: Some((self.table, self.migration, &id)),
+                    finish: Some(finish),
                     commit: false,
                     lock: None,
                 },
@@ -275,6 +294,9 @@ impl<'r, 'a> Run<'r, 'a> {
                 let statement = index.and_then(|index| chunk.statements.get(index));
                 let in_history_write = wrapping.finish.is_some()
                     && index.is_some_and(|index| index >= chunk.statements.len());
+                // The script's own COMMIT: a deferred constraint or trigger of the migration.
+                let at_commit = wrapping.commit
+                    && completed + 1 == crate::split::split_statements(&script.text).len();
                 let in_lock = if Some(completed) == script.lock_statement {
                     Some(LockStep::Lock)
                 } else if Some(completed) == script.guard_statement {
@@ -292,6 +314,7 @@ impl<'r, 'a> Run<'r, 'a> {
                     error,
                     statement,
                     in_history_write,
+                    at_commit,
                     in_lock,
                     file_position,
                     completed_before: completed_before
@@ -322,6 +345,7 @@ impl<'r, 'a> Run<'r, 'a> {
                     error,
                     statement: Some(copy),
                     in_history_write: false,
+                    at_commit: false,
                     in_lock: None,
                     file_position,
                     completed_before,
@@ -355,6 +379,7 @@ impl<'r, 'a> Run<'r, 'a> {
                         error,
                         statement: Some(statement),
                         in_history_write: false,
+                        at_commit: false,
                         in_lock: None,
                         completed_before: index,
                     }),
@@ -397,9 +422,15 @@ impl<'r, 'a> Run<'r, 'a> {
         conn: &mut PgConnection,
         failed: Failed<'r, 'a>,
         started_at: chrono::DateTime<Utc>,
+        started_row: Option<&str>,
     ) -> Error {
         match self.describe(failed, None) {
             Described::Lost(loss) => Error::ConnectionLost(loss),
+            Described::Failure(failure) if started_row.is_some() => {
+                let id = started_row.unwrap_or_default();
+                let _ = store::record_row_failure(conn, self.table, id, &failure.to_string()).await;
+                Error::MigrationFailed(failure)
+            }
             Described::Failure(failure) => {
                 // After the rollback (which also took a history table created with it) and
                 // out of a failed transaction block the file itself opened.
@@ -458,10 +489,15 @@ impl<'r, 'a> Run<'r, 'a> {
             line,
             column,
             step,
-            statement: if failed.in_history_write {
+            statement: if failed.at_commit {
+                Some("COMMIT at the end of the migration's transaction (a deferred constraint or trigger of the migration failed there)".to_string())
+            } else if failed.in_history_write {
                 Some("(after the migration's SQL) nelo-migrate's session reset and history row in `_prisma_migrations`".to_string())
             } else {
-                failed.statement.map(|statement| first_line(statement.sql))
+                failed
+                    .statement
+                    .or_else(|| statement_at(sql, &self.plan.statements, failed.file_position?))
+                    .map(|statement| first_line(statement.sql))
             },
             committed_through_line,
             sqlstate: None,
@@ -507,6 +543,18 @@ enum LockStep {
 enum Described {
     Failure(Box<MigrationFailure>),
     Lost(Box<ConnectionLoss>),
+}
+
+/// The statement holding 1-based character `position` of `sql` (a syntax error's).
+fn statement_at<'s, 'a>(
+    sql: &str,
+    statements: &'s [Statement<'a>],
+    position: usize,
+) -> Option<&'s Statement<'a>> {
+    statements.iter().find(|statement| {
+        let start = char_count_before(sql, statement.offset) + 1;
+        (start..=start + statement.sql.chars().count()).contains(&position)
+    })
 }
 
 /// The server's 1-based character position in the query, when it gave one.

@@ -72,6 +72,8 @@ pub enum UnrunnableReason {
     TextAfterCopy,
     /// `COPY ... TO STDOUT`: a migration has nowhere to send rows.
     CopyToStdout,
+    /// A NUL character, which no PostgreSQL query can hold.
+    NulCharacter,
 }
 
 impl std::fmt::Display for Unrunnable {
@@ -101,6 +103,9 @@ impl std::fmt::Display for Unrunnable {
             UnrunnableReason::CopyToStdout => f.write_str(
                 "`COPY ... TO STDOUT` sends rows to the client, and a migration has nowhere to put them; remove it",
             ),
+            UnrunnableReason::NulCharacter => f.write_str(
+                "a NUL character (byte 0), which PostgreSQL cannot take in a query; remove it (was the file saved in UTF-16?)",
+            ),
         }
     }
 }
@@ -128,6 +133,16 @@ pub fn run_plan(migration: &Migration) -> Result<RunPlan<'_>, Box<Unrunnable>> {
             reason,
         })
     };
+    if let Some(nul) = sql.find('\0') {
+        let (line, column) = line_column(sql, char_count_before(sql, nul) + 1).unwrap_or((1, 1));
+        return Err(Box::new(Unrunnable {
+            migration: migration.name.clone(),
+            path: migration.path.clone(),
+            line,
+            column,
+            reason: UnrunnableReason::NulCharacter,
+        }));
+    }
     let mut open_transaction: Option<&Statement> = None;
     let mut has_transaction_control = false;
     let mut non_transactional = None;
@@ -180,6 +195,11 @@ pub fn run_plan(migration: &Migration) -> Result<RunPlan<'_>, Box<Unrunnable>> {
             ));
         }
         RunMode::Alone
+    } else if let [statement] = &statements[..]
+        && controls_transactions_inside(statement.sql)
+    {
+        // Prisma sends it alone, where a procedure or DO block may COMMIT.
+        RunMode::Alone
     } else if has_transaction_control {
         RunMode::AsWritten
     } else {
@@ -226,6 +246,21 @@ pub(crate) fn commits(words: &[&str]) -> bool {
     transaction_control(words) == Some(TransactionControl::Close)
         && !keyword(words, 0, "rollback")
         && !keyword(words, 0, "abort")
+}
+
+/// A `CALL` (a procedure may commit) or a `DO` block whose body commits or rolls back:
+/// transaction control inside needs the statement to run outside a transaction block.
+fn controls_transactions_inside(sql: &str) -> bool {
+    let words = top_level_words(sql);
+    if keyword(&words, 0, "call") {
+        return true;
+    }
+    keyword(&words, 0, "do")
+        && sql
+            .split(|character: char| !(character.is_alphanumeric() || character == '_'))
+            .any(|word| {
+                word.eq_ignore_ascii_case("commit") || word.eq_ignore_ascii_case("rollback")
+            })
 }
 
 fn is_copy_to_stdout(words: &[&str]) -> bool {
@@ -318,6 +353,8 @@ mod tests {
             "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY;",
             "CLUSTER;",
             "DISCARD ALL;",
+            "CALL archive_old_posts();",
+            "DO $$ BEGIN UPDATE t SET a = 1; COMMIT; END $$;",
         ] {
             assert_eq!(mode(sql), RunMode::Alone, "{sql}");
         }
@@ -333,6 +370,8 @@ mod tests {
             "ALTER TYPE \"Role\" ADD VALUE 'ADMIN';",
             "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;",
             "ROLLBACK TO SAVEPOINT a;",
+            "DO $$ BEGIN CREATE TYPE e AS ENUM ('a'); EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+            "CALL p();\nSELECT 1;",
             "",
         ] {
             assert_eq!(mode(sql), RunMode::InTransaction, "{sql}");
@@ -400,6 +439,15 @@ mod tests {
         let plan = run_plan(&with_rows).unwrap();
         assert_eq!(plan.mode, RunMode::InTransaction);
         assert!(plan.statements[0].copy_data.is_some());
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_at_its_line() {
+        let (line, column, reason) = refusal("SELECT 1;\nSELECT '\0';");
+        assert_eq!(
+            (line, column, reason),
+            (2, 9, UnrunnableReason::NulCharacter)
+        );
     }
 
     #[test]

@@ -451,3 +451,146 @@ async fn a_connection_ended_by_the_server_is_reported_as_lost_not_waited_on() {
     assert!(!db.table_exists("half").await);
     assert!(!db.table_exists("_prisma_migrations").await);
 }
+
+/// Terminates the backend of `db` that runs a query containing `marker`, once it runs.
+async fn terminate_when_running(db: &TestDb, marker: &str) {
+    let running = format!(
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = '{}' \
+         AND query LIKE '%{marker}%' AND pid <> pg_backend_pid())",
+        db.name
+    );
+    common::wait_for("the statement to run", Duration::from_secs(30), || {
+        db.scalar::<bool>(&running)
+    })
+    .await;
+    db.execute(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' \
+         AND query LIKE '%{marker}%' AND pid <> pg_backend_pid()",
+        db.name
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn an_interrupted_lone_or_self_committing_migration_stays_started_and_blocks_the_next_deploy()
+{
+    for (name, sql, left_behind) in [
+        (
+            "20250102000000_index",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_slow ON a (slow(id));\n",
+            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = 'a_slow'::regclass",
+        ),
+        (
+            "20250102000000_own_commit",
+            "BEGIN;\nCREATE TABLE kept (id int);\nCOMMIT;\nSELECT slow(id) FROM a;\n",
+            "SELECT to_regclass('kept') IS NOT NULL",
+        ),
+    ] {
+        let db = TestDb::new().await;
+        let dir = folder(&[
+            (
+                "20250101000000_slow",
+                "CREATE TABLE a (id int);\nINSERT INTO a SELECT generate_series(1, 50);\n\
+                 CREATE FUNCTION slow(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ \
+                 BEGIN PERFORM pg_sleep(0.2); RETURN $1; END $$;\n",
+            ),
+            (name, sql),
+        ]);
+        let migrator = Migrator::new(dir.path());
+        let url = db.url.clone();
+        let running = tokio::spawn({
+            let migrator = migrator.clone();
+            async move { migrator.deploy(&url, ignore_events).await }
+        });
+        terminate_when_running(&db, "slow(id)").await;
+        let error = running.await.unwrap().unwrap_err();
+        match &error {
+            Error::ConnectionLost(loss) => assert!(!loss.atomic, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(db.scalar::<bool>(left_behind).await, "{name}: what it left");
+        // Recorded as started, never finished: the next deploy stops on it.
+        let status = migrator.status(&db.url).await.unwrap();
+        assert_eq!(status.get(name).unwrap().state, State::Failed, "{name}");
+        assert!(matches!(
+            deploy(&migrator, &db.url).await,
+            Err(Error::FailedMigrationFound { .. })
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_lone_call_runs_outside_a_transaction_so_its_procedure_may_commit() {
+    let db = TestDb::new().await;
+    let dir = folder(&[
+        (
+            "20250101000000_procedure",
+            "CREATE TABLE done (id int);\n\
+             CREATE PROCEDURE fill() LANGUAGE plpgsql AS $$ \
+             BEGIN INSERT INTO done VALUES (1); COMMIT; INSERT INTO done VALUES (2); END $$;\n",
+        ),
+        (
+            "20250102000000_call",
+            "-- Backfill in batches\nCALL fill();\n",
+        ),
+        (
+            "20250103000000_do_commit",
+            "DO $$ BEGIN INSERT INTO done VALUES (3); COMMIT; END $$;\n",
+        ),
+    ]);
+    let migrator = Migrator::new(dir.path());
+    deploy(&migrator, &db.url).await.unwrap();
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM done").await, 3);
+    assert!(migrator.status(&db.url).await.unwrap().is_up_to_date());
+}
+
+#[tokio::test]
+async fn prepared_statements_end_with_their_migration() {
+    let db = TestDb::new().await;
+    let dir = folder(&[
+        ("20250101000000_a", "PREPARE p AS SELECT 1;\nEXECUTE p;\n"),
+        ("20250102000000_b", "PREPARE p AS SELECT 2;\nEXECUTE p;\n"),
+        (
+            "20250103000000_c",
+            "-- nelo:no-transaction\nPREPARE p AS SELECT 3;\nEXECUTE p;\n",
+        ),
+        ("20250104000000_d", "PREPARE p AS SELECT 4;\n"),
+    ]);
+    deploy(&Migrator::new(dir.path()), &db.url).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_deferred_constraint_failing_at_commit_and_a_syntax_error_are_named() {
+    let db = TestDb::new().await;
+    let dir = folder(&[(
+        "20250101000000_deferred",
+        "CREATE TABLE parent (id int PRIMARY KEY);\n\
+         CREATE TABLE child (parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);\n\
+         INSERT INTO child VALUES (7);\n",
+    )]);
+    let failed = failure(
+        deploy(&Migrator::new(dir.path()), &db.url)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(failed.sqlstate.as_deref(), Some("23503"));
+    let statement = failed.statement.clone().unwrap_or_default();
+    assert!(
+        statement.starts_with("COMMIT at the end of the migration's transaction"),
+        "{failed}"
+    );
+
+    let db = TestDb::new().await;
+    let dir = folder(&[(
+        "20250101000000_typo",
+        "CREATE TABLE a (id int);\nCREATE TABEL b (id int);\n",
+    )]);
+    let failed = failure(
+        deploy(&Migrator::new(dir.path()), &db.url)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(failed.sqlstate.as_deref(), Some("42601"));
+    assert_eq!(failed.line, Some(2));
+    assert_eq!(failed.statement.as_deref(), Some("CREATE TABEL b (id int)"));
+}

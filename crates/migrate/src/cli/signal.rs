@@ -26,7 +26,7 @@ pub async fn until_interrupted(
 
 fn interrupted(signal: &str, code: u8) -> ExitCode {
     eprintln!(
-        "\ninterrupted by {signal}: the connection is closed, so the server rolls back the migration in progress and releases the migration lock; run the command again to go on"
+        "\ninterrupted by {signal}: the connection is closed, so the server rolls back the statement in progress and releases the migration lock. A migration in one transaction is left pending; one that runs outside a single transaction (alone, with its own COMMITs, or statement by statement) may be partly applied and is then left started, which blocks the next deploy until it is resolved: see `nelo-migrate status`"
     );
     ExitCode::from(code)
 }

@@ -12,10 +12,12 @@ use crate::folder::Migration;
 /// migration changed (`SET ROLE`, `SET SESSION AUTHORIZATION`, `search_path` and other
 /// settings, temporary tables, cursors, `LISTEN`) reaches neither nelo's history writes nor
 /// the next migration. `RESET ALL` alone leaves the role and the session authorization
-/// (PostgreSQL's `GUC_NO_RESET_ALL`). Each of these may run inside a transaction block.
+/// (PostgreSQL's `GUC_NO_RESET_ALL`); `DEALLOCATE ALL` ends its prepared statements (nelo
+/// prepares none: every query of its own is a simple query). Each of these may run inside a
+/// transaction block.
 pub const SESSION_RESET: &str = concat!(
     "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n",
-    "DISCARD TEMP;\nCLOSE ALL;\nUNLISTEN *;\n",
+    "DISCARD TEMP;\nCLOSE ALL;\nUNLISTEN *;\nDEALLOCATE ALL;\n",
     client_check!(),
 );
 
@@ -42,13 +44,22 @@ pub struct Wrapping<'a> {
     pub begin: bool,
     /// Create the history table first.
     pub create_table: Option<&'a HistoryTable>,
-    /// Reset the session and insert the history row of a finished migration after the SQL.
-    pub finish: Option<(&'a HistoryTable, &'a Migration, &'a str)>,
+    /// Reset the session and record the migration finished after the SQL.
+    pub finish: Option<Finish<'a>>,
     /// Commit the transaction block last (`COMMIT`).
     pub commit: bool,
     /// Take the migration lock for this transaction only, and check that the migration was
     /// not recorded meanwhile (through a transaction-mode pooler; see `crate::pooler`).
     pub lock: Option<TransactionLock<'a>>,
+}
+
+/// How a finished migration is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish<'a> {
+    /// Insert its row (id given), finished: a migration in one transaction with its row.
+    Insert(&'a HistoryTable, &'a Migration, &'a str),
+    /// Mark the row started before it ran (this id) finished, as Prisma does.
+    Update(&'a HistoryTable, &'a str),
 }
 
 /// The migration lock taken by the transaction that applies a migration.
@@ -122,11 +133,19 @@ pub fn wrapped_script(body: &str, wrapping: Wrapping<'_>) -> Script {
     }
     let prefix_chars = text.chars().count();
     text.push_str(body);
-    if let Some((table, migration, id)) = wrapping.finish {
+    if let Some(finish) = wrapping.finish {
         // A line break first: the body may end in a `--` comment.
         text.push_str("\n;\n");
         text.push_str(SESSION_RESET);
-        text.push_str(&finished_row_sql(table, migration, id));
+        text.push_str(&match finish {
+            Finish::Insert(table, migration, id) => finished_row_sql(table, migration, id),
+            Finish::Update(table, id) => format!(
+                "UPDATE {} SET \"finished_at\" = pg_catalog.clock_timestamp(), \
+                 \"applied_steps_count\" = 1 WHERE \"id\" = {};",
+                table.name(),
+                quote_literal(id)
+            ),
+        });
     }
     if wrapping.commit {
         text.push_str("\n;\nCOMMIT;");
@@ -210,7 +229,7 @@ mod tests {
         let wrapping = Wrapping {
             begin: true,
             create_table: None,
-            finish: Some((&table, &migration, "id-1")),
+            finish: Some(Finish::Insert(&table, &migration, "id-1")),
             commit: true,
             lock: None,
         };
@@ -233,7 +252,7 @@ mod tests {
         assert!(text.contains(r"E'20250101000000_it''s \\ odd'"), "{text}");
         assert!(text.ends_with("COMMIT;"));
         // The statements the server counts: BEGIN, the body, the reset, the INSERT, COMMIT.
-        assert_eq!(split_statements(text).len(), 1 + 1 + 7 + 1 + 1);
+        assert_eq!(split_statements(text).len(), 1 + 1 + 8 + 1 + 1);
     }
 
     #[test]
@@ -269,7 +288,7 @@ mod tests {
             Wrapping {
                 begin: true,
                 create_table: Some(&table),
-                finish: Some((&table, &migration, "id-1")),
+                finish: Some(Finish::Insert(&table, &migration, "id-1")),
                 commit: true,
                 lock: Some(TransactionLock {
                     timeout: Duration::from_secs(10),
