@@ -5,6 +5,7 @@ use sqlx::postgres::PgConnection;
 
 use crate::apply::apply;
 use crate::folder::{self, Migration};
+use crate::lint::{LintMode, check_before_deploy};
 use crate::migrator::{DeployReport, Event, Migrator};
 use crate::run_mode::run_plan;
 use crate::store::{self, HistoryTable};
@@ -20,7 +21,8 @@ impl Migrator {
     ) -> Result<DeployReport, Error> {
         let local = folder::load(self.migrations_dir())?;
         let mut conn = self.connect_locked(database_url).await?;
-        let outcome = deploy_locked(&mut conn, &local, &mut on_event).await;
+        let lint = self.lint_mode();
+        let outcome = deploy_locked(&mut conn, &local, lint, &mut on_event).await;
         Self::unlock(conn, outcome).await
     }
 }
@@ -29,6 +31,7 @@ impl Migrator {
 pub(crate) async fn deploy_locked(
     conn: &mut PgConnection,
     local: &[Migration],
+    lint: LintMode,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
     on_event(Event::LockAcquired);
@@ -62,6 +65,22 @@ pub(crate) async fn deploy_locked(
         .iter()
         .map(|migration| run_plan(migration).map_err(Error::Unrunnable))
         .collect::<Result<Vec<_>, _>>()?;
+    // Lint what is about to run (never what is applied), in the mode planned for it.
+    let planned: Vec<_> = plan
+        .to_apply
+        .iter()
+        .copied()
+        .zip(run_plans.iter().map(|run| run.mode))
+        .collect();
+    if let Some(refusal) = check_before_deploy(&planned, lint, |lint, finding| {
+        on_event(Event::LintWarning {
+            migration: lint.name.clone(),
+            path: lint.path.clone(),
+            finding: finding.clone(),
+        })
+    }) {
+        return Err(Error::LintRefused(Box::new(refusal)));
+    }
     let mut applied = Vec::with_capacity(plan.to_apply.len());
     for (migration, run_plan) in plan.to_apply.into_iter().zip(&run_plans) {
         // A fresh database gets the history table with the first migration.

@@ -77,6 +77,10 @@ pub enum Error {
     #[error("{0}")]
     ConnectionLost(Box<ConnectionLoss>),
 
+    /// Found before anything ran: nothing was applied.
+    #[error("{0}")]
+    LintRefused(Box<crate::lint::LintRefusal>),
+
     #[error("database query failed while {action}")]
     Database {
         action: &'static str,

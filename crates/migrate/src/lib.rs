@@ -16,6 +16,7 @@ mod create;
 mod deploy;
 mod error;
 mod folder;
+pub mod lint;
 mod migrator;
 mod plan;
 mod position;

@@ -32,13 +32,16 @@ enum Command {
     Resolve(cli::resolve::Args),
     /// Run the configured seed command against the database
     Seed(cli::seed::Args),
+    /// Review migrations with squawk's rules before they run
+    /// (exit 0: no error-level finding, 1: findings at error level, 2: could not lint)
+    Lint(cli::lint::Args),
 }
 
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let failure_code = match cli.command {
-        Command::Status(_) => 2,
+        Command::Status(_) | Command::Lint(_) => 2,
         _ => 1,
     };
     let outcome = tokio::runtime::Builder::new_current_thread()
@@ -63,5 +66,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Reset(args) => cli::reset::run(args).await,
         Command::Resolve(args) => cli::resolve::run(args).await,
         Command::Seed(args) => cli::seed::run(args),
+        Command::Lint(args) => cli::lint::run(args).await,
     }
 }

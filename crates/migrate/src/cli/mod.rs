@@ -3,6 +3,7 @@
 pub mod args;
 pub mod create;
 pub mod deploy;
+pub mod lint;
 pub mod reset;
 pub mod resolve;
 pub mod seed;
