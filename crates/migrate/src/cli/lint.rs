@@ -4,9 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use std::path::Path;
-
-use nelo_migrate::lint::{Finding, Level, MigrationLint, lint_migration};
+use nelo_migrate::lint::{Level, MigrationLint, finding_text, lint_migration};
 use nelo_migrate::{Migration, MigrationsDir, Migrator, redact_url};
 
 use super::args::{MigrationsArgs, parse_seconds};
@@ -98,21 +96,4 @@ fn select<'a>(migrations: &'a [Migration], names: &[String]) -> anyhow::Result<V
         .iter()
         .filter(|migration| names.is_empty() || names.contains(&migration.name))
         .collect())
-}
-
-/// `path:line:column: level[rule]: message`, then `  help: ...`, as compilers print.
-pub fn finding_text(path: &Path, finding: &Finding) -> String {
-    let mut text = format!(
-        "{}:{}:{}: {}[{}]: {}\n",
-        path.display(),
-        finding.line,
-        finding.column,
-        finding.level,
-        finding.rule,
-        finding.message
-    );
-    if let Some(help) = &finding.help {
-        text += &format!("  help: {help}\n");
-    }
-    text
 }

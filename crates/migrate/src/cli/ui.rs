@@ -28,7 +28,7 @@ pub fn event(event: Event) {
             )
         }
         Event::LintWarning { path, finding, .. } => {
-            eprint!("{}", super::lint::finding_text(&path, &finding))
+            eprint!("{}", nelo_migrate::lint::finding_text(&path, &finding))
         }
         Event::SchemaDropped { schema } => eprintln!("dropped schema `{schema}`"),
         Event::LockAcquired | Event::StepApplied { .. } => {}

@@ -242,20 +242,13 @@ impl std::fmt::Display for LintRefusal {
             self.mode
         )?;
         for stopping in &self.findings {
-            let finding = &stopping.finding;
             write!(
                 f,
-                "\n  {}:{}:{}: {}[{}]: {}",
-                stopping.path.display(),
-                finding.line,
-                finding.column,
-                finding.level,
-                finding.rule,
-                finding.message
+                "\n  {}",
+                finding_text(&stopping.path, &stopping.finding)
+                    .trim_end()
+                    .replace('\n', "\n  ")
             )?;
-            if let Some(help) = &finding.help {
-                write!(f, " ({help})")?;
-            }
         }
         f.write_str(match self.mode {
             LintMode::Deny => "\nfix the migrations, or put `-- squawk-ignore RULE` on the line above the statement if it is safe here; `--lint warn` stops only on findings that would fail at run time",
@@ -321,6 +314,24 @@ pub fn refusals(lints: &[MigrationLint], mode: LintMode) -> Vec<(&MigrationLint,
         .flat_map(|lint| lint.findings.iter().map(move |finding| (lint, finding)))
         .filter(|(_, finding)| mode.stops(finding))
         .collect()
+}
+
+/// `path:line:column: level[rule]: message`, then `  help: ...`, each line ending in a
+/// newline, as compilers print.
+pub fn finding_text(path: &std::path::Path, finding: &Finding) -> String {
+    let mut text = format!(
+        "{}:{}:{}: {}[{}]: {}\n",
+        path.display(),
+        finding.line,
+        finding.column,
+        finding.level,
+        finding.rule,
+        finding.message
+    );
+    if let Some(help) = &finding.help {
+        text += &format!("  help: {help}\n");
+    }
+    text
 }
 
 fn position(text: &str, byte_offset: usize) -> (usize, usize) {
