@@ -6,6 +6,8 @@
 //! statement, or `-- squawk-ignore-file rule` anywhere in the file (a bare
 //! `-- squawk-ignore-file` ignores every rule).
 
+#[cfg(test)]
+mod reader_evaluation;
 mod rules;
 mod squawk;
 

@@ -85,3 +85,70 @@ pub(crate) fn squawk_default_rule_names() -> Vec<String> {
 pub(crate) fn is_rule(name: &str) -> bool {
     name.parse::<Rule>().is_ok() || name == Rule::UnusedIgnore.to_string()
 }
+
+/// Each statement's text as squawk's parser delimits it, from its first significant token to
+/// its last (no terminating semicolon): for the evaluation of squawk as nelo's statement
+/// splitter (`reader_evaluation`).
+#[cfg(test)]
+pub(crate) fn statement_texts(sql: &str) -> Vec<String> {
+    use squawk_syntax::ast::AstNode;
+    SourceFile::parse(sql)
+        .tree()
+        .stmts()
+        .map(|statement| {
+            let node = statement.syntax();
+            let significant: Vec<_> = node
+                .descendants_with_tokens()
+                .filter_map(|element| element.into_token())
+                .filter(|token| !token.kind().is_trivia())
+                .collect();
+            match (significant.first(), significant.last()) {
+                (Some(first), Some(last)) => {
+                    let start = usize::from(first.text_range().start());
+                    let end = usize::from(last.text_range().end());
+                    sql[start..end].trim_end_matches(';').trim_end().to_string()
+                }
+                _ => String::new(),
+            }
+        })
+        .filter(|text| !text.is_empty())
+        .collect()
+}
+
+/// The other way to split with squawk: cut at the semicolons that end a top-level statement
+/// (not those inside a rule's parentheses or a `BEGIN ATOMIC` body), keeping every token in
+/// between, parse errors included, as the server would receive them.
+#[cfg(test)]
+pub(crate) fn texts_between_semicolons(sql: &str) -> Vec<String> {
+    use squawk_syntax::SyntaxKind;
+    let root = SourceFile::parse(sql).syntax_node();
+    let is_top_level = |node: Option<squawk_syntax::SyntaxNode>| {
+        node.is_some_and(|parent| {
+            parent.kind() == SyntaxKind::SOURCE_FILE
+                || parent
+                    .parent()
+                    .is_some_and(|grand| grand.kind() == SyntaxKind::SOURCE_FILE)
+        })
+    };
+    let mut texts = Vec::new();
+    let mut span: Option<(usize, usize)> = None;
+    for token in root
+        .descendants_with_tokens()
+        .filter_map(|element| element.into_token())
+    {
+        let (start, end) = (
+            usize::from(token.text_range().start()),
+            usize::from(token.text_range().end()),
+        );
+        if token.kind() == SyntaxKind::SEMICOLON && is_top_level(token.parent()) {
+            texts.extend(
+                span.take()
+                    .map(|(first, last)| sql[first..last].to_string()),
+            );
+        } else if !token.kind().is_trivia() {
+            span = Some(span.map_or((start, end), |(first, _)| (first, end)));
+        }
+    }
+    texts.extend(span.map(|(first, last)| sql[first..last].to_string()));
+    texts
+}
