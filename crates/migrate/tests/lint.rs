@@ -537,3 +537,19 @@ async fn cli_deploy_lint_flag_and_environment() {
     let stderr = String::from_utf8_lossy(&pending.stderr);
     assert!(stderr.contains("linted 0 migration(s)"), "{stderr}");
 }
+
+#[test]
+fn a_large_folder_is_linted_in_order() {
+    let names: Vec<String> = (0..100).map(|index| format!("{index:03}_m")).collect();
+    let dir = folder(
+        &names
+            .iter()
+            .map(|name| (name.as_str(), "CREATE INDEX a_b ON a (b);\n"))
+            .collect::<Vec<_>>(),
+    );
+    let migrations = nelo_migrate::load(dir.path()).unwrap();
+    let lints = nelo_migrate::lint::lint_migrations(&migrations.iter().collect::<Vec<_>>());
+    let linted: Vec<_> = lints.iter().map(|lint| lint.name.clone()).collect();
+    assert_eq!(linted, names);
+    assert!(lints.iter().all(|lint| lint.findings.len() == 1));
+}

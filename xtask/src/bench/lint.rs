@@ -51,10 +51,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.iterations > 0, "`--iterations` must be at least 1");
     let squawk = match &args.squawk {
         Some(path) => path.clone(),
-        None => which::which("squawk").context(
-            "the reference, the `squawk` command line, is not on PATH: `pip install squawk-cli` \
-             (or pass --squawk PATH)",
-        )?,
+        None => squawk_binary()?,
     };
     let nelo_migrate = match &args.nelo_migrate {
         Some(path) => std::fs::canonicalize(path)
@@ -131,25 +128,27 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         ui::done(&bar, format!("linted {}", folder.label));
+        let squawk_findings = squawk_findings(reference())?;
         rows.push((
             folder,
             Summary::of(&nelo_samples),
             Summary::of(&squawk_samples),
+            squawk_findings,
         ));
     }
     let load_at_end = load_average();
 
     println!("## `bench lint`\n");
     println!(
-        "{machine}, {load_at_end} at the end · nelo-migrate {nelo_version} · {squawk_version} \
-         (PyPI `squawk-cli`) · {} runs of each, interleaved; whole processes, files read and \
+        "{machine}, {load_at_end} at the end · {nelo_version} (release) · {squawk_version} \
+         (PyPI `squawk-cli`, its native binary) · {} runs of each, interleaved; whole processes, files read and \
          findings printed to a pipe; squawk with nelo's rules (`--exclude` of the rules nelo \
          turns off), `--pg-version=17 --assume-in-transaction`\n",
         args.iterations
     );
     println!("| Folder | Tool | Median | p95 | Min | per migration | ÷ squawk |");
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for (folder, nelo, reference) in &rows {
+    for (folder, nelo, reference, _) in &rows {
         for (tool, summary) in [("`nelo-migrate lint`", nelo), ("`squawk`", reference)] {
             println!(
                 "| {} | {tool} | {:.1} | {:.1} | {:.1} | {:.3} | {:.2}x |",
@@ -162,7 +161,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    if let Some((folder, nelo, _)) = rows.first() {
+    if let Some((folder, nelo, _, _)) = rows.first() {
         println!(
             "\nTarget: under {:.0} for {}: {} (median {:.1}).",
             Ms(TARGET),
@@ -181,6 +180,18 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|folder| findings_per_rule(&folder.path))
         .collect::<anyhow::Result<_>>()?;
+    println!(
+        "Same work: findings in all, nelo-migrate / squawk: {}.\n",
+        rows.iter()
+            .zip(&counts)
+            .map(|((folder, _, _, squawk), nelo)| format!(
+                "{} {} / {squawk}",
+                folder.label,
+                nelo.values().sum::<usize>()
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let mut all_rules: Vec<&String> = counts.iter().flat_map(|count| count.keys()).collect();
     all_rules.sort();
     all_rules.dedup();
@@ -209,6 +220,43 @@ fn findings_per_rule(dir: &Path) -> anyhow::Result<BTreeMap<String, usize>> {
         }
     }
     Ok(counts)
+}
+
+/// The number of findings in squawk's `gcc` report (`path:line:column: warning: rule ...`).
+fn squawk_findings(mut command: std::process::Command) -> anyhow::Result<usize> {
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.contains(": warning: ") || line.contains(": error: "))
+        .count())
+}
+
+/// `squawk` on PATH, past pyenv's shim (a shell script whose start-up would be measured).
+fn squawk_binary() -> anyhow::Result<PathBuf> {
+    let found = which::which("squawk").context(
+        "the reference, the `squawk` command line, is not on PATH: `pip install squawk-cli` \
+         (or pass --squawk PATH)",
+    )?;
+    let is_script = std::fs::read(&found).is_ok_and(|bytes| bytes.starts_with(b"#!"));
+    if !is_script {
+        return Ok(found);
+    }
+    let output = std::process::Command::new("pyenv")
+        .args(["which", "squawk"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .with_context(|| {
+            format!(
+                "`{}` is a script, not squawk's binary; pass --squawk PATH to the binary",
+                found.display()
+            )
+        })?;
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&output.stdout).trim(),
+    ))
 }
 
 /// Runs `command` to completion with its output piped away; lint exits 1 on findings.

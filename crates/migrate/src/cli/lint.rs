@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use nelo_migrate::lint::{Level, MigrationLint, finding_text, lint_migration};
+use nelo_migrate::lint::{Level, MigrationLint, finding_text, lint_migrations};
 use nelo_migrate::{Migration, MigrationsDir, Migrator, redact_url};
 
 use super::args::{MigrationsArgs, parse_seconds};
@@ -54,7 +54,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         select(&dir.migrations, &args.names)?
     };
-    let lints: Vec<MigrationLint> = selected.into_iter().map(lint_migration).collect();
+    let lints: Vec<MigrationLint> = lint_migrations(&selected);
     let errors: usize = lints.iter().map(|lint| lint.count(Level::Error)).sum();
     let warnings: usize = lints.iter().map(|lint| lint.count(Level::Warning)).sum();
     if args.json {

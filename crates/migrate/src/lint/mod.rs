@@ -160,6 +160,30 @@ pub fn lint_migration(migration: &Migration) -> MigrationLint {
     }
 }
 
+/// Below this many migrations, threads cost more than they save.
+const PARALLEL_MIN_MIGRATIONS: usize = 32;
+
+/// [`lint_migration`] for each of `migrations`, in order, on every core for a large folder.
+pub fn lint_migrations(migrations: &[&Migration]) -> Vec<MigrationLint> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads < 2 || migrations.len() < PARALLEL_MIN_MIGRATIONS {
+        return migrations.iter().map(|m| lint_migration(m)).collect();
+    }
+    let chunk_size = migrations.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = migrations
+            .chunks(chunk_size)
+            .map(|chunk| {
+                scope.spawn(move || chunk.iter().map(|m| lint_migration(m)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("a lint thread panicked"))
+            .collect()
+    })
+}
+
 /// The reason of [`Unrunnable`]'s message, without the place a finding already gives.
 fn unrunnable_reason(unrunnable: &Unrunnable) -> String {
     let text = unrunnable.to_string();
