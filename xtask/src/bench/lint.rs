@@ -44,7 +44,6 @@ pub struct Args {
 struct Folder {
     label: String,
     path: PathBuf,
-    count: usize,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -72,17 +71,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         Folder {
             label: format!("{} generated", args.generated),
             path: generated,
-            count: args.generated,
         },
         Folder {
             label: format!("{} realistic", args.realistic),
             path: realistic,
-            count: args.realistic,
         },
         Folder {
             label: "Nelo's migrations".to_string(),
             path: ctx.config.migrations_dir.clone(),
-            count: nelo_migrate::load(&ctx.config.migrations_dir)?.len(),
         },
     ];
 
@@ -115,24 +111,30 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             command
         };
         let bar = ui::spinner(format!("linting {}", folder.label));
-        let mut nelo_samples = Vec::new();
-        let mut squawk_samples = Vec::new();
+        let (mut nelo_samples, mut nelo_cpu) = (Vec::new(), Vec::new());
+        let (mut squawk_samples, mut squawk_cpu) = (Vec::new(), Vec::new());
+        let measure = |command, samples: &mut Vec<Duration>, cpu: &mut Vec<Duration>| {
+            let (wall, used) = time(command)?;
+            samples.push(wall);
+            cpu.push(used);
+            anyhow::Ok(())
+        };
         for iteration in 0..args.iterations {
             // Alternate which goes first, so neither always gets the warmer cache.
             if iteration % 2 == 0 {
-                nelo_samples.push(time(nelo())?);
-                squawk_samples.push(time(reference())?);
+                measure(nelo(), &mut nelo_samples, &mut nelo_cpu)?;
+                measure(reference(), &mut squawk_samples, &mut squawk_cpu)?;
             } else {
-                squawk_samples.push(time(reference())?);
-                nelo_samples.push(time(nelo())?);
+                measure(reference(), &mut squawk_samples, &mut squawk_cpu)?;
+                measure(nelo(), &mut nelo_samples, &mut nelo_cpu)?;
             }
         }
         ui::done(&bar, format!("linted {}", folder.label));
         let squawk_findings = squawk_findings(reference())?;
         rows.push((
             folder,
-            Summary::of(&nelo_samples),
-            Summary::of(&squawk_samples),
+            (Summary::of(&nelo_samples), Summary::of(&nelo_cpu)),
+            (Summary::of(&squawk_samples), Summary::of(&squawk_cpu)),
             squawk_findings,
         ));
     }
@@ -142,26 +144,27 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     println!(
         "{machine}, {load_at_end} at the end · {nelo_version} (release) · {squawk_version} \
          (PyPI `squawk-cli`, its native binary) · {} runs of each, interleaved; whole processes, files read and \
-         findings printed to a pipe; squawk with nelo's rules (`--exclude` of the rules nelo \
+         findings printed to a pipe (CPU: the process's user + system time); squawk with nelo's rules (`--exclude` of the rules nelo \
          turns off), `--pg-version=17 --assume-in-transaction`\n",
         args.iterations
     );
-    println!("| Folder | Tool | Median | p95 | Min | per migration | ÷ squawk |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("| Folder | Tool | Median | p95 | Min | ÷ squawk | CPU median | CPU ÷ squawk |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for (folder, nelo, reference, _) in &rows {
-        for (tool, summary) in [("`nelo-migrate lint`", nelo), ("`squawk`", reference)] {
+        for (tool, (summary, cpu)) in [("`nelo-migrate lint`", nelo), ("`squawk`", reference)] {
             println!(
-                "| {} | {tool} | {:.1} | {:.1} | {:.1} | {:.3} | {:.2}x |",
+                "| {} | {tool} | {:.1} | {:.1} | {:.1} | {:.2}x | {:.1} | {:.2}x |",
                 folder.label,
                 Ms(summary.median),
                 Ms(summary.p95),
                 Ms(summary.min),
-                Ms(summary.median / folder.count.max(1) as u32),
-                summary.median.as_secs_f64() / reference.median.as_secs_f64()
+                summary.median.as_secs_f64() / reference.0.median.as_secs_f64(),
+                Ms(cpu.median),
+                cpu.median.as_secs_f64() / reference.1.median.as_secs_f64().max(1e-9)
             );
         }
     }
-    if let Some((folder, nelo, _, _)) = rows.first() {
+    if let Some((folder, (nelo, _), _, _)) = rows.first() {
         println!(
             "\nTarget: under {:.0} for {}: {} (median {:.1}).",
             Ms(TARGET),
@@ -259,21 +262,38 @@ fn squawk_binary() -> anyhow::Result<PathBuf> {
     ))
 }
 
-/// Runs `command` to completion with its output piped away; lint exits 1 on findings.
-fn time(mut command: std::process::Command) -> anyhow::Result<Duration> {
+/// Runs `command` to completion with its output piped away (lint exits 1 on findings): its
+/// wall time, and the CPU time (user + system) it used, which a busy machine changes less.
+fn time(mut command: std::process::Command) -> anyhow::Result<(Duration, Duration)> {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let output = command
         .output()
         .with_context(|| format!("cannot run {command:?}"))?;
     let elapsed = started.elapsed();
+    let cpu = children_cpu().saturating_sub(cpu_before);
     anyhow::ensure!(
         matches!(output.status.code(), Some(0 | 1)),
         "{command:?} failed ({}): {}",
         output.status,
         String::from_utf8_lossy(&output.stderr).trim()
     );
-    Ok(elapsed)
+    Ok((elapsed, cpu))
+}
+
+/// The CPU time (user + system) of every child that has ended so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let time = |value: libc::timeval| {
+        Duration::from_secs(value.tv_sec as u64) + Duration::from_micros(value.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 fn version(program: &Path) -> anyhow::Result<String> {
