@@ -553,3 +553,17 @@ fn a_large_folder_is_linted_in_order() {
     assert_eq!(linted, names);
     assert!(lints.iter().all(|lint| lint.findings.len() == 1));
 }
+
+#[test]
+fn what_prisma_runs_is_not_stopped_by_default() {
+    // A bare COMMIT ends the implicit transaction Prisma sends the file in, so the enum
+    // value can be used after it: it runs (tests/compat.rs), so lint must not stop it.
+    let sql =
+        "ALTER TYPE \"Role\" ADD VALUE 'OWNER';\nCOMMIT;\nUPDATE \"User\" SET role = 'OWNER';\n";
+    let (_dir, bare_commit) = migration("1_add_value", sql);
+    let lint = lint_migration(&bare_commit);
+    assert_eq!(lint.run_mode, Some(nelo_migrate::RunMode::AsWritten));
+    let rules: Vec<_> = lint.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["transaction-nesting"]);
+    assert!(!LintMode::Warn.stops(&lint.findings[0]));
+}

@@ -43,10 +43,6 @@ pub const RULES: &[RulePolicy] = &[
         "`CREATE INDEX CONCURRENTLY` inside a transaction block fails (SQLSTATE 25001)",
     ),
     blocking(
-        "transaction-nesting",
-        "a `BEGIN` or `COMMIT` inside the migration's own transaction ends it early: what follows runs outside it",
-    ),
-    blocking(
         "ban-uncommitted-transaction",
         "a `BEGIN` that nothing closes leaves the migration's changes uncommitted",
     ),
@@ -146,6 +142,11 @@ pub const RULES: &[RulePolicy] = &[
         "PostgreSQL truncates names longer than 63 bytes, so the name differs from the schema's",
     ),
     // Worth a look, rarely an outage: warning.
+    rule(
+        "transaction-nesting",
+        Warning,
+        "a `BEGIN` inside a transaction block, or a `COMMIT` outside one; a file with its own `BEGIN`/`COMMIT` is sent as written, as Prisma sends it (where a bare `COMMIT` ends the implicit transaction, e.g. after `ALTER TYPE ... ADD VALUE`), so it does not stop a deploy",
+    ),
     rule(
         "renaming-column",
         Warning,
