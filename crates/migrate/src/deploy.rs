@@ -5,6 +5,7 @@ use sqlx::postgres::PgConnection;
 
 use crate::apply::{Context, Outcome, apply};
 use crate::folder::{self, Migration};
+use crate::lint::{LintMode, check_before_deploy};
 use crate::migrator::{DeployReport, Event, Locking, Migrator};
 use crate::run_mode::{RunMode, run_plan};
 use crate::store::{self, HistoryTable};
@@ -27,6 +28,7 @@ impl Migrator {
             &local,
             url_schema.as_deref(),
             locking,
+            self.lint_mode(),
             &mut on_event,
         )
         .await;
@@ -42,6 +44,7 @@ pub(crate) async fn deploy_locked(
     local: &[Migration],
     url_schema: Option<&str>,
     locking: Locking,
+    lint: LintMode,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
     on_event(Event::LockAcquired);
@@ -76,7 +79,29 @@ pub(crate) async fn deploy_locked(
         if plan.to_apply.is_empty() && !table_exists {
             store::ensure_table(conn, &table).await?;
         }
+        // Every pending migration is checked before the first one runs.
+        let run_plans = plan
+            .to_apply
+            .iter()
+            .map(|migration| run_plan(migration).map_err(Error::Unrunnable))
+            .collect::<Result<Vec<_>, _>>()?;
         if first_reading {
+            // Lint what is about to run (never what is applied), in the mode planned for it.
+            let planned: Vec<_> = plan
+                .to_apply
+                .iter()
+                .copied()
+                .zip(run_plans.iter().map(|run| run.mode))
+                .collect();
+            if let Some(refusal) = check_before_deploy(&planned, lint, |lint, finding| {
+                on_event(Event::LintWarning {
+                    migration: lint.name.clone(),
+                    path: lint.path.clone(),
+                    finding: finding.clone(),
+                })
+            }) {
+                return Err(Error::LintRefused(Box::new(refusal)));
+            }
             for name in &plan.modified {
                 on_event(Event::Modified { name: name.clone() });
             }
@@ -87,12 +112,6 @@ pub(crate) async fn deploy_locked(
             report.missing = plan.missing.clone();
             first_reading = false;
         }
-        // Every pending migration is checked before the first one runs.
-        let run_plans = plan
-            .to_apply
-            .iter()
-            .map(|migration| run_plan(migration).map_err(Error::Unrunnable))
-            .collect::<Result<Vec<_>, _>>()?;
         if let Locking::PerTransaction { .. } = locking
             && let Some((migration, run_plan)) = plan
                 .to_apply

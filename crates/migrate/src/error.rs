@@ -86,6 +86,10 @@ pub enum Error {
     )]
     NeedsDirectConnection { what: String, why: String },
 
+    /// Found before anything ran: nothing was applied.
+    #[error("{0}")]
+    LintRefused(Box<crate::lint::LintRefusal>),
+
     #[error("database query failed while {action}")]
     Database {
         action: &'static str,

@@ -19,6 +19,7 @@ pub mod diff;
 pub mod dotenv;
 mod error;
 mod folder;
+pub mod lint;
 mod migrator;
 mod plan;
 mod pooler;

@@ -35,6 +35,9 @@ enum Command {
     /// Compare two schemas (empty, migrations, a database, a schema file) and print the
     /// difference, or with --script the verified SQL (exit 2 with --exit-code: different)
     Diff(cli::diff::Args),
+    /// Review migrations with squawk's rules before they run
+    /// (exit 0: no error-level finding, 1: findings at error level, 2: could not lint)
+    Lint(cli::lint::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,7 +50,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let failure_code = match cli.command {
-        Command::Status(_) => 2,
+        Command::Status(_) | Command::Lint(_) => 2,
         _ => 1,
     };
     let outcome = tokio::runtime::Builder::new_current_thread()
@@ -82,5 +85,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Resolve(args) => cli::resolve::run(args).await,
         Command::Seed(args) => cli::seed::run(args),
         Command::Diff(args) => cli::diff::run(args).await,
+        Command::Lint(args) => cli::lint::run(args).await,
     }
 }

@@ -34,6 +34,7 @@ pub struct Migrator {
     migrations_dir: PathBuf,
     lock_timeout: Duration,
     connect_timeout: Duration,
+    lint: crate::lint::LintMode,
 }
 
 /// Progress reported by [`Migrator::deploy`] and [`Migrator::reset`].
@@ -48,6 +49,12 @@ pub enum Event {
     Modified { name: String },
     /// An applied migration is no longer in the folder (deploy leaves it alone).
     Missing { name: String },
+    /// Lint found this in a migration about to be applied; it does not stop the deploy.
+    LintWarning {
+        migration: String,
+        path: PathBuf,
+        finding: crate::lint::Finding,
+    },
     /// A migration starts, to run as `mode` says.
     Applying {
         name: String,
@@ -88,6 +95,7 @@ impl Migrator {
             migrations_dir: migrations_dir.into(),
             lock_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
+            lint: crate::lint::LintMode::default(),
         }
     }
 
@@ -101,6 +109,16 @@ impl Migrator {
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
+    }
+
+    /// What the lint before deploy stops ([`crate::lint::LintMode`]; `warn` by default).
+    pub fn lint(mut self, mode: crate::lint::LintMode) -> Self {
+        self.lint = mode;
+        self
+    }
+
+    pub(crate) fn lint_mode(&self) -> crate::lint::LintMode {
+        self.lint
     }
 
     pub fn migrations_dir(&self) -> &Path {

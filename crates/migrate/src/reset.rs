@@ -4,6 +4,7 @@
 use sqlx::postgres::PgConnection;
 
 use crate::deploy::deploy_locked;
+use crate::lint::LintMode;
 use crate::migrator::{DeployReport, Event, Locking, Migrator};
 use crate::{Error, connect, folder, store};
 
@@ -57,7 +58,16 @@ async fn reset_locked(
     if let Some(schema) = url_schema {
         store::ensure_schema(conn, schema).await?;
     }
-    let mut report = deploy_locked(conn, local, url_schema, Locking::Session, on_event).await?;
+    // Reset re-applies the history: applied migrations are never re-linted.
+    let mut report = deploy_locked(
+        conn,
+        local,
+        url_schema,
+        Locking::Session,
+        LintMode::Off,
+        on_event,
+    )
+    .await?;
     report.dropped_schemas = dropped;
     Ok(report)
 }

@@ -2,6 +2,7 @@
 //! and the date, and measures the reference it names in the same run.
 
 mod backup;
+mod lint;
 mod machine;
 mod migrate;
 mod stats;
@@ -24,6 +25,9 @@ pub enum Command {
     Backup(backup::Args),
     /// An isolated test database: template clone vs create + deploy.
     Testdb(testdb::Args),
+    /// `nelo-migrate lint` vs the `squawk` command line on 1,000 generated and 300 realistic
+    /// migrations, and the findings per rule.
+    Lint(lint::Args),
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
@@ -32,5 +36,6 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::run(ctx, args).await,
         Command::Backup(args) => backup::run(ctx, args).await,
         Command::Testdb(args) => testdb::run(ctx, args).await,
+        Command::Lint(args) => lint::run(ctx, args).await,
     }
 }

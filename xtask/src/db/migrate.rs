@@ -30,6 +30,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Review migrations with squawk's rules before they run (exit 1 on an error-level
+    /// finding); `nelo-migrate lint` in crates/migrate is the same.
+    Lint {
+        /// Migrations to lint, by folder name (default: all).
+        names: Vec<String>,
+    },
     /// Create a new, empty migration folder.
     Create {
         /// What the migration does, e.g. `add_scene_summary`.
@@ -115,6 +121,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Lint { names } => lint(ctx, &names),
         Command::Create { name } => {
             let path = nelo_migrate::create_migration(
                 &ctx.config.migrations_dir,
@@ -172,6 +179,40 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Lints the named migrations (all when none is named) and prints each finding.
+fn lint(ctx: &Context, names: &[String]) -> anyhow::Result<ExitCode> {
+    use nelo_migrate::lint::{Level, finding_text, lint_migration};
+    let dir = nelo_migrate::MigrationsDir::load(&ctx.config.migrations_dir)?;
+    if let Some(unknown) = names
+        .iter()
+        .find(|name| !dir.migrations.iter().any(|m| &m.name == *name))
+    {
+        anyhow::bail!("no migration `{unknown}` in {}", dir.path.display());
+    }
+    let mut errors = 0;
+    let mut count = 0;
+    for migration in &dir.migrations {
+        if names.is_empty() || names.contains(&migration.name) {
+            let lint = lint_migration(migration);
+            lint.findings
+                .iter()
+                .for_each(|finding| print!("{}", finding_text(&lint.path, finding)));
+            errors += lint.count(Level::Error);
+            count += 1;
+        }
+    }
+    ui::step(format!(
+        "linted {}: {}",
+        ui::count(count, "migration"),
+        ui::count(errors, "error")
+    ));
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The engine's advice for a blocked deploy, in this tool's commands (`--test` for the test
@@ -316,10 +357,12 @@ fn migrator(ctx: &Context) -> Migrator {
 
 /// Shows each migration on the spinner as it is applied.
 fn progress(bar: &indicatif::ProgressBar) -> impl FnMut(Event) + '_ {
-    move |event| {
-        if let Event::Applying { name, .. } = &event {
-            bar.set_message(format!("applying {name}"));
+    move |event| match &event {
+        Event::Applying { name, .. } => bar.set_message(format!("applying {name}")),
+        Event::LintWarning { path, finding, .. } => {
+            bar.suspend(|| eprint!("{}", nelo_migrate::lint::finding_text(path, finding)))
         }
+        _ => {}
     }
 }
 

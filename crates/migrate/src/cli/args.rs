@@ -67,7 +67,7 @@ pub fn migrator(migrations: &MigrationsArgs, connection: &ConnectionArgs) -> Mig
     Migrator::new(&migrations.dir).connect_timeout(connection.connect_timeout)
 }
 
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     text.trim()
         .parse::<f64>()
         .ok()

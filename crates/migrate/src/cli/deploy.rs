@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use nelo_migrate::lint::LintMode;
 
 use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, migrator};
 use super::ui;
@@ -15,12 +16,17 @@ pub struct Args {
     migrations: MigrationsArgs,
     #[command(flatten)]
     lock: LockArgs,
+    /// Lint the migrations about to run: `warn` stops only on findings that would fail at run
+    /// time or break the migration's transaction, `deny` on every error, `off` skips it
+    #[arg(long, env = "NELO_LINT", value_name = "MODE", default_value = "warn")]
+    lint: LintMode,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = args.connection.url()?;
     let report = migrator(&args.migrations, &args.connection)
         .lock_timeout(args.lock.lock_timeout)
+        .lint(args.lint)
         .deploy(url.as_str(), ui::event)
         .await
         .with_context(|| format!("deploy to {url} stopped"))?;

@@ -5,6 +5,7 @@ pub mod args;
 pub mod create;
 pub mod deploy;
 pub mod diff;
+pub mod lint;
 pub mod reset;
 pub mod resolve;
 pub mod seed;

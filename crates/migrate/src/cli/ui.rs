@@ -30,6 +30,9 @@ pub fn event(event: Event) {
                 "warning: migration `{name}` is applied but missing from the migrations folder"
             )
         }
+        Event::LintWarning { path, finding, .. } => {
+            eprint!("{}", nelo_migrate::lint::finding_text(&path, &finding))
+        }
         Event::SchemaDropped { schema } => eprintln!("dropped schema `{schema}`"),
         Event::LockAcquired | Event::StepApplied { .. } => {}
         _ => {}
