@@ -5,7 +5,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{Sandbox, execute, query_one};
 
@@ -111,6 +112,122 @@ fn a_backup_folder_that_fills_up_fails_clearly_and_leaves_only_the_earlier_backu
     assert_eq!(entries(disk.path()), earlier);
     let earlier_dump = earlier.iter().find(|name| name.ends_with(".dump")).unwrap();
     assert!(sha256_line_matches(&disk.path().join(earlier_dump)));
+    let rows: i64 = query_one(&sandbox.database_url(), "SELECT count(*) FROM it_bulk");
+    assert_eq!(rows, 300_000);
+}
+
+/// Sends `signal` to `child` once `started` says the work is under way; returns its exit code.
+fn interrupt_when(
+    mut child: std::process::Child,
+    signal: libc::c_int,
+    started: impl Fn() -> bool,
+) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !started() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the command ended before it could be interrupted"
+        );
+        assert!(Instant::now() < deadline, "the command never got under way");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: the pid is our own child's, which has not been waited for yet.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(sent, 0);
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn sigint_and_sigterm_during_a_backup_leave_no_file_and_exit_130_and_143() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["db", "up", "--no-backup"]).assert_success();
+    execute(&sandbox.database_url(), BULKY_ROWS);
+    let backups = sandbox.backups.path().to_path_buf();
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let child = sandbox
+            .command(&["db", "backup"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Under way: pg_dump's first bytes are in the partial.
+        let exit = interrupt_when(child, signal, || {
+            std::fs::read_dir(&backups).is_ok_and(|entries| {
+                entries.flatten().any(|entry| {
+                    entry.file_name().to_str().unwrap().starts_with('.')
+                        && entry.metadata().is_ok_and(|meta| meta.len() > 0)
+                })
+            })
+        });
+        assert_eq!(exit, Some(code), "signal {signal}");
+        assert_eq!(entries(&backups), Vec::<String>::new(), "signal {signal}");
+    }
+    // The next backup is whole.
+    sandbox.run(&["db", "backup"]).assert_success();
+    let names = entries(&backups);
+    assert_eq!(names.len(), 2, "{names:?}");
+    let dump = names.iter().find(|name| name.ends_with(".dump")).unwrap();
+    assert!(sha256_line_matches(&backups.join(dump)));
+}
+
+#[test]
+fn sigint_and_sigterm_during_a_restore_leave_the_target_as_it_was_and_exit_130_and_143() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["db", "up", "--no-backup"]).assert_success();
+    execute(&sandbox.database_url(), BULKY_ROWS);
+    sandbox.run(&["db", "backup"]).assert_success();
+    let dump = sandbox.backups.path().join(
+        entries(sandbox.backups.path())
+            .into_iter()
+            .find(|name| name.ends_with(".dump"))
+            .unwrap(),
+    );
+    execute(&sandbox.database_url(), "DELETE FROM it_bulk WHERE id > 3");
+    let server = sandbox.database_url().replace("/nelo_it", "/postgres");
+    let scratch_databases = || -> i64 {
+        query_one(
+            &server,
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '%nelo\\_restoring%'",
+        )
+    };
+    let restore_args = [
+        "db",
+        "restore",
+        dump.to_str().unwrap(),
+        "--into",
+        "nelo_it",
+        "--force",
+    ];
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let child = sandbox
+            .command(&restore_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Under way: rows are arriving in the scratch database.
+        let exit = interrupt_when(child, signal, || {
+            query_one::<i64>(
+                &server,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'nelo_it_nelo_restoring' \
+                 AND query ILIKE 'COPY%'",
+            ) > 0
+        });
+        assert_eq!(exit, Some(code), "signal {signal}");
+        let rows: i64 = query_one(&sandbox.database_url(), "SELECT count(*) FROM it_bulk");
+        assert_eq!(rows, 3, "the interrupted restore changed the target");
+        assert_eq!(
+            scratch_databases(),
+            0,
+            "the scratch database was left behind"
+        );
+        let leftovers: Vec<String> = entries(sandbox.backups.path())
+            .into_iter()
+            .filter(|name| name.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+    sandbox.run(&restore_args).assert_success();
     let rows: i64 = query_one(&sandbox.database_url(), "SELECT count(*) FROM it_bulk");
     assert_eq!(rows, 300_000);
 }
