@@ -271,7 +271,9 @@ fn disk_full_message(dir: &Path) -> String {
         None => "its free space is unknown".to_string(),
     };
     format!(
-        "the backup folder `{}` is full ({space}): the partial dump was removed and earlier          backups are untouched; free some space (`cargo xtask db backups --prune --keep N`) or          point NELO_BACKUP_DIR (or --output) at a folder with room",
+        "the backup folder `{}` is full ({space}): the partial dump was removed and earlier \
+         backups are untouched; free some space (`cargo xtask db backups --prune --keep N`) or \
+         point NELO_BACKUP_DIR (or --output) at a folder with room",
         dir.display()
     )
 }

@@ -63,6 +63,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::run(ctx, args).await,
         command => crate::signal::until_interrupted(run_stoppable(ctx, command)).await,
     }
+    .map_err(crate::docker::explain_lost_connection)
 }
 
 /// The commands SIGINT and SIGTERM stop cleanly.

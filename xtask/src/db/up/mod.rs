@@ -259,7 +259,8 @@ async fn join_created_meanwhile(
     while engine.inspect_container(&spec.name).await?.is_none() {
         if appeared.elapsed() > APPEAR_DEADLINE {
             bail!(
-                "container `{}` was being created by another process but never appeared; run                  `cargo xtask db up` again",
+                "container `{}` was being created by another process but never appeared; run \
+                 `cargo xtask db up` again",
                 spec.name
             );
         }
