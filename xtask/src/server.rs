@@ -63,7 +63,7 @@ pub async fn ensure_image(
             ui::failed(&bar);
             ui::note(format!(
                 "cannot pull `{image}` ({}); building it locally from Debian packages",
-                one_line(&format!("{error:#}"))
+                one_line(&error.root_cause().to_string())
             ));
             build::ensure_built(ctx, engine, image, false)
                 .await

@@ -120,3 +120,31 @@ fn status_code(error: &bollard::errors::Error) -> Option<u16> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_connection_that_broke_part_way_is_called_lost() {
+        let cut = || {
+            anyhow::Error::new(bollard::errors::Error::IOError {
+                err: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            })
+            .context("cannot inspect exec `x`")
+        };
+        let lost = format!("{:#}", explain_lost_connection(cut()));
+        assert!(
+            lost.starts_with("lost the connection to the Docker engine at"),
+            "{lost}"
+        );
+        let never = format!("{:#}", explain_lost_connection(cut().context(Unreachable)));
+        assert!(!never.contains("lost the connection"), "{never}");
+        let answered = anyhow::Error::new(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message: "no such container".to_string(),
+        });
+        let answered = format!("{:#}", explain_lost_connection(answered));
+        assert!(!answered.contains("lost the connection"), "{answered}");
+    }
+}
