@@ -133,7 +133,8 @@ pub async fn wait_ready(
         connected = postgres::connect(url, deadline) => connected.map_err(|error| (error, None)),
         exit = engine.wait_until_stopped(container) => match exit {
             Ok(code) => Err((anyhow::anyhow!("the server stopped"), Some(code))),
-            Err(error) => Err((error, None)),
+            // Docker itself failed (its connection cut): the server's log is out of reach.
+            Err(error) => return Err(error),
         },
     };
     let (error, exit_code) = match outcome {

@@ -150,3 +150,73 @@ fn a_backup_whose_docker_socket_is_cut_fails_clearly_and_the_next_run_converges(
     again.assert_success();
     assert_eq!(entries(&backups).len(), 2, "{:?}", entries(&backups));
 }
+
+#[test]
+fn a_db_up_whose_docker_socket_is_cut_while_the_server_starts_fails_clearly_and_the_next_run_converges()
+ {
+    // Cut once the container is created (before or while it is started), then once it runs
+    // (while `db up` waits, through Docker, for the new server to initialise).
+    for state in [None, Some("running")] {
+        db_up_cut_when(state);
+    }
+}
+
+/// Cuts once the container exists (`None`) or is in `state`.
+fn db_up_cut_when(state: Option<&str>) {
+    let sandbox = Sandbox::new();
+    let proxy = SocketProxy::start();
+    let child = sandbox
+        .command(&["db", "up", "--no-backup"])
+        .env("DOCKER_HOST", proxy.host())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&format!("the container to be {state:?}"), || {
+        let observed = sandbox.container_state();
+        observed.is_some() && (state.is_none() || observed.as_deref() == state)
+    });
+    let cut_at = Instant::now();
+    proxy.cut();
+    let run = Run::from(child.wait_with_output().unwrap());
+    eprintln!(
+        "cut when {state:?}, reported {:.2} s later; what the user sees:\n{}",
+        cut_at.elapsed().as_secs_f64(),
+        run.stderr
+    );
+    run.assert_failure_mentions("lost the connection to the Docker engine");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("did not accept connections in time"),
+        "{}",
+        run.stderr
+    );
+
+    let again = sandbox.run(&["db", "up", "--no-backup"]);
+    again.assert_success();
+    let applied: i64 = query_one(
+        &sandbox.database_url(),
+        "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL",
+    );
+    assert_eq!(applied, common::migration_count());
+    // One container and one volume of the sandbox's, and no other left by the cut run.
+    let leftovers = common::block_on({
+        let prefix = sandbox.container.clone();
+        move || async move {
+            let containers = common::docker()
+                .list_containers(Some(
+                    bollard::query_parameters::ListContainersOptionsBuilder::new()
+                        .all(true)
+                        .build(),
+                ))
+                .await
+                .unwrap();
+            containers
+                .into_iter()
+                .flat_map(|summary| summary.names.unwrap_or_default())
+                .filter(|name| name.trim_start_matches('/').starts_with(&prefix))
+                .count()
+        }
+    });
+    assert_eq!(leftovers, 1);
+}
