@@ -12,6 +12,7 @@ mod docker;
 mod image;
 mod postgres;
 mod server;
+mod signal;
 mod spec;
 mod test;
 mod ui;

@@ -71,15 +71,7 @@ pub async fn ensure_database(conn: &mut PgConnection, name: &str) -> anyhow::Res
     match sqlx::raw_sql(&statement).execute(&mut *conn).await {
         Ok(_) => Ok(true),
         // Someone else created it between the check and now.
-        Err(error)
-            if error
-                .as_database_error()
-                .and_then(|db| db.code())
-                .as_deref()
-                == Some("42P04") =>
-        {
-            Ok(false)
-        }
+        Err(error) if is_concurrent_creation(&error) => Ok(false),
         Err(error) => Err(error).with_context(|| format!("cannot create database `{name}`")),
     }
 }
@@ -106,11 +98,26 @@ pub async fn ensure_extension(conn: &mut PgConnection, extension: &str) -> anyho
         return Ok(false);
     }
     let statement = format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(extension));
-    sqlx::raw_sql(&statement)
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("cannot install extension `{extension}`"))?;
-    Ok(true)
+    match sqlx::raw_sql(&statement).execute(&mut *conn).await {
+        Ok(_) => Ok(true),
+        // Another session installed it at the same moment: `IF NOT EXISTS` does not cover a
+        // concurrent creation, which fails on a unique index (`23505`) or a duplicate object.
+        Err(error) if is_concurrent_creation(&error) => Ok(false),
+        Err(error) => Err(error).with_context(|| format!("cannot install extension `{extension}`")),
+    }
+}
+
+/// Whether a `CREATE` failed because another session created the same thing at the same
+/// moment (`42P04` duplicate database, `42710` duplicate object, `23505` unique violation in
+/// a catalog).
+fn is_concurrent_creation(error: &sqlx::Error) -> bool {
+    matches!(
+        error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .as_deref(),
+        Some("42P04" | "42710" | "23505")
+    )
 }
 
 /// Whether the connected database holds any user table (outside the system schemas).

@@ -63,7 +63,7 @@ pub async fn ensure_image(
             ui::failed(&bar);
             ui::note(format!(
                 "cannot pull `{image}` ({}); building it locally from Debian packages",
-                one_line(&format!("{error:#}"))
+                one_line(&error.root_cause().to_string())
             ));
             build::ensure_built(ctx, engine, image, false)
                 .await
@@ -91,18 +91,22 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Creates the container (and its volume) and starts it. When it cannot start, the container
-/// is removed again so that nothing half-made is left behind; a taken port says so.
-pub async fn create_and_start(engine: &Engine, spec: &ContainerSpec) -> anyhow::Result<()> {
+/// Creates the container (and its volume) and starts it; returns whether this call created
+/// it (`false`: another process is creating it at the same moment, and this call leaves it
+/// to that one). When the container cannot start, it is removed again so that nothing
+/// half-made is left behind; a taken port says so.
+pub async fn create_and_start(engine: &Engine, spec: &ContainerSpec) -> anyhow::Result<bool> {
     if let Some(volume) = spec.volume() {
         engine.ensure_volume(volume, &spec.volume_labels()).await?;
     }
-    engine.create_container(spec).await?;
+    if !engine.create_container(spec).await? {
+        return Ok(false);
+    }
     if let Err(error) = start(engine, spec).await {
         let _ = engine.remove_container(&spec.name).await;
         return Err(error);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Starts an existing container, naming a taken port.
@@ -129,7 +133,8 @@ pub async fn wait_ready(
         connected = postgres::connect(url, deadline) => connected.map_err(|error| (error, None)),
         exit = engine.wait_until_stopped(container) => match exit {
             Ok(code) => Err((anyhow::anyhow!("the server stopped"), Some(code))),
-            Err(error) => Err((error, None)),
+            // Docker itself failed (its connection cut): the server's log is out of reach.
+            Err(error) => return Err(error),
         },
     };
     let (error, exit_code) = match outcome {

@@ -134,10 +134,25 @@ impl AtomicDump {
     /// Finishes the file and puts it in place with its `.sha256`.
     pub async fn commit(mut self) -> anyhow::Result<WrittenDump> {
         let (bytes, sha256) = self.join_writer().await?;
-        self.final_path = self.link_into_place()?;
+        let final_path = self.link_into_place()?;
+        // Without its `.sha256` (a disk that filled up just now), the dump does not keep the
+        // name: the partial is still there and goes when `self` is dropped.
+        if let Err(error) = write_checksum(&final_path, &sha256) {
+            let _ = fs::remove_file(&final_path);
+            let dir = final_path.parent().expect("checked in create");
+            let full = error
+                .chain()
+                .filter_map(|cause| cause.downcast_ref::<io::Error>())
+                .any(is_disk_full);
+            return Err(if full {
+                error.context(disk_full_message(dir))
+            } else {
+                error
+            });
+        }
+        self.final_path = final_path;
         self.committed = true;
         let _ = fs::remove_file(&self.partial_path);
-        write_checksum(&self.final_path, &sha256)?;
         sync_directory(self.final_path.parent().expect("checked in create"))?;
         Ok(WrittenDump {
             path: self.final_path.clone(),
@@ -188,11 +203,20 @@ impl AtomicDump {
             .take()
             .context("the dump writer already finished")?;
         let partial = self.partial_path.display().to_string();
-        tokio::task::spawn_blocking(move || writer.join())
+        let written = tokio::task::spawn_blocking(move || writer.join())
             .await
             .context("the dump writer could not be joined")?
-            .map_err(|_| anyhow!("the dump writer panicked"))?
-            .with_context(|| format!("cannot write `{partial}`"))
+            .map_err(|_| anyhow!("the dump writer panicked"))?;
+        match written {
+            Ok(written) => Ok(written),
+            Err(error) if is_disk_full(&error) => {
+                let dir = self.final_path.parent().expect("checked in create");
+                Err(anyhow::Error::new(error)
+                    .context(format!("cannot write `{partial}`"))
+                    .context(disk_full_message(dir)))
+            }
+            Err(error) => Err(error).with_context(|| format!("cannot write `{partial}`")),
+        }
     }
 }
 
@@ -228,6 +252,46 @@ fn write_checksum(dump_path: &Path, sha256: &str) -> anyhow::Result<()> {
     fs::rename(&temporary, &checksum_path)
         .with_context(|| format!("cannot write `{}`", checksum_path.display()))?;
     Ok(())
+}
+
+/// Whether a write failed because the file system is full (or the user's quota is).
+fn is_disk_full(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::StorageFull
+        || matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// The backup folder is full: where, how much is free, and what to do.
+fn disk_full_message(dir: &Path) -> String {
+    let space = match free_space(dir) {
+        Some((free, total)) => format!(
+            "{} free of {}",
+            indicatif::HumanBytes(free),
+            indicatif::HumanBytes(total)
+        ),
+        None => "its free space is unknown".to_string(),
+    };
+    format!(
+        "the backup folder `{}` is full ({space}): the partial dump was removed and earlier \
+         backups are untouched; free some space (`cargo xtask db backups --prune --keep N`) or \
+         point NELO_BACKUP_DIR (or --output) at a folder with room",
+        dir.display()
+    )
+}
+
+/// The bytes available to this user and the size of the file system holding `dir`.
+fn free_space(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a valid C string and `stats` is written by statvfs before it is read.
+    let result = unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) };
+    if result != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `stats`.
+    let stats = unsafe { stats.assume_init() };
+    let block = stats.f_frsize;
+    Some((stats.f_bavail * block, stats.f_blocks * block))
 }
 
 /// `nelo-...dump` -> `nelo-...dump.sha256`.

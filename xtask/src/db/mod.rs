@@ -58,6 +58,17 @@ pub enum Command {
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        // psql handles Ctrl-C itself (it cancels the query); `logs --follow` ends on it.
+        Command::Psql(args) => psql::run(ctx, args).await,
+        Command::Logs(args) => logs::run(ctx, args).await,
+        command => crate::signal::until_interrupted(run_stoppable(ctx, command)).await,
+    }
+    .map_err(crate::docker::explain_lost_connection)
+}
+
+/// The commands SIGINT and SIGTERM stop cleanly.
+async fn run_stoppable(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Up(args) => up::run(ctx, args).await,
         Command::Down(args) => down::run(ctx, args).await,
         Command::Destroy(args) => destroy::run(ctx, args).await,

@@ -56,16 +56,24 @@ impl Engine {
         }
     }
 
-    /// Creates the container described by `spec` (it is not started).
-    pub async fn create_container(&self, spec: &ContainerSpec) -> anyhow::Result<()> {
+    /// Creates the container described by `spec` (it is not started); returns whether it
+    /// created it: `false` when a container of that name appeared meanwhile (409, another
+    /// `db up` at the same moment), which the caller inspects again.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> anyhow::Result<bool> {
         let options = CreateContainerOptionsBuilder::new()
             .name(&spec.name)
             .build();
-        self.api
+        match self
+            .api
             .create_container(Some(options), create_body(spec))
             .await
-            .with_context(|| format!("cannot create container `{}`", spec.name))?;
-        Ok(())
+        {
+            Ok(_) => Ok(true),
+            Err(error) if status_code(&error) == Some(409) => Ok(false),
+            Err(error) => {
+                Err(error).with_context(|| format!("cannot create container `{}`", spec.name))
+            }
+        }
     }
 
     /// Starts the container; one already running is left as it is.

@@ -38,13 +38,63 @@ pub async fn connect() -> anyhow::Result<Engine> {
              `sudo systemctl start docker`) or point DOCKER_HOST at a running engine"
         )
     };
-    let api = Docker::connect_with_host(&host).with_context(unreachable)?;
+    let api = Docker::connect_with_host(&host)
+        .context(Unreachable)
+        .with_context(unreachable)?;
     let api = tokio::time::timeout(PING_TIMEOUT, api.negotiate_version())
         .await
         .map_err(|_| anyhow::anyhow!("no answer within {} s", PING_TIMEOUT.as_secs()))
+        .context(Unreachable)
         .with_context(unreachable)?
+        .context(Unreachable)
         .with_context(unreachable)?;
     Ok(Engine { api, host })
+}
+
+/// Marks an error of [`connect`]: the engine never answered, so [`explain_lost_connection`]
+/// has nothing to add.
+#[derive(Debug)]
+struct Unreachable;
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("the Docker engine did not answer")
+    }
+}
+
+/// Says so first when `error` comes from the connection to the Docker engine breaking part
+/// way (the engine stopped or restarted, its socket went away), rather than from an answer
+/// of the engine; other errors are returned as they are.
+pub fn explain_lost_connection(error: anyhow::Error) -> anyhow::Error {
+    let never_answered = error.downcast_ref::<Unreachable>().is_some();
+    let lost = error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<bollard::errors::Error>())
+        .any(is_connection_error);
+    if never_answered || !lost {
+        return error;
+    }
+    error.context(format!(
+        "lost the connection to the Docker engine at {} part way (did Docker stop or \
+         restart?): what was under way was abandoned, and nothing was left looking complete; \
+         once `docker info` answers, run the command again",
+        configured_host()
+    ))
+}
+
+/// Whether bollard failed to talk to the engine at all (no answer, a cut connection), as
+/// opposed to the engine answering with an error.
+fn is_connection_error(error: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error;
+    matches!(
+        error,
+        Error::HyperLegacyError { .. }
+            | Error::HyperResponseError { .. }
+            | Error::HttpClientError { .. }
+            | Error::IOError { .. }
+            | Error::RequestTimeoutError
+            | Error::SocketNotFoundError(_)
+    )
 }
 
 /// Where the engine is looked for: `DOCKER_HOST`, or Docker's default socket.
@@ -68,5 +118,33 @@ fn status_code(error: &bollard::errors::Error) -> Option<u16> {
     match error {
         bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_connection_that_broke_part_way_is_called_lost() {
+        let cut = || {
+            anyhow::Error::new(bollard::errors::Error::IOError {
+                err: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            })
+            .context("cannot inspect exec `x`")
+        };
+        let lost = format!("{:#}", explain_lost_connection(cut()));
+        assert!(
+            lost.starts_with("lost the connection to the Docker engine at"),
+            "{lost}"
+        );
+        let never = format!("{:#}", explain_lost_connection(cut().context(Unreachable)));
+        assert!(!never.contains("lost the connection"), "{never}");
+        let answered = anyhow::Error::new(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message: "no such container".to_string(),
+        });
+        let answered = format!("{:#}", explain_lost_connection(answered));
+        assert!(!answered.contains("lost the connection"), "{answered}");
     }
 }

@@ -103,6 +103,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         Some(server_roles(&mut admin).await?)
     };
     create_database(&mut admin, &scratch).await?;
+    // Interrupted before the swap, the scratch database goes; after it, it no longer exists
+    // under that name (the swap is one transaction), so the cleanup does nothing.
+    let _drop_scratch = {
+        let (url, scratch) = (url.clone(), scratch.clone());
+        crate::signal::on_interrupt(move || async move {
+            let _ = drop_database(&url, &scratch).await;
+        })
+    };
     let started = Instant::now();
     let restored =
         restore_scratch(ctx, &engine, &args.file, format, &scratch, existing_roles).await;

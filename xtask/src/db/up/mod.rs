@@ -21,6 +21,8 @@ const TEST_RUN_PID_VAR: &str = "NELO_TEST_RUN_PID";
 
 /// How long a new container may take to initialise its data directory and start.
 const CREATE_DEADLINE: Duration = Duration::from_secs(90);
+/// How long a container another `db up` is creating may take to appear.
+const APPEAR_DEADLINE: Duration = Duration::from_secs(30);
 /// How long an existing container may take to start (crash recovery included).
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -124,6 +126,13 @@ async fn ensure_container(
         }
     }
     let deadline = match &decision {
+        // Started by another `db up` a moment ago, the server may still be initialising.
+        Decision::AlreadyRunning
+            if observed.as_ref().and_then(|o| o.health.as_deref()) == Some("starting") =>
+        {
+            wait_until_ready(ctx, engine, spec, CREATE_DEADLINE).await?;
+            return Ok(false);
+        }
         Decision::AlreadyRunning => return Ok(false),
         Decision::NotOurs => bail!(
             "a container named `{}` exists but was not created by nelo (it has no `{}` label); \
@@ -143,8 +152,16 @@ async fn ensure_container(
         }
         Decision::Create => {
             ensure_volume_usable(engine, spec, adopt_volume).await?;
-            create(ctx, engine, spec).await?;
-            CREATE_DEADLINE
+            match create(ctx, engine, spec).await {
+                Ok(true) => CREATE_DEADLINE,
+                Ok(false) => return join_created_meanwhile(ctx, engine, spec).await,
+                // Its port taken by the container another `db up` just started.
+                Err(error) if created_meanwhile(engine, spec).await => {
+                    drop(error);
+                    return join_created_meanwhile(ctx, engine, spec).await;
+                }
+                Err(error) => return Err(error),
+            }
         }
         Decision::Start => {
             server::ensure_port_free(spec.host_port)?;
@@ -200,15 +217,60 @@ async fn ensure_volume_usable(
     }
 }
 
-async fn create(ctx: &Context, engine: &Engine, spec: &ContainerSpec) -> anyhow::Result<()> {
+/// Creates and starts the container; returns whether this run created it (`false`: another
+/// `db up` created it at the same moment).
+async fn create(ctx: &Context, engine: &Engine, spec: &ContainerSpec) -> anyhow::Result<bool> {
     server::ensure_port_free(spec.host_port)?;
     server::ensure_image(ctx, engine, &spec.image).await?;
-    server::create_and_start(engine, spec).await?;
-    ui::step(format!(
-        "created container `{}` from `{}`, data in volume `{}`",
-        spec.name, spec.image, ctx.config.volume
+    let created = server::create_and_start(engine, spec).await?;
+    if created {
+        ui::step(format!(
+            "created container `{}` from `{}`, data in volume `{}`",
+            spec.name, spec.image, ctx.config.volume
+        ));
+    }
+    Ok(created)
+}
+
+/// Whether nelo's container exists now although it did not when this run decided to create
+/// it: another `db up` (another terminal) created it in the meantime.
+async fn created_meanwhile(engine: &Engine, spec: &ContainerSpec) -> bool {
+    matches!(
+        engine.inspect_container(&spec.name).await,
+        Ok(Some(observed))
+            if matches!(spec::decide(spec, Some(&observed)), Decision::AlreadyRunning | Decision::Start)
+    )
+}
+
+/// Another `db up` created the container at the same moment: both converge on it. It is
+/// started (a no-op when it runs) and waited for; it is never removed from here, since this
+/// run did not create it.
+async fn join_created_meanwhile(
+    ctx: &Context,
+    engine: &Engine,
+    spec: &ContainerSpec,
+) -> anyhow::Result<bool> {
+    ui::note(format!(
+        "container `{}` was created by another `db up` at the same moment; using it",
+        spec.name
     ));
-    Ok(())
+    // Docker reserves the name (409) before the container can be inspected or started.
+    let appeared = Instant::now();
+    while engine.inspect_container(&spec.name).await?.is_none() {
+        if appeared.elapsed() > APPEAR_DEADLINE {
+            bail!(
+                "container `{}` was being created by another process but never appeared; run \
+                 `cargo xtask db up` again",
+                spec.name
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server::start(engine, spec).await?;
+    wait_until_ready(ctx, engine, spec, CREATE_DEADLINE)
+        .await
+        .context("`cargo xtask db logs` shows the server's whole log")?;
+    Ok(false)
 }
 
 /// Waits until the development database's server answers, with a spinner.
@@ -282,7 +344,7 @@ async fn recreate_interrupted_volume(
     ));
     engine.remove_container(&spec.name).await?;
     engine.remove_volume(volume).await?;
-    create(ctx, engine, spec).await
+    create(ctx, engine, spec).await.map(|_| ())
 }
 
 /// A container that never started keeps nothing worth keeping: it is removed (the volume
