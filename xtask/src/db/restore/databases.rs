@@ -55,7 +55,8 @@ pub(super) async fn drop_database_on(admin: &mut PgConnection, name: &str) -> an
 
 /// Gives the restored `scratch` the name `target`. An existing target is renamed away and
 /// the scratch renamed in within one transaction, so `target` is always one whole database;
-/// the old one is dropped afterwards (it was backed up when it held tables).
+/// the old one is dropped afterwards (it was backed up when it held tables), and when it
+/// cannot be, it is kept aside and said: nothing after the renames undoes them.
 pub(super) async fn swap_in(
     admin: &mut PgConnection,
     scratch: &str,
@@ -114,9 +115,15 @@ pub(super) async fn swap_in(
             }
         }
     }
-    drop_database_on(admin, &replaced)
-        .await
-        .with_context(|| format!("the previous `{target}` is left behind as `{replaced}`"))?;
+    // The restored database is in place from here on: the old one failing to drop (a
+    // template, a replication slot, a prepared transaction) leaves it aside, said.
+    if let Err(error) = drop_database_on(admin, &replaced).await {
+        ui::warn(format!(
+            "`{target}` is the restored database; the previous `{target}` could not be dropped \
+             and is kept as `{replaced}` ({error:#}): drop it yourself once you no longer need \
+             it (the next restore into `{target}` drops it)"
+        ));
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 //! here (ownership, privileges) is left out and listed, unless `--keep-roles`.
 
 mod databases;
+mod plain;
 mod stream;
 mod validate;
 
@@ -35,7 +36,7 @@ pub(crate) use databases::drop_database;
 use databases::{create_database, drop_database_on, ensure_sole_restore, swap_in};
 use stream::{Reads, feed_file, restore_filtered};
 pub(crate) use validate::check_file;
-use validate::check_whole_file;
+use validate::{check_whole_file, target_name_problem};
 
 const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -67,12 +68,16 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .into
         .clone()
         .unwrap_or_else(|| restored_database_name(file_name, Utc::now()));
+    if let Some(problem) = target_name_problem(&target) {
+        bail!("{problem}; nothing was changed");
+    }
     let url = ctx.config.database_url.with_database(&target);
     let engine = docker::connect().await?;
     check_whole_file(ctx, &engine, &args.file, format).await?;
 
     let mut admin = postgres::connect(&admin_url(&url), CONNECT_DEADLINE).await?;
     ensure_sole_restore(&mut admin, &target).await?;
+    ensure_not_a_system_database(&mut admin, &target).await?;
     let target_exists = postgres::database_exists(&mut admin, &target).await?;
     if target_exists && target_has_tables(&url).await? {
         if !args.force {
@@ -125,8 +130,13 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     };
     swap_in(&mut admin, &scratch, &target, target_exists).await?;
 
-    let mut conn = postgres::connect(&url, CONNECT_DEADLINE).await?;
-    let counts = table_row_counts(&mut conn).await?;
+    let restored_but = || format!("`{target}` is restored, but its tables cannot be counted");
+    let mut conn = postgres::connect(&url, CONNECT_DEADLINE)
+        .await
+        .with_context(restored_but)?;
+    let counts = table_row_counts(&mut conn)
+        .await
+        .with_context(restored_but)?;
     let rows: i64 = counts.iter().map(|(_, rows)| rows).sum();
     ui::step(format!(
         "restored {} into `{target}`: {} tables, {rows} rows in {:.1} s",
@@ -145,6 +155,28 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     }
     println!("{target}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a template database or the maintenance database itself as the target: renaming
+/// either away breaks the server's own tools, and a template cannot be dropped.
+async fn ensure_not_a_system_database(
+    admin: &mut PgConnection,
+    target: &str,
+) -> anyhow::Result<()> {
+    let system: Option<bool> = sqlx::query_scalar(
+        "SELECT datistemplate OR datname = current_database() FROM pg_database WHERE datname = $1",
+    )
+    .bind(target)
+    .fetch_optional(&mut *admin)
+    .await
+    .with_context(|| format!("cannot read what `{target}` is"))?;
+    if system == Some(true) {
+        bail!(
+            "`{target}` is a template database or the server's maintenance database; a restore \
+             never replaces it: restore into another one with --into NAME; nothing was changed"
+        );
+    }
+    Ok(())
 }
 
 /// Every role of the server (`pg_roles`).
@@ -178,7 +210,7 @@ async fn restore_scratch(
         path,
         format,
         scratch,
-        &mut filter,
+        Some(&mut filter),
     )
     .await
     .with_context(|| format!("cannot restore `{}`", path.display()))?;
@@ -214,17 +246,25 @@ pub(crate) async fn restore_into(
     keep_owners: bool,
 ) -> anyhow::Result<()> {
     let user = ctx.config.database_url.user();
-    let mut argv: Vec<&str> = match format {
-        Format::Custom => vec!["pg_restore", "--exit-on-error"],
-        Format::Plain => vec!["psql", "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1"],
-    };
-    if format == Format::Custom && !keep_owners {
+    if format == Format::Plain {
+        // Through psql, restricted: it runs no meta-command from the script.
+        return restore_filtered(
+            engine,
+            &ctx.config.container,
+            &user,
+            path,
+            format,
+            database,
+            None,
+        )
+        .await
+        .with_context(|| format!("cannot restore `{}` into `{database}`", path.display()));
+    }
+    let mut argv: Vec<&str> = vec!["pg_restore", "--exit-on-error"];
+    if !keep_owners {
         argv.push("--no-owner");
     }
     argv.extend(["--username", &user, "--dbname", database]);
-    if format == Format::Plain {
-        argv.extend(["--file", "-"]);
-    }
     let argv: Vec<String> = argv.into_iter().map(String::from).collect();
     feed_file(
         engine,

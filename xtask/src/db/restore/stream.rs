@@ -9,6 +9,7 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::plain::Restrictor;
 use crate::backup::dump::Format;
 use crate::backup::roles::RoleFilter;
 use crate::db::backup::keep_tail;
@@ -75,9 +76,10 @@ pub(crate) async fn feed_file(
     Ok(stdout)
 }
 
-/// Restores `path` into `database` through `filter`: a plain script goes from the file, a
-/// custom archive as the script pg_restore makes of it; either is filtered on the way into
-/// psql. Each program's non-zero exit is an error carrying its stderr.
+/// Restores `path` into `database` through `filter` (when there is one): a plain script goes
+/// from the file, a custom archive as the script pg_restore makes of it; either goes into
+/// psql restricted (a `\restrict` of a key of ours first, the script's own dropped), so psql
+/// runs no meta-command from it. Each program's non-zero exit is an error carrying its stderr.
 pub(crate) async fn restore_filtered(
     engine: &Engine,
     container: &str,
@@ -85,7 +87,7 @@ pub(crate) async fn restore_filtered(
     path: &Path,
     format: Format,
     database: &str,
-    filter: &mut RoleFilter,
+    filter: Option<&mut RoleFilter>,
 ) -> anyhow::Result<()> {
     let file = tokio::fs::File::open(path)
         .await
@@ -217,12 +219,29 @@ async fn copy_file(
 async fn pump<F>(
     script: Script<F>,
     mut psql_input: Input,
-    filter: &mut RoleFilter,
+    mut filter: Option<&mut RoleFilter>,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<String>
 where
     F: std::future::Future<Output = std::io::Result<()>> + Unpin,
 {
+    let mut restrictor = Restrictor::new();
+    let mut pass = |bytes: &[u8], last: bool| {
+        let restricted = if last {
+            restrictor.finish()
+        } else {
+            restrictor.push(bytes)
+        };
+        match filter.as_deref_mut() {
+            Some(filter) if last => {
+                let mut out = filter.push(&restricted);
+                out.extend(filter.finish());
+                out
+            }
+            Some(filter) => filter.push(&restricted),
+            None => restricted,
+        }
+    };
     let mut pg_restore_stderr = BytesMut::new();
     match script {
         Script::File(mut file) => {
@@ -233,7 +252,7 @@ where
                 if read == 0 {
                     break;
                 }
-                psql_input.write_all(&filter.push(&buffer)).await?;
+                psql_input.write_all(&pass(&buffer, false)).await?;
                 bar.inc(read as u64);
             }
         }
@@ -248,7 +267,7 @@ where
                     chunk = output.next() => match chunk {
                         Some(chunk) => match chunk? {
                             ExecChunk::Stdout(bytes) => {
-                                psql_input.write_all(&filter.push(&bytes)).await?;
+                                psql_input.write_all(&pass(&bytes, false)).await?;
                             }
                             ExecChunk::Stderr(bytes) => keep_tail(&mut pg_restore_stderr, &bytes),
                         },
@@ -258,7 +277,7 @@ where
             }
         }
     }
-    psql_input.write_all(&filter.finish()).await?;
+    psql_input.write_all(&pass(&[], true)).await?;
     psql_input.shutdown().await?;
     Ok(String::from_utf8_lossy(&pg_restore_stderr).into_owned())
 }
