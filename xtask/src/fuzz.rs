@@ -112,11 +112,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         ui::step(format!("`{target}`: no crash and no failed property"));
         return Ok(ExitCode::SUCCESS);
     }
+    let sanitizer = args.sanitizer.name();
     for artifact in &findings.artifacts {
         ui::warn(format!(
-            "`{target}` failed on `{}`; minimize it with `cargo fuzz tmin {target} {}` (in `fuzz/`, with RUSTC_BOOTSTRAP=1) and turn it into a regression test",
-            artifact.display(),
-            artifact.display()
+            "`{target}` failed on `{path}`; in `fuzz/`, minimize it with `RUSTC_BOOTSTRAP=1 cargo fuzz tmin --debug-assertions --sanitizer {sanitizer} {target} {path}` and turn it into a regression test beside the code it broke",
+            path = artifact.display(),
         ));
     }
     bail!("fuzz target `{target}` failed ({status})")
