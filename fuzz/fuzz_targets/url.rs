@@ -11,11 +11,12 @@
 //! text and, when it parses, the target's user, host and database (which messages show) hold no
 //! substring of the password longer than two characters.
 //!
-//! A three-character substring of the password that also occurs in the URL without the password,
-//! percent-encoded or not, or in the user, host or query as given, or in the fixed text of the messages, can show up there by coincidence; such substrings are
-//! not counted as leaks, nor are those that the messages show for the same URL with the password
-//! replaced by `ZZZ...` (the fixed text of an error that the password does not cause). Every other substring of three characters of the password, raw or as
-//! written in the URL (percent-encoded), must not appear.
+//! A three-character substring of the password can show up by coincidence when it also occurs
+//! in the URL without the password (percent-encoded or not), in the user, host or query as
+//! given, in the fixed text of the messages, or in what the messages show for the same URL with
+//! the password replaced by `ZZZ...` (the text of an error that the password does not cause);
+//! such substrings are not counted as leaks. Every other substring of three characters of the
+//! password, raw or as written in the URL (percent-encoded), must not appear.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
