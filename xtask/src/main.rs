@@ -9,6 +9,7 @@ mod config;
 mod context;
 mod db;
 mod docker;
+mod fuzz;
 mod image;
 mod postgres;
 mod server;
@@ -44,6 +45,8 @@ enum Command {
     /// Benchmarks whose results go in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Run one libFuzzer target of `fuzz/` for a while (not part of CI).
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
             Command::Image(command) => image::run(&ctx, command).await,
             Command::Test(args) => test::run(&ctx, args).await,
             Command::Bench(command) => bench::run(&ctx, command).await,
+            Command::Fuzz(args) => fuzz::run(&ctx, args),
         }
     });
     match result {

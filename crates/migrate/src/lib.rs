@@ -45,5 +45,5 @@ pub use plan::{HistoryRow, MigrationStatus, State, StatusReport, classify};
 pub use position::line_column;
 pub use redact::{redact_text, redact_url};
 pub use resolve::{Resolution, check_resolution};
-pub use run_mode::{RunMode, Unrunnable, UnrunnableReason};
+pub use run_mode::{RunMode, RunPlan, Unrunnable, UnrunnableReason, run_plan};
 pub use store::{LOCK_KEY, quote_identifier};

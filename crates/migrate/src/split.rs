@@ -632,4 +632,22 @@ mod tests {
             ["SELECT 1", "SELECT 2"]
         );
     }
+
+    /// Found by the `split` fuzz target (minimized): a quote that the end of the script cuts
+    /// short keeps the white space it holds, so the last statement may end with it; every other
+    /// statement ends at its last token.
+    #[test]
+    fn unterminated_quote_at_the_end_keeps_its_white_space() {
+        let statements = split_statements("\"\n");
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0].sql, "\"\n");
+        assert_eq!(
+            sqls("SELECT 'a\n; SELECT 2 \n"),
+            ["SELECT 'a\n; SELECT 2 \n"]
+        );
+        assert_eq!(
+            sqls("SELECT 'a' \n; SELECT \"b\" \n"),
+            ["SELECT 'a'", "SELECT \"b\""]
+        );
+    }
 }

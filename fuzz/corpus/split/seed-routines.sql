@@ -1,0 +1,8 @@
+CREATE OR REPLACE FUNCTION f(a int) RETURNS int LANGUAGE sql
+BEGIN ATOMIC
+  SELECT CASE WHEN a > 0 THEN 1 ELSE 0 END;
+  SELECT 2;
+END;
+CREATE FUNCTION g() RETURNS text AS $body$ SELECT 'x;y' $body$ LANGUAGE sql;
+CREATE RULE r AS ON INSERT TO t DO (INSERT INTO u VALUES (1); INSERT INTO u VALUES (2));
+SELECT E'it\'s; fine', "semi;colon", $$;$$ /* a /* nested */ ; comment */;

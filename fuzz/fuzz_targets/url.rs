@@ -1,0 +1,204 @@
+//! URL parsing and redaction: no part of a password is ever shown.
+//!
+//! Written against today's public API (`nelo_migrate::redact_url` and
+//! `nelo_migrate::Target::from_url`); the URL parsing is being rewritten into a typed parsed URL,
+//! and this file is the one to retarget then.
+//!
+//! The input is `user \0 password \0 host \0 rest` (missing fields are empty; `rest` is the
+//! query). From it, URLs are built with the password in the user info and in a `password=`
+//! parameter, each raw and percent-encoded, and in libpq's key/value form when it needs no
+//! quoting. For each, the property is that `redact_url`'s output, `Target::from_url`'s error
+//! text and, when it parses, the target's user, host and database (which messages show) hold no
+//! substring of the password longer than two characters.
+//!
+//! A three-character substring of the password can show up by coincidence when it also occurs
+//! in the URL without the password (percent-encoded or not), in the user, host or query as
+//! given, in the fixed text of the messages, or in what the messages show for the same URL with
+//! the password replaced by `ZZZ...` (the text of an error that the password does not cause);
+//! such substrings are not counted as leaks. Every other substring of three characters of the
+//! password, raw or as written in the URL (percent-encoded), must not appear.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nelo_migrate::{DatabaseUrl, redact_url};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Text of the messages that does not come from the URL: nelo's `InvalidUrl` and the url
+/// crate's parse errors.
+const MESSAGE_TEXT: &[&str] = &[
+    "invalid database URL `",
+    "`: ",
+    "scheme `",
+    "` is not `postgresql`",
+    ":***@",
+    "password=***",
+    "empty host",
+    "invalid international domain name",
+    "invalid port number",
+    "invalid IPv4 address",
+    "invalid IPv6 address",
+    "invalid domain character",
+    "relative URL without a base",
+    "relative URL with a cannot-be-a-base base",
+    "a cannot-be-a-base URL doesn't have a host to set",
+    "URLs more than 4 GB are not supported",
+    "postgres",
+    "localhost",
+    ":5432",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut fields = text.splitn(4, '\0');
+    let user = fields.next().unwrap_or_default();
+    let password = fields.next().unwrap_or_default();
+    let host = fields.next().unwrap_or_default();
+    let rest = fields.next().unwrap_or_default();
+    if password.chars().count() < 3 {
+        return;
+    }
+    for (url, written_password) in urls(user, password, host, rest) {
+        check(&url, password, &written_password, &[user, host, rest]);
+    }
+});
+
+/// Kinds of leak found by this target and reported, not fixed here, because `redact.rs` and
+/// `connect.rs` are being rewritten: URLs of these kinds are left out so that the fuzzer looks
+/// for other kinds. The rewrite should delete each entry and see the target pass.
+/// - A raw `?password=` value with white space, `&` or `#`: `redact_url` masks it only up to
+///   that character (`?password=s3cr3t password` shows `password`).
+/// - A raw user or password with `?` or `#` in the user info: `redact_url` takes it for the
+///   start of the query and masks nothing before it (`postgresql://u:p?ss@h/db`).
+/// - A raw user or password with `/` in the user info: the URL parser ends the authority there,
+///   so the rest of the password becomes the database name, which messages show
+///   (`postgresql://nel/:secret@h/db` shows the database `:secret@h/db`).
+/// - A key/value `password=` value with `&` or `#`: masked only up to that character.
+const KNOWN_RAW_QUERY_LEAK: fn(&str) -> bool = |_password| false;
+const KNOWN_RAW_USERINFO_LEAK: fn(&str, &str) -> bool = |_user, _password| false;
+
+/// The URLs to check, each with the password as it is written in it.
+fn urls(user: &str, password: &str, host: &str, rest: &str) -> Vec<(String, String)> {
+    let encoded_user = utf8_percent_encode(user, NON_ALPHANUMERIC).to_string();
+    let encoded_password = utf8_percent_encode(password, NON_ALPHANUMERIC).to_string();
+    let query = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("?{rest}")
+    };
+    let mut urls = vec![
+        (
+            format!("postgresql://{encoded_user}:{encoded_password}@{host}/db{query}"),
+            encoded_password.clone(),
+        ),
+        (
+            format!("postgres://{encoded_user}@{host}/db?password={encoded_password}&{rest}"),
+            encoded_password.clone(),
+        ),
+    ];
+    if !KNOWN_RAW_USERINFO_LEAK(user, password) {
+        urls.push((
+            format!("postgresql://{user}:{password}@{host}/db{query}"),
+            password.to_string(),
+        ));
+    }
+    if !KNOWN_RAW_QUERY_LEAK(password) {
+        urls.push((
+            format!("postgres://{encoded_user}@{host}/db?{rest}&password={password}"),
+            password.to_string(),
+        ));
+    }
+    let needs_quoting = |text: &str| {
+        text.is_empty() || text.contains(|c: char| c.is_whitespace() || c == '\'' || c == '\\')
+    };
+    let known_key_value_leak = password.contains(['&', '#']);
+    if !needs_quoting(password)
+        && !needs_quoting(user)
+        && !needs_quoting(host)
+        && !known_key_value_leak
+    {
+        urls.push((
+            format!("host={host} user={user} password={password} dbname=db"),
+            password.to_string(),
+        ));
+    }
+    urls
+}
+
+fn check(url: &str, password: &str, written_password: &str, other_fields: &[&str]) {
+    let Some(at) = url.find(written_password) else {
+        return;
+    };
+    let rest_of_url = format!("{}\0{}", &url[..at], &url[at + written_password.len()..]);
+    // What else the output may show: the rest of the URL and the other fields, as given, without
+    // the tabs and newlines the URL parser removes, and percent-encoded as the parser shows them
+    // (a host `ö` shows as `%C3%B6`).
+    let mut others = vec![rest_of_url];
+    others.extend(other_fields.iter().map(|field| field.to_string()));
+    let without_tabs = others
+        .iter()
+        .map(|text| text.replace(['\t', '\n', '\r'], ""))
+        .collect::<Vec<_>>();
+    others.extend(without_tabs);
+    let encoded = others
+        .iter()
+        .map(|text| utf8_percent_encode(text, NON_ALPHANUMERIC).to_string())
+        .collect::<Vec<_>>();
+    others.extend(encoded);
+    let coincidental = |gram: &str| {
+        others.iter().any(|text| text.contains(gram))
+            || MESSAGE_TEXT.iter().any(|text| text.contains(gram))
+    };
+    let grams = three_grams(password)
+        .chain(three_grams(written_password))
+        .filter(|gram| !coincidental(gram))
+        .collect::<Vec<_>>();
+    // The same URL with the password replaced shows what does not come from the password.
+    let filler = "Z".repeat(written_password.chars().count());
+    let without_password = url.replacen(written_password, &filler, 1);
+    let shown_without_password = shown(&without_password).concat();
+    let leaks = shown(url)
+        .into_iter()
+        .filter_map(|shown| {
+            grams
+                .iter()
+                .find(|gram| shown.contains(**gram) && !shown_without_password.contains(**gram))
+                .map(|gram| format!("`{gram}` in {shown}"))
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        leaks.is_empty(),
+        "the password {password:?} shows: {leaks:?}\nurl: {url}"
+    );
+}
+
+/// What messages show of `url`: `redact_url`'s output, and the parsed URL's error or its
+/// redacted, displayed and debugged forms, user, host and database.
+fn shown(url: &str) -> Vec<String> {
+    let mut shown = vec![redact_url(url)];
+    match DatabaseUrl::parse(url) {
+        Ok(parsed) => shown.extend([
+            parsed.redacted(),
+            parsed.to_string(),
+            format!("{parsed:?}"),
+            parsed.user(),
+            parsed.host().to_string(),
+            parsed.database(),
+        ]),
+        Err(error) => shown.push(error.to_string()),
+    }
+    shown
+}
+
+/// Every substring of three characters.
+fn three_grams(text: &str) -> impl Iterator<Item = &str> {
+    let starts = text
+        .char_indices()
+        .map(|(index, _)| index)
+        .collect::<Vec<_>>();
+    (0..starts.len().saturating_sub(2)).map(move |window| {
+        let end = starts.get(window + 3).copied().unwrap_or(text.len());
+        &text[starts[window]..end]
+    })
+}
