@@ -332,10 +332,10 @@ pub(crate) fn first_problem(
             break;
         }
         number += 1;
-        if let Line::Sql(findings) = scanner.line(&line) {
-            if let Some(finding) = findings.into_iter().next() {
-                return Ok(Some((number, finding)));
-            }
+        if let Line::Sql(findings) = scanner.line(&line)
+            && let Some(finding) = findings.into_iter().next()
+        {
+            return Ok(Some((number, finding)));
         }
     }
     Ok(scanner.finish().map(|finding| (number, finding)))
