@@ -346,6 +346,33 @@ fn create_from_schema_writes_the_difference_once() {
     let written = PathBuf::from(String::from_utf8_lossy(&first.stdout).trim());
     let sql = std::fs::read_to_string(&written).unwrap();
     assert!(sql.contains("CREATE TABLE \"t\""), "{sql}");
+    // A new table locks nothing: the generated migration lints clean.
+    assert!(
+        !String::from_utf8_lossy(&first.stderr).contains("lint:"),
+        "{first:?}"
+    );
+    // An index on it is linted as deploy will run it (in a transaction, not concurrently).
+    std::fs::write(
+        schema.path(),
+        "CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL);\nCREATE INDEX t_name ON t (name);\n",
+    )
+    .unwrap();
+    // Migration folders are stamped to the second: wait for the next one.
+    let stamped = chrono::Utc::now().timestamp();
+    while chrono::Utc::now().timestamp() == stamped {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let indexed = create("index");
+    assert_eq!(indexed.status.code(), Some(0), "{indexed:?}");
+    let stderr = String::from_utf8_lossy(&indexed.stderr);
+    assert!(
+        stderr.contains("require-concurrent-index-creation"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("lint: 1 finding(s) in the generated migration"),
+        "{stderr}"
+    );
     // In sync now: nothing more is written.
     let second = create("again");
     assert_eq!(second.status.code(), Some(0), "{second:?}");
@@ -354,7 +381,7 @@ fn create_from_schema_writes_the_difference_once() {
         .unwrap()
         .filter(|entry| entry.as_ref().unwrap().path().is_dir())
         .count();
-    assert_eq!(folders, 1);
+    assert_eq!(folders, 2);
 }
 
 fn case(name: &str) -> Source {

@@ -64,6 +64,32 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let path =
         nelo_migrate::create_migration(&args.migrations.dir, &args.name, &body, chrono::Utc::now())
             .with_context(|| format!("cannot create migration `{}`", args.name))?;
+    if args.from_schema.is_some() {
+        lint_generated(&args.migrations.dir, &path)?;
+    }
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lints the migration just generated at `path`, as deploy will run it, and prints what it
+/// finds: a generated step can still lock a large table or lose data.
+fn lint_generated(dir: &std::path::Path, path: &std::path::Path) -> anyhow::Result<()> {
+    let migrations = nelo_migrate::load(dir).context("cannot read the migration just written")?;
+    let Some(migration) = migrations.iter().find(|migration| migration.path == path) else {
+        return Ok(());
+    };
+    let lint = nelo_migrate::lint::lint_migration(migration);
+    for finding in &lint.findings {
+        eprint!(
+            "{}",
+            nelo_migrate::lint::finding_text(&migration.path, finding)
+        );
+    }
+    if !lint.findings.is_empty() {
+        super::ui::note(&format!(
+            "lint: {} finding(s) in the generated migration; review them before deploying",
+            lint.findings.len()
+        ));
+    }
+    Ok(())
 }
