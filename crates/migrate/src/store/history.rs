@@ -145,9 +145,14 @@ pub async fn read_rows(
     conn: &mut PgConnection,
     table: &HistoryTable,
 ) -> Result<Vec<HistoryRow>, Error> {
+    // Timestamps as microseconds since the epoch: the simple protocol returns text, and an
+    // integer parses in a fraction of the time a timestamp does (10,000 rows for `status`).
     let sql = format!(
-        r#"SELECT "id", "checksum", "finished_at", "migration_name", "logs", "rolled_back_at",
-               "started_at", "applied_steps_count" FROM {}"#,
+        r#"SELECT "id", "checksum", {}, "migration_name", "logs", {}, {},
+               "applied_steps_count" FROM {}"#,
+        micros("finished_at"),
+        micros("rolled_back_at"),
+        micros("started_at"),
         table.name()
     );
     let mut rows = fetch_rows(conn, &sql)
@@ -173,15 +178,32 @@ pub async fn read_rows_if_table_exists(
     }
 }
 
+/// `column` (a timestamptz) as whole microseconds since the Unix epoch, exactly.
+fn micros(column: &str) -> String {
+    format!("(extract(epoch FROM \"{column}\") * 1000000)::int8")
+}
+
+fn timestamp(row: &PgRow, index: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let micros: Option<i64> = row.try_get(index)?;
+    micros
+        .map(|micros| {
+            DateTime::from_timestamp_micros(micros).ok_or_else(|| {
+                sqlx::Error::Decode(format!("timestamp out of range: {micros} µs").into())
+            })
+        })
+        .transpose()
+}
+
 fn history_row(row: &PgRow) -> Result<HistoryRow, sqlx::Error> {
     Ok(HistoryRow {
         id: row.try_get(0)?,
         checksum: row.try_get(1)?,
-        finished_at: row.try_get(2)?,
+        finished_at: timestamp(row, 2)?,
         migration_name: row.try_get(3)?,
         logs: row.try_get(4)?,
-        rolled_back_at: row.try_get(5)?,
-        started_at: row.try_get(6)?,
+        rolled_back_at: timestamp(row, 5)?,
+        started_at: timestamp(row, 6)?
+            .ok_or_else(|| sqlx::Error::Decode("`started_at` is NULL".into()))?,
         applied_steps_count: row.try_get(7)?,
     })
 }
