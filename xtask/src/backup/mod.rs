@@ -7,5 +7,6 @@ pub mod check;
 pub mod compare;
 pub mod dump;
 pub mod file;
+pub mod lines;
 pub mod name;
 pub mod roles;

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::lines::LineBuffer;
+
 /// What was dropped for one missing role.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Dropped {
@@ -21,8 +23,7 @@ pub struct Dropped {
 pub struct RoleFilter {
     existing: HashSet<String>,
     dropped: BTreeMap<String, Dropped>,
-    /// The unfinished last line of what was pushed so far.
-    pending: Vec<u8>,
+    lines: LineBuffer,
     lexer: Lexer,
     /// Inside `COPY ... FROM stdin;` data, until `\.`.
     in_copy: bool,
@@ -37,7 +38,7 @@ impl RoleFilter {
         RoleFilter {
             existing: existing.into_iter().collect(),
             dropped: BTreeMap::new(),
-            pending: Vec::new(),
+            lines: LineBuffer::default(),
             lexer: Lexer::default(),
             in_copy: false,
             skipping_session_of: None,
@@ -46,27 +47,17 @@ impl RoleFilter {
 
     /// Takes the next bytes of the script; returns the bytes to pass on.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(chunk.len() + self.pending.len());
-        let mut rest = chunk;
-        while let Some(newline) = rest.iter().position(|&byte| byte == b'\n') {
-            let (line, after) = rest.split_at(newline + 1);
-            if self.pending.is_empty() {
-                self.line(line, &mut out);
-            } else {
-                let mut whole = std::mem::take(&mut self.pending);
-                whole.extend_from_slice(line);
-                self.line(&whole, &mut out);
-            }
-            rest = after;
-        }
-        self.pending.extend_from_slice(rest);
+        let mut out = Vec::with_capacity(chunk.len() + 64);
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.push(chunk, |line| self.line(line, &mut out));
+        self.lines = lines;
         out
     }
 
     /// The end of the script: the last line, if it had no newline.
     pub fn finish(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        let last = std::mem::take(&mut self.pending);
+        let last = self.lines.finish();
         if !last.is_empty() {
             self.line(&last, &mut out);
         }

@@ -7,6 +7,8 @@
 //! defence on the way into psql: it drops the dump's own `\restrict` lines and starts the
 //! stream with a `\restrict` of a key of its own, so psql refuses every meta-command.
 
+use crate::backup::lines::LineBuffer;
+
 /// What a line of a script is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Line {
@@ -345,7 +347,7 @@ pub(crate) fn first_problem(
 /// runs no meta-command from it.
 pub(crate) struct Restrictor {
     scanner: Scanner,
-    pending: Vec<u8>,
+    lines: LineBuffer,
     started: Option<String>,
 }
 
@@ -354,7 +356,7 @@ impl Restrictor {
         let key = uuid::Uuid::new_v4().simple().to_string();
         Restrictor {
             scanner: Scanner::default(),
-            pending: Vec::new(),
+            lines: LineBuffer::default(),
             started: Some(key),
         }
     }
@@ -365,26 +367,16 @@ impl Restrictor {
         if let Some(key) = self.started.take() {
             out.extend_from_slice(format!("\\restrict {key}\n").as_bytes());
         }
-        let mut rest = chunk;
-        while let Some(newline) = rest.iter().position(|&byte| byte == b'\n') {
-            let (line, after) = rest.split_at(newline + 1);
-            if self.pending.is_empty() {
-                self.line(line, &mut out);
-            } else {
-                let mut whole = std::mem::take(&mut self.pending);
-                whole.extend_from_slice(line);
-                self.line(&whole, &mut out);
-            }
-            rest = after;
-        }
-        self.pending.extend_from_slice(rest);
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.push(chunk, |line| self.line(line, &mut out));
+        self.lines = lines;
         out
     }
 
     /// The end of the script: the last line, if it had no newline.
     pub(crate) fn finish(&mut self) -> Vec<u8> {
         let mut out = self.push(b"");
-        let last = std::mem::take(&mut self.pending);
+        let last = self.lines.finish();
         if !last.is_empty() {
             self.line(&last, &mut out);
         }
