@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod compare;
+mod drift;
 pub mod model;
 pub mod plan;
 mod schema_file;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use crate::shadow::ShadowServer;
 use crate::{Error, connect, redact_url};
 pub use compare::{Change, Difference, NotCompared, Object, PossibleRename};
+pub use drift::{Drift, drift};
 pub use model::SchemaModel;
 pub use plan::{Plan, Step};
 use sides::Context;
@@ -79,6 +81,13 @@ pub enum DiffError {
         #[source]
         source: Box<Error>,
     },
+
+    #[error(
+        "cannot check drift: {} applied migration(s) are missing from the folder ({}), so what they built cannot be replayed",
+        missing.len(),
+        missing.join(", ")
+    )]
+    DriftUnreplayable { missing: Vec<String> },
 
     #[error(
         "the generated script fails on a shadow database holding the `from` side: {message}; nothing was written\n{script}"
@@ -191,9 +200,14 @@ pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<S
     let server = ShadowServer::new(&server_url, options.connect_timeout);
     server.sweep().await?;
     let search_path = target_schema(from, to, options);
+    let scope = [to, from].into_iter().find_map(|source| match source {
+        Source::Url(url) => connect::url_schema(url),
+        _ => None,
+    });
     let context = Context {
         server,
         search_path,
+        scope,
         connect_timeout: options.connect_timeout,
     };
     let from_model = context.model(from, "from").await?;
