@@ -250,8 +250,10 @@ mod tests {
 
     #[test]
     fn retaining_a_schema_keeps_its_objects_and_the_extensions() {
-        let mut model = SchemaModel::default();
-        model.schemas = ["app".to_string(), "public".to_string()].into();
+        let mut model = SchemaModel {
+            schemas: ["app".to_string(), "public".to_string()].into(),
+            ..SchemaModel::default()
+        };
         model.extensions.insert(
             "vector".to_string(),
             Extension {
