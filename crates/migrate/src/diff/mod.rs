@@ -9,6 +9,7 @@ pub mod compare;
 mod drift;
 pub mod model;
 pub mod plan;
+mod push;
 mod schema_file;
 mod sides;
 mod verify;
@@ -23,6 +24,7 @@ pub use compare::{Change, Difference, NotCompared, Object, PossibleRename};
 pub use drift::{Drift, drift};
 pub use model::SchemaModel;
 pub use plan::{Plan, Step};
+pub use push::{PushOptions, Pushed, push};
 use sides::Context;
 
 /// One side of a diff.
@@ -88,6 +90,12 @@ pub enum DiffError {
         missing.join(", ")
     )]
     DriftUnreplayable { missing: Vec<String> },
+
+    #[error(
+        "the change loses data, so nothing was applied:\n  {}",
+        warnings.join("\n  ")
+    )]
+    DataLoss { warnings: Vec<String> },
 
     #[error(
         "the generated script fails on a shadow database holding the `from` side: {message}; nothing was written\n{script}"
