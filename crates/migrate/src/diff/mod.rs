@@ -147,6 +147,31 @@ impl SchemaDiff {
 
     /// The SQL script, with a comment listing what was not compared.
     pub fn script(&self) -> String {
+        let mut script = self.not_compared_header();
+        script.push_str(&self.plan.script());
+        script
+    }
+
+    /// The script as migrations: one, or two when the change uses enum labels it adds
+    /// ([`Plan::parts`]); the first carries the not-compared comment.
+    pub fn migration_scripts(&self) -> Vec<String> {
+        self.plan
+            .parts()
+            .iter()
+            .enumerate()
+            .map(|(index, part)| {
+                let mut script = if index == 0 {
+                    self.not_compared_header()
+                } else {
+                    String::new()
+                };
+                script.push_str(&part.script());
+                script
+            })
+            .collect()
+    }
+
+    fn not_compared_header(&self) -> String {
         let mut script = String::new();
         if !self.not_compared.is_empty() {
             script.push_str(
@@ -162,7 +187,6 @@ impl SchemaDiff {
             }
             script.push('\n');
         }
-        script.push_str(&self.plan.script());
         script
     }
 }
@@ -232,7 +256,7 @@ pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<S
     };
     if !result.is_empty() {
         context
-            .verify(from, &from_model, &to_model, &result.plan.script())
+            .verify(from, &from_model, &to_model, &result.plan)
             .await?;
     }
     Ok(result)

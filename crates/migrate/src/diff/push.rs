@@ -1,6 +1,7 @@
 //! Push: the difference between a live database and a declared schema, applied directly,
 //! without a migration (prototyping, as `prisma db push`). The script is the one `diff`
-//! plans and verifies on a shadow; it runs in one transaction under the migration lock, and
+//! plans and verifies on a shadow; it runs in one transaction under the migration lock (two
+//! when it uses enum labels it adds: [`super::Plan::parts`]), and
 //! a step that loses data is refused unless accepted (Prisma's `--accept-data-loss`,
 //! prisma-engines `schema-engine/core/src/commands/schema_push.rs`).
 
@@ -30,7 +31,8 @@ pub struct Pushed {
 }
 
 /// Makes the database at `database_url` what the schema at `schema` (a `.sql` file, or a
-/// folder of them applied in name order) declares, in one transaction.
+/// folder of them applied in name order) declares, in one transaction (two when it uses enum
+/// labels it adds).
 ///
 /// The history table is not touched: a pushed change has no migration, so the next deploy
 /// or drift check sees it as drift (as after `prisma db push`).
@@ -68,13 +70,13 @@ pub async fn push(
     }
     let mut conn = connect::connect(database_url, options.diff.connect_timeout).await?;
     store::acquire_lock(&mut conn, options.lock_timeout).await?;
-    let applied = run_script(
-        &mut conn,
-        &format!("BEGIN;\n{}\nCOMMIT;", planned.plan.script()),
-    )
-    .await;
-    if applied.is_err() {
-        let _ = run_script(&mut conn, "ROLLBACK").await;
+    let mut applied = Ok(());
+    for part in planned.plan.parts() {
+        applied = run_script(&mut conn, &format!("BEGIN;\n{}\nCOMMIT;", part.script())).await;
+        if applied.is_err() {
+            let _ = run_script(&mut conn, "ROLLBACK").await;
+            break;
+        }
     }
     let released = store::release_lock(&mut conn).await;
     let _ = sqlx::Connection::close(conn).await;
