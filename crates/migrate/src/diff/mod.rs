@@ -16,8 +16,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::database_url::url_schema;
 use crate::shadow::ShadowServer;
-use crate::{Error, connect, redact_url};
+use crate::{Error, redact_url};
 pub use compare::{Change, Difference, NotCompared, Object, PossibleRename};
 pub use model::SchemaModel;
 pub use plan::{Plan, Step};
@@ -164,15 +165,10 @@ fn target_schema(from: &Source, to: &Source, options: &DiffOptions) -> String {
     [to, from]
         .into_iter()
         .find_map(|source| match source {
-            Source::Url(url) => connect::url_schema(url),
+            Source::Url(url) => url_schema(url),
             _ => None,
         })
-        .or_else(|| {
-            options
-                .shadow_server_url
-                .as_deref()
-                .and_then(connect::url_schema)
-        })
+        .or_else(|| options.shadow_server_url.as_deref().and_then(url_schema))
         .unwrap_or_else(|| "public".to_string())
 }
 
