@@ -1,15 +1,17 @@
-//! Server-level SQL the orchestrator needs besides migrations: connecting with a deadline,
-//! creating databases and extensions. Identifiers are quoted; values are bound.
+//! xtask's side of [`nelo_migrate::postgres`], the workspace's one PostgreSQL access layer:
+//! its functions, with what failed and what to do next in `cargo xtask`'s words.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 
+use nelo_migrate::postgres;
+
 use crate::config::DatabaseUrl;
 
 /// Identifiers are quoted the way the migration engine quotes them.
-pub use nelo_migrate::quote_identifier as quote_ident;
+pub use nelo_migrate::sql::quote_identifier as quote_ident;
 
 /// Connects, retrying while the server is still starting (refused, reset, `57P03`), until
 /// `deadline` has passed. Authentication and missing-database errors are returned at once.
@@ -64,70 +66,28 @@ fn describe_connect_error(error: sqlx::Error, url: &DatabaseUrl) -> anyhow::Erro
 
 /// Creates `name` unless it exists; returns whether it was created.
 pub async fn ensure_database(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
-    if database_exists(conn, name).await? {
-        return Ok(false);
-    }
-    let statement = format!("CREATE DATABASE {}", quote_ident(name));
-    match sqlx::raw_sql(&statement).execute(&mut *conn).await {
-        Ok(_) => Ok(true),
-        // Someone else created it between the check and now.
-        Err(error) if is_concurrent_creation(&error) => Ok(false),
-        Err(error) => Err(error).with_context(|| format!("cannot create database `{name}`")),
-    }
+    postgres::ensure_database(conn, name)
+        .await
+        .with_context(|| format!("cannot create database `{name}`"))
 }
 
 pub async fn database_exists(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(name)
-            .fetch_one(&mut *conn)
-            .await
-            .with_context(|| format!("cannot look up database `{name}`"))?;
-    Ok(exists)
+    postgres::database_exists(conn, name)
+        .await
+        .with_context(|| format!("cannot look up database `{name}`"))
 }
 
 /// Installs `extension` in the connected database unless present; returns whether it was
 /// installed now.
 pub async fn ensure_extension(conn: &mut PgConnection, extension: &str) -> anyhow::Result<bool> {
-    let present: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1)")
-            .bind(extension)
-            .fetch_one(&mut *conn)
-            .await?;
-    if present {
-        return Ok(false);
-    }
-    let statement = format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(extension));
-    match sqlx::raw_sql(&statement).execute(&mut *conn).await {
-        Ok(_) => Ok(true),
-        // Another session installed it at the same moment: `IF NOT EXISTS` does not cover a
-        // concurrent creation, which fails on a unique index (`23505`) or a duplicate object.
-        Err(error) if is_concurrent_creation(&error) => Ok(false),
-        Err(error) => Err(error).with_context(|| format!("cannot install extension `{extension}`")),
-    }
-}
-
-/// Whether a `CREATE` failed because another session created the same thing at the same
-/// moment (`42P04` duplicate database, `42710` duplicate object, `23505` unique violation in
-/// a catalog).
-fn is_concurrent_creation(error: &sqlx::Error) -> bool {
-    matches!(
-        error
-            .as_database_error()
-            .and_then(|db| db.code())
-            .as_deref(),
-        Some("42P04" | "42710" | "23505")
-    )
+    postgres::ensure_extension(conn, extension)
+        .await
+        .with_context(|| format!("cannot install extension `{extension}`"))
 }
 
 /// Whether the connected database holds any user table (outside the system schemas).
 pub async fn has_user_tables(conn: &mut PgConnection) -> anyhow::Result<bool> {
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND n.nspname NOT LIKE 'pg_toast%')",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(exists)
+    postgres::has_user_tables(conn)
+        .await
+        .context("cannot look for user tables")
 }
