@@ -118,7 +118,7 @@ impl Drop for TestDb {
 
 /// Runs `work` to its end on a thread with a runtime of its own (from `Drop`, which cannot be
 /// async, even inside a test's runtime); whether it succeeded.
-fn on_own_runtime<F>(make: impl FnOnce() -> F + Send + 'static) -> bool
+pub fn on_own_runtime<F>(make: impl FnOnce() -> F + Send + 'static) -> bool
 where
     F: std::future::Future<Output = Result<(), sqlx::Error>>,
 {
