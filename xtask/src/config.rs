@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use nelo_migrate::postgres;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgresql://nelo:nelo@localhost:5432/nelo";
 pub const DEFAULT_TEST_DATABASE: &str = "nelo_test";
@@ -24,8 +25,12 @@ pub struct Config {
     pub volume: String,
     pub backup_dir: PathBuf,
     pub migrations_dir: PathBuf,
-    /// How long deploy, reset and resolve wait for another migrator's lock.
+    /// How long deploy, reset and resolve wait for another migrator's lock
+    /// (`NELO_LOCK_TIMEOUT`).
     pub lock_timeout: Duration,
+    /// How long to keep retrying a server that is unreachable or starting up
+    /// (`NELO_CONNECT_TIMEOUT`).
+    pub connect_timeout: Duration,
 }
 
 impl Config {
@@ -66,13 +71,10 @@ impl Config {
                 root.join(path)
             }
         };
-        let lock_timeout = match get("NELO_LOCK_TIMEOUT") {
-            Some(seconds) => Duration::from_secs(seconds.parse().map_err(|_| {
-                anyhow::anyhow!(
-                    "NELO_LOCK_TIMEOUT must be a whole number of seconds, not `{seconds}`"
-                )
-            })?),
-            None => Duration::from_secs(10),
+        // Read as `nelo-migrate` reads them: seconds, fractions allowed.
+        let seconds = |name: &str, default: Duration| match get(name) {
+            Some(text) => postgres::parse_seconds(text).with_context(|| format!("invalid {name}")),
+            None => Ok(default),
         };
         Ok(Config {
             database_url,
@@ -84,7 +86,8 @@ impl Config {
             volume: get("NELO_PG_VOLUME").unwrap_or(DEFAULT_VOLUME).to_string(),
             backup_dir: relative_to_root(get("NELO_BACKUP_DIR").unwrap_or("backups")),
             migrations_dir: relative_to_root(get("NELO_MIGRATIONS_DIR").unwrap_or("migrations")),
-            lock_timeout,
+            lock_timeout: seconds("NELO_LOCK_TIMEOUT", postgres::LOCK_TIMEOUT)?,
+            connect_timeout: seconds("NELO_CONNECT_TIMEOUT", postgres::CONNECT_TIMEOUT)?,
         })
     }
 
@@ -150,16 +153,20 @@ mod tests {
         assert_eq!(config.backup_dir, Path::new("/repo/backups"));
         assert_eq!(config.migrations_dir, Path::new("/repo/migrations"));
         assert_eq!(config.lock_timeout, Duration::from_secs(10));
+        assert_eq!(config.connect_timeout, Duration::from_secs(10));
     }
 
     #[test]
-    fn lock_timeout_must_be_whole_seconds() {
-        assert_eq!(
-            config(&[("NELO_LOCK_TIMEOUT", "3")]).unwrap().lock_timeout,
-            Duration::from_secs(3)
-        );
-        let error = config(&[("NELO_LOCK_TIMEOUT", "soon")]).unwrap_err();
-        assert!(error.to_string().contains("NELO_LOCK_TIMEOUT"), "{error}");
+    fn timeouts_are_seconds_read_as_nelo_migrate_reads_them() {
+        let read = config(&[("NELO_LOCK_TIMEOUT", "3"), ("NELO_CONNECT_TIMEOUT", "0.5")]).unwrap();
+        assert_eq!(read.lock_timeout, Duration::from_secs(3));
+        assert_eq!(read.connect_timeout, Duration::from_millis(500));
+        for name in ["NELO_LOCK_TIMEOUT", "NELO_CONNECT_TIMEOUT"] {
+            let error = config(&[(name, "soon")]).unwrap_err();
+            let message = format!("{error:#}");
+            assert!(message.contains(name), "{message}");
+            assert!(message.contains("`soon`"), "{message}");
+        }
     }
 
     #[test]

@@ -1,59 +1,51 @@
-//! Server-level SQL the orchestrator needs besides migrations: connecting with a deadline,
-//! creating databases and extensions. Identifiers are quoted; values are bound.
+//! xtask's side of [`nelo_migrate::postgres`], the workspace's one PostgreSQL access layer:
+//! its functions, with what failed and what to do next in `cargo xtask`'s words.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
+use nelo_migrate::Error;
+use sqlx::PgConnection;
+
+use nelo_migrate::postgres;
+pub use nelo_migrate::postgres::{CONNECT_TIMEOUT, PROBE_TIMEOUT, maintenance_url};
 
 use crate::config::DatabaseUrl;
 
 /// Identifiers are quoted the way the migration engine quotes them.
-pub use nelo_migrate::quote_identifier as quote_ident;
+pub use nelo_migrate::sql::quote_identifier as quote_ident;
 
-/// Connects, retrying while the server is still starting (refused, reset, `57P03`), until
-/// `deadline` has passed. Authentication and missing-database errors are returned at once.
-pub async fn connect(url: &DatabaseUrl, deadline: Duration) -> anyhow::Result<PgConnection> {
-    let options: PgConnectOptions = url.connect_options()?.application_name("nelo-xtask");
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(20);
-    loop {
-        match PgConnection::connect_with(&options).await {
-            Ok(conn) => return Ok(conn),
-            Err(error) if is_transient(&error) && started.elapsed() < deadline => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(250));
-            }
-            Err(error) => {
-                return Err(describe_connect_error(error, url));
-            }
-        }
-    }
+/// Connects to `url`, retrying while the server is unreachable or starting up until
+/// `timeout` has passed ([`nelo_migrate::postgres::connect`]); a refusal (password, missing
+/// database) is returned at once, with what to do about it.
+pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> anyhow::Result<PgConnection> {
+    postgres::connect(url, timeout)
+        .await
+        .map_err(|error| advise(error, url))
 }
 
-/// Whether a connection error may go away by itself while the server starts.
-pub fn is_transient(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
-        _ => false,
-    }
+/// [`connect`] to the maintenance database (`postgres`) of `url`'s server.
+pub async fn connect_maintenance(
+    url: &DatabaseUrl,
+    timeout: Duration,
+) -> anyhow::Result<PgConnection> {
+    connect(&maintenance_url(url), timeout).await
 }
 
-fn describe_connect_error(error: sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
-    let code = error
-        .as_database_error()
-        .and_then(|db| db.code().map(|c| c.to_string()));
-    let hint = match code.as_deref() {
+/// The connection error with what to do next, in `cargo xtask`'s words.
+fn advise(error: Error, url: &DatabaseUrl) -> anyhow::Error {
+    let hint = match &error {
         // PostgreSQL answers the same for a wrong password and for a user that does not exist.
-        Some("28P01") => format!(
+        Error::AuthenticationFailed { .. } => format!(
             "the server refused user `{}` with DATABASE_URL's password: the user or the \
              password is not what the data volume was initialised with; `cargo xtask db up` \
              says which and how to fix it without losing data",
             url.user()
         ),
-        Some("28000") => format!("the server refused user `{}`", url.user()),
-        Some("3D000") => format!(
+        Error::Connect { source, .. } if sqlstate(source).as_deref() == Some("28000") => {
+            format!("the server refused user `{}`", url.user())
+        }
+        Error::DatabaseMissing { .. } => format!(
             "database `{}` does not exist: `cargo xtask db up` creates it",
             url.database()
         ),
@@ -62,72 +54,63 @@ fn describe_connect_error(error: sqlx::Error, url: &DatabaseUrl) -> anyhow::Erro
     anyhow::Error::new(error).context(format!("cannot connect to {url}: {hint}"))
 }
 
+/// Whether `error` says the database does not exist (SQLSTATE `3D000`).
+pub fn is_missing_database(error: &anyhow::Error) -> bool {
+    connect_error(error).is_some_and(|error| matches!(error, Error::DatabaseMissing { .. }))
+}
+
+/// Whether `error` is the server refusing the password (SQLSTATE `28P01`, which PostgreSQL
+/// also answers for a user that does not exist).
+pub fn is_password_refusal(error: &anyhow::Error) -> bool {
+    connect_error(error).is_some_and(|error| matches!(error, Error::AuthenticationFailed { .. }))
+}
+
+/// Whether the server answered a connection and refused it (a password, a missing database,
+/// a rule of `pg_hba.conf`): waiting longer would not change the answer.
+pub fn is_refusal(error: &anyhow::Error) -> bool {
+    connect_error(error).is_some_and(|error| match error {
+        Error::AuthenticationFailed { .. } | Error::DatabaseMissing { .. } => true,
+        Error::Connect { source, .. } => source.as_database_error().is_some(),
+        _ => false,
+    })
+}
+
+/// The library's error anywhere in `error`'s chain.
+fn connect_error(error: &anyhow::Error) -> Option<&Error> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Error>())
+}
+
+/// The SQLSTATE of an error the server sent.
+fn sqlstate(error: &sqlx::Error) -> Option<std::borrow::Cow<'_, str>> {
+    error.as_database_error().and_then(|db| db.code())
+}
+
 /// Creates `name` unless it exists; returns whether it was created.
 pub async fn ensure_database(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
-    if database_exists(conn, name).await? {
-        return Ok(false);
-    }
-    let statement = format!("CREATE DATABASE {}", quote_ident(name));
-    match sqlx::raw_sql(&statement).execute(&mut *conn).await {
-        Ok(_) => Ok(true),
-        // Someone else created it between the check and now.
-        Err(error) if is_concurrent_creation(&error) => Ok(false),
-        Err(error) => Err(error).with_context(|| format!("cannot create database `{name}`")),
-    }
+    postgres::ensure_database(conn, name)
+        .await
+        .with_context(|| format!("cannot create database `{name}`"))
 }
 
 pub async fn database_exists(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(name)
-            .fetch_one(&mut *conn)
-            .await
-            .with_context(|| format!("cannot look up database `{name}`"))?;
-    Ok(exists)
+    postgres::database_exists(conn, name)
+        .await
+        .with_context(|| format!("cannot look up database `{name}`"))
 }
 
 /// Installs `extension` in the connected database unless present; returns whether it was
 /// installed now.
 pub async fn ensure_extension(conn: &mut PgConnection, extension: &str) -> anyhow::Result<bool> {
-    let present: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1)")
-            .bind(extension)
-            .fetch_one(&mut *conn)
-            .await?;
-    if present {
-        return Ok(false);
-    }
-    let statement = format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(extension));
-    match sqlx::raw_sql(&statement).execute(&mut *conn).await {
-        Ok(_) => Ok(true),
-        // Another session installed it at the same moment: `IF NOT EXISTS` does not cover a
-        // concurrent creation, which fails on a unique index (`23505`) or a duplicate object.
-        Err(error) if is_concurrent_creation(&error) => Ok(false),
-        Err(error) => Err(error).with_context(|| format!("cannot install extension `{extension}`")),
-    }
-}
-
-/// Whether a `CREATE` failed because another session created the same thing at the same
-/// moment (`42P04` duplicate database, `42710` duplicate object, `23505` unique violation in
-/// a catalog).
-fn is_concurrent_creation(error: &sqlx::Error) -> bool {
-    matches!(
-        error
-            .as_database_error()
-            .and_then(|db| db.code())
-            .as_deref(),
-        Some("42P04" | "42710" | "23505")
-    )
+    postgres::ensure_extension(conn, extension)
+        .await
+        .with_context(|| format!("cannot install extension `{extension}`"))
 }
 
 /// Whether the connected database holds any user table (outside the system schemas).
 pub async fn has_user_tables(conn: &mut PgConnection) -> anyhow::Result<bool> {
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND n.nspname NOT LIKE 'pg_toast%')",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(exists)
+    postgres::has_user_tables(conn)
+        .await
+        .context("cannot look for user tables")
 }

@@ -143,9 +143,7 @@ pub async fn wait_ready(
     };
     // The server answered and refused (wrong password, no such database): its own message
     // says what to do, the log adds nothing.
-    let server_refused = error
-        .downcast_ref::<sqlx::Error>()
-        .is_some_and(|error| error.as_database_error().is_some() && !postgres::is_transient(error));
+    let server_refused = postgres::is_refusal(&error);
     if exit_code.is_none() && server_refused {
         return Err(error);
     }
@@ -167,12 +165,7 @@ pub async fn wait_ready(
 
 /// Whether a connection error says the database does not exist (SQLSTATE `3D000`).
 pub fn is_missing_database(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<sqlx::Error>()
-        .and_then(|error| error.as_database_error())
-        .and_then(|db| db.code())
-        .as_deref()
-        == Some("3D000")
+    postgres::is_missing_database(error)
 }
 
 /// Connects to the database of `url`, creating it first (through the `postgres` maintenance
@@ -184,7 +177,7 @@ pub async fn ensure_database(
     match postgres::connect(url, deadline).await {
         Ok(conn) => Ok((conn, false)),
         Err(error) if is_missing_database(&error) => {
-            let mut admin = postgres::connect(&url.with_database("postgres"), deadline).await?;
+            let mut admin = postgres::connect_maintenance(url, deadline).await?;
             let created = postgres::ensure_database(&mut admin, &url.database()).await?;
             drop(admin);
             Ok((postgres::connect(url, deadline).await?, created))

@@ -642,8 +642,9 @@ impl EmptyDatabase {
             3_000_000_000 + now.subsec_micros(),
         );
         let guard = DropOnExit(vec![name.clone()]);
-        let create = format!(r#"CREATE DATABASE "{name}" TEMPLATE template0"#);
-        admin().await.execute(create.as_str()).await.unwrap();
+        nelo_migrate::postgres::create_database(&mut admin().await, &name, Some("template0"))
+            .await
+            .unwrap();
         let mut url = url::Url::parse(&server_url()).unwrap();
         url.set_path(&name);
         EmptyDatabase {

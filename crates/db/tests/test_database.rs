@@ -210,8 +210,7 @@ async fn leftovers_are_swept_and_live_databases_kept() {
     let _cleanup = DropOnExit(all.iter().map(|name| name.to_string()).collect());
     let mut admin = admin().await;
     for name in all {
-        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut admin)
+        nelo_migrate::postgres::create_database(&mut admin, name, None)
             .await
             .unwrap();
     }

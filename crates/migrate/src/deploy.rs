@@ -4,12 +4,13 @@
 use sqlx::postgres::PgConnection;
 
 use crate::apply::{Context, Outcome, apply};
+use crate::database_url::url_schema;
 use crate::folder::{self, Migration};
 use crate::lint::{LintMode, check_before_deploy};
 use crate::migrator::{DeployReport, Event, Locking, Migrator};
 use crate::run_mode::{RunMode, run_plan};
 use crate::store::{self, HistoryTable};
-use crate::{Error, connect, plan};
+use crate::{Error, plan};
 
 impl Migrator {
     /// Applies every pending migration in order, under the migration lock.
@@ -31,7 +32,7 @@ impl Migrator {
         local: &[Migration],
         mut on_event: impl FnMut(Event) + Send,
     ) -> Result<DeployReport, Error> {
-        let url_schema = connect::url_schema(database_url);
+        let url_schema = url_schema(database_url);
         let (mut conn, locking) = self.connect_locked(database_url).await?;
         let outcome = deploy_locked(
             &mut conn,

@@ -6,7 +6,8 @@ use std::time::Duration;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
-use crate::{Error, connect, pooler, store};
+use crate::database_url::url_schema;
+use crate::{DatabaseUrl, Error, pooler, postgres, store};
 
 /// How a run holds the migration lock (advisory lock [`store::LOCK_KEY`], Prisma's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +90,13 @@ pub struct DeployReport {
 }
 
 impl Migrator {
-    /// A migrator for the folder `migrations_dir`, waiting 10 s for the lock and the server.
+    /// A migrator for the folder `migrations_dir`, waiting [`postgres::LOCK_TIMEOUT`] for the
+    /// lock and [`postgres::CONNECT_TIMEOUT`] for the server (10 s each).
     pub fn new(migrations_dir: impl Into<PathBuf>) -> Self {
         Self {
             migrations_dir: migrations_dir.into(),
-            lock_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(10),
+            lock_timeout: postgres::LOCK_TIMEOUT,
+            connect_timeout: postgres::CONNECT_TIMEOUT,
             lint: crate::lint::LintMode::default(),
         }
     }
@@ -127,7 +129,8 @@ impl Migrator {
 
     /// A connection whose server watches for the client going away ([`store::CLIENT_CHECK`]).
     pub(crate) async fn connect(&self, database_url: &str) -> Result<PgConnection, Error> {
-        let mut conn = connect::connect(database_url, self.connect_timeout).await?;
+        let mut conn =
+            postgres::connect(&DatabaseUrl::parse(database_url)?, self.connect_timeout).await?;
         store::run_script(&mut conn, store::CLIENT_CHECK)
             .await
             .map_err(|source| Error::Database {
@@ -160,7 +163,7 @@ impl Migrator {
         if locking == Locking::Session {
             store::acquire_lock(&mut conn, self.lock_timeout).await?;
         }
-        if let Some(schema) = connect::url_schema(database_url)
+        if let Some(schema) = url_schema(database_url)
             && let Err(error) = store::ensure_schema(&mut conn, &schema).await
         {
             return Self::unlock(conn, locking, Err(error)).await;

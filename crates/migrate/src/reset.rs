@@ -3,16 +3,20 @@
 
 use sqlx::postgres::PgConnection;
 
+use crate::database_url::url_schema;
 use crate::deploy::deploy_locked;
 use crate::lint::LintMode;
 use crate::migrator::{DeployReport, Event, Locking, Migrator};
-use crate::{Error, connect, folder, store};
+use crate::sql::{quote_identifier, user_schema};
+use crate::{Error, folder, store};
 
 /// Schemas that `reset` drops: every schema but the system ones.
-const USER_SCHEMAS: &str = "SELECT nspname::text FROM pg_namespace
-    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
-      AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'
-    ORDER BY nspname";
+fn user_schemas_query() -> String {
+    format!(
+        "SELECT nspname::text FROM pg_namespace WHERE {} ORDER BY nspname",
+        user_schema("nspname")
+    )
+}
 
 /// PostgreSQL 15+'s default `public` schema: owned by pg_database_owner, usable by all.
 const RECREATE_PUBLIC: &str = "CREATE SCHEMA public;
@@ -30,7 +34,7 @@ impl Migrator {
         mut on_event: impl FnMut(Event) + Send,
     ) -> Result<DeployReport, Error> {
         let local = folder::load(self.migrations_dir())?;
-        let schema = connect::url_schema(database_url);
+        let schema = url_schema(database_url);
         if self.locking(database_url) != Locking::Session {
             return Err(Error::NeedsDirectConnection {
                 what: "reset".to_string(),
@@ -77,7 +81,7 @@ async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
         action: "dropping the schemas",
         source,
     };
-    let schemas: Vec<String> = store::fetch_rows(conn, USER_SCHEMAS)
+    let schemas: Vec<String> = store::fetch_rows(conn, &user_schemas_query())
         .await
         .and_then(|rows| rows.iter().map(|row| sqlx::Row::try_get(row, 0)).collect())
         .map_err(error)?;
@@ -85,7 +89,7 @@ async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
     for schema in &schemas {
         script.push_str(&format!(
             "DROP SCHEMA {} CASCADE;\n",
-            store::quote_identifier(schema)
+            quote_identifier(schema)
         ));
     }
     script.push_str(RECREATE_PUBLIC);

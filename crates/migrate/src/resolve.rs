@@ -1,8 +1,9 @@
 //! `resolve --applied` and `resolve --rolled-back`: repair the history by hand.
 
+use crate::database_url::url_schema;
 use crate::plan::{self, State, StatusReport};
 use crate::store::{self, HistoryTable};
-use crate::{Error, Migrator, connect, folder};
+use crate::{Error, Migrator, folder};
 
 /// What the user asks `resolve` to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +83,7 @@ impl Migrator {
     ) -> Result<(), Error> {
         let local = folder::load(self.migrations_dir())?;
         let (mut conn, locking) = self.connect_locked(database_url).await?;
-        let url_schema = connect::url_schema(database_url);
+        let url_schema = url_schema(database_url);
         let outcome = async {
             let table = HistoryTable::for_url(&mut conn, url_schema.as_deref()).await?;
             store::ensure_table(&mut conn, &table).await?;

@@ -14,8 +14,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
 use crate::diff::DiffError;
-use crate::store::{quote_identifier, run_script};
-use crate::{DatabaseUrl, Error, connect};
+use crate::{DatabaseUrl, Error, postgres};
 
 pub const SHADOW_PREFIX: &str = "nelo_shadow_";
 
@@ -112,7 +111,7 @@ impl ShadowServer {
     }
 
     async fn connect(&self) -> Result<PgConnection, Error> {
-        connect::connect(&self.admin_url, self.connect_timeout).await
+        postgres::connect(&DatabaseUrl::parse(&self.admin_url)?, self.connect_timeout).await
     }
 
     /// Drops the shadows that dead runs left behind; returns their names.
@@ -149,11 +148,7 @@ impl ShadowServer {
             SEQUENCE.fetch_add(1, Ordering::Relaxed),
         );
         let mut conn = self.connect().await?;
-        let created = run_script(
-            &mut conn,
-            &format!("CREATE DATABASE {}", quote_identifier(&name)),
-        )
-        .await;
+        let created = postgres::create_database(&mut conn, &name, None).await;
         let _ = conn.close().await;
         if let Err(source) = created {
             let denied = source
@@ -183,18 +178,12 @@ impl ShadowServer {
 }
 
 async fn drop_database(conn: &mut PgConnection, name: &str) -> Result<(), Error> {
-    run_script(
-        conn,
-        &format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_identifier(name)
-        ),
-    )
-    .await
-    .map_err(|source| Error::Database {
-        action: "dropping a shadow database",
-        source,
-    })
+    postgres::drop_database(conn, name)
+        .await
+        .map_err(|source| Error::Database {
+            action: "dropping a shadow database",
+            source,
+        })
 }
 
 /// A shadow database; dropped by [`Shadow::remove`], or by its guard when that was not called.

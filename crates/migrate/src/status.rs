@@ -2,9 +2,10 @@
 
 use sqlx::Connection;
 
+use crate::database_url::url_schema;
 use crate::plan::{self, StatusReport};
 use crate::store::{self, HistoryTable};
-use crate::{Error, Migrator, connect, folder};
+use crate::{Error, Migrator, folder};
 
 impl Migrator {
     /// The state of every migration in the folder and in the history table. Takes no lock.
@@ -13,7 +14,7 @@ impl Migrator {
         let local = tokio::task::spawn_blocking(move || folder::load(&dir));
         let rows = async {
             let mut conn = self.connect(database_url).await?;
-            let table = match connect::url_schema(database_url) {
+            let table = match url_schema(database_url) {
                 Some(schema) => HistoryTable::in_schema(&schema),
                 None => HistoryTable::on_search_path(),
             };

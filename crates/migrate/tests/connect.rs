@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{TestDb, folder, ignore_events};
-use nelo_migrate::{Error, Migrator};
+use nelo_migrate::{Error, Migrator, postgres};
+use sqlx::{Connection, PgConnection};
 use tokio::net::{TcpListener, TcpStream};
 
 /// How the proxy turns away a connection.
@@ -162,4 +163,129 @@ async fn unreachable_server_times_out_with_a_redacted_url() {
         text.contains("nelo:***@127.0.0.1") && !text.contains("hunter2"),
         "{text}"
     );
+}
+
+/// Drops the databases (templates too) a test made, even when it fails.
+struct DropDatabases(Vec<String>);
+
+impl Drop for DropDatabases {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut self.0);
+        let dropped = common::on_own_runtime(move || async move {
+            let mut admin = PgConnection::connect(&common::server_url()).await?;
+            for name in names {
+                postgres::drop_template(&mut admin, &name).await?;
+            }
+            admin.close().await
+        });
+        if !dropped {
+            eprintln!("warning: could not drop the databases of a test");
+        }
+    }
+}
+
+#[tokio::test]
+async fn databases_are_created_cloned_and_dropped_with_their_names_quoted() {
+    let server = nelo_migrate::DatabaseUrl::parse(&common::server_url()).unwrap();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (name, clone) = (
+        format!("nelo_mt_{id}_We\"ird"),
+        format!("nelo_mt_{id}_clone"),
+    );
+    let _cleanup = DropDatabases(vec![name.clone(), clone.clone()]);
+    let mut admin =
+        postgres::connect_maintenance(&server.with_database(&name), postgres::CONNECT_TIMEOUT)
+            .await
+            .unwrap();
+
+    assert!(postgres::ensure_database(&mut admin, &name).await.unwrap());
+    assert!(!postgres::ensure_database(&mut admin, &name).await.unwrap());
+    assert!(postgres::database_exists(&mut admin, &name).await.unwrap());
+    postgres::create_database(&mut admin, &clone, Some(&name))
+        .await
+        .unwrap();
+    assert!(postgres::database_exists(&mut admin, &clone).await.unwrap());
+
+    // A connection to the database: dropped with it.
+    let mut inside = postgres::connect(&server.with_database(&clone), postgres::CONNECT_TIMEOUT)
+        .await
+        .unwrap();
+    postgres::drop_database(&mut admin, &clone).await.unwrap();
+    assert!(!postgres::database_exists(&mut admin, &clone).await.unwrap());
+    assert!(sqlx::query("SELECT 1").execute(&mut inside).await.is_err());
+    postgres::drop_database(&mut admin, &clone).await.unwrap(); // absent is fine
+
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE {} WITH IS_TEMPLATE true",
+        nelo_migrate::sql::quote_identifier(&name)
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let refused = postgres::drop_database(&mut admin, &name)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42809"),
+        "{refused}"
+    );
+    postgres::drop_template(&mut admin, &name).await.unwrap();
+    assert!(!postgres::database_exists(&mut admin, &name).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_missing_database_is_reported_at_once() {
+    let server = nelo_migrate::DatabaseUrl::parse(&common::server_url()).unwrap();
+    let missing = server.with_database(&format!("nelo_mt_{}", uuid::Uuid::new_v4().simple()));
+    let error = postgres::connect(&missing, Duration::from_secs(600))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::DatabaseMissing { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_user_schema_filter_keeps_out_exactly_the_system_schemas() {
+    let db = TestDb::new().await;
+    let mut conn = db.connect().await;
+    // A temporary table gives this session its `pg_temp_N` and `pg_toast_temp_N`.
+    sqlx::raw_sql("CREATE SCHEMA app; CREATE TEMPORARY TABLE scratch (id int)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let catalog = format!(
+        "SELECT nspname::text FROM pg_namespace WHERE {} ORDER BY 1",
+        nelo_migrate::sql::user_schema("nspname")
+    );
+    let names = format!(
+        "SELECT name FROM (VALUES ('pg_catalog'), ('information_schema'), ('pg_toast'),
+           ('pg_toast_temp_7'), ('pg_temp_7'), ('pgxtoast'), ('pg_temporal'), ('app'))
+           AS v (name) WHERE {} ORDER BY 1",
+        nelo_migrate::sql::user_schema("name")
+    );
+    for standard_conforming_strings in ["on", "off"] {
+        sqlx::raw_sql(&format!(
+            "SET standard_conforming_strings = {standard_conforming_strings}"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let user: Vec<String> = sqlx::query_scalar(&catalog)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(user, ["app", "public"], "{standard_conforming_strings}");
+        let kept: Vec<String> = sqlx::query_scalar(&names)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            kept,
+            ["app", "pg_temporal", "pgxtoast"],
+            "{standard_conforming_strings}"
+        );
+    }
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use nelo_db::testing::{self, TestDatabase, names};
-use sqlx::{Connection, Executor, PgConnection};
+use nelo_migrate::{DatabaseUrl, postgres};
+use sqlx::{Connection, PgConnection};
 
 use crate::bench::machine::Machine;
 use crate::bench::stats::{Ms, Summary, millis};
@@ -62,7 +63,7 @@ impl Row {
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.iterations > 0, "`--iterations` must be at least 1");
-    let mut admin = PgConnection::connect(&args.server_url)
+    let mut admin = connect_server(&args.server_url)
         .await
         .context("cannot connect to the server of --server-url (NELO_TEST_SERVER_URL)")?;
     let server = server_settings(&mut admin).await?;
@@ -103,7 +104,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         ui::done(&bar, format!("{}: measured", folder.label));
     }
     let generated_template = testing::template_name(&folders[1].path)?;
-    drop_database(&args.server_url, &generated_template).await?;
+    drop_template(&args.server_url, &generated_template).await?;
     print_report(&machine, &args, &server, &rows, &first_clones);
     Ok(ExitCode::SUCCESS)
 }
@@ -132,19 +133,15 @@ async fn measure_clones(args: &Args, folder: &Folder) -> anyhow::Result<Row> {
 /// DATABASE` over a connection that is already open.
 async fn measure_floor(args: &Args, folder: &Folder) -> anyhow::Result<Row> {
     let template = testing::template_name(&folder.path)?;
-    let mut admin = PgConnection::connect(&args.server_url).await?;
+    let mut admin = connect_server(&args.server_url).await?;
     let mut row = Row::new("bare `CREATE DATABASE ... TEMPLATE`", folder);
     for iteration in 0..args.iterations {
         let name = scratch_database_name(1_000_000_000 + iteration)?;
         let started = Instant::now();
-        admin
-            .execute(format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#).as_str())
-            .await?;
+        postgres::create_database(&mut admin, &name, Some(&template)).await?;
         row.create.push(started.elapsed());
         let started = Instant::now();
-        admin
-            .execute(format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
-            .await?;
+        postgres::drop_database(&mut admin, &name).await?;
         row.drop.push(started.elapsed());
     }
     admin.close().await.ok();
@@ -153,24 +150,20 @@ async fn measure_floor(args: &Args, folder: &Folder) -> anyhow::Result<Row> {
 
 /// What `#[sqlx::test]` does: an empty database, every migration deployed into it.
 async fn measure_create_and_deploy(args: &Args, folder: &Folder) -> anyhow::Result<Row> {
-    let mut admin = PgConnection::connect(&args.server_url).await?;
+    let server = DatabaseUrl::parse(&args.server_url)?;
+    let mut admin = connect_server(&args.server_url).await?;
     let mut row = Row::new("create + deploy (`#[sqlx::test]`)", folder);
     for iteration in 0..args.iterations {
         let name = scratch_database_name(2_000_000_000 + iteration)?;
-        let mut url = url::Url::parse(&args.server_url)?;
-        url.set_path(&format!("/{name}"));
+        let url = server.with_database(&name);
         let started = Instant::now();
-        admin
-            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-            .await?;
+        postgres::create_database(&mut admin, &name, None).await?;
         let deployed = nelo_migrate::Migrator::new(&folder.path)
             .deploy(url.as_str(), |_event| {})
             .await;
         row.create.push(started.elapsed());
         let started = Instant::now();
-        admin
-            .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-            .await?;
+        postgres::drop_database(&mut admin, &name).await?;
         row.drop.push(started.elapsed());
         deployed.with_context(|| format!("cannot deploy `{}`", folder.path.display()))?;
     }
@@ -192,23 +185,17 @@ fn scratch_database_name(sequence: usize) -> anyhow::Result<String> {
 }
 
 /// Drops the generated folder's template: its folder is a temporary one.
-async fn drop_database(server_url: &str, name: &str) -> anyhow::Result<()> {
-    let mut admin = PgConnection::connect(server_url).await?;
-    let is_template: Option<bool> =
-        sqlx::query_scalar("SELECT datistemplate FROM pg_database WHERE datname = $1")
-            .bind(name)
-            .fetch_optional(&mut admin)
-            .await?;
-    if is_template == Some(true) {
-        admin
-            .execute(format!(r#"ALTER DATABASE "{name}" WITH IS_TEMPLATE false"#).as_str())
-            .await?;
-    }
-    admin
-        .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-        .await?;
+async fn drop_template(server_url: &str, name: &str) -> anyhow::Result<()> {
+    let mut admin = connect_server(server_url).await?;
+    postgres::drop_template(&mut admin, name).await?;
     admin.close().await.ok();
     Ok(())
+}
+
+/// A connection to the server of `server_url` (its `postgres` database).
+async fn connect_server(server_url: &str) -> anyhow::Result<PgConnection> {
+    let url = DatabaseUrl::parse(server_url)?;
+    Ok(postgres::connect(&url, postgres::CONNECT_TIMEOUT).await?)
 }
 
 /// The server settings a clone's time depends on.

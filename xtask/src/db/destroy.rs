@@ -3,7 +3,6 @@
 //! `dev.nelo.managed` label, even one adopted with `db up --adopt-volume`) is never removed.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::bail;
 
@@ -91,8 +90,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
 
 /// Every database of the server and its size, as PostgreSQL prints it.
 async fn database_sizes(ctx: &Context) -> anyhow::Result<Vec<(String, String)>> {
-    let url = ctx.config.database_url.with_database("postgres");
-    let mut conn = postgres::connect(&url, Duration::from_secs(3)).await?;
+    let mut conn =
+        postgres::connect_maintenance(&ctx.config.database_url, postgres::PROBE_TIMEOUT).await?;
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT datname::text, pg_size_pretty(pg_database_size(datname)) FROM pg_database \
          WHERE NOT datistemplate ORDER BY datname",

@@ -352,7 +352,9 @@ fn status_table(report: &StatusReport) -> String {
 }
 
 fn migrator(ctx: &Context) -> Migrator {
-    Migrator::new(&ctx.config.migrations_dir).lock_timeout(ctx.config.lock_timeout)
+    Migrator::new(&ctx.config.migrations_dir)
+        .lock_timeout(ctx.config.lock_timeout)
+        .connect_timeout(ctx.config.connect_timeout)
 }
 
 /// Shows each migration on the spinner as it is applied.

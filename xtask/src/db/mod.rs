@@ -25,7 +25,7 @@ use crate::docker::Engine;
 use crate::{postgres, server, ui};
 
 /// How long a running server may take to accept a connection.
-const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+const CONNECT_DEADLINE: Duration = postgres::CONNECT_TIMEOUT;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {

@@ -1,7 +1,6 @@
 //! `cargo xtask db seed [--test]`: Nelo's demo project, from crates/db, in process.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -22,8 +21,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Loads the demo project into `url` in one transaction; running it again leaves the same data.
-pub(crate) async fn seed_target(_ctx: &Context, url: &DatabaseUrl) -> anyhow::Result<()> {
-    let mut conn = postgres::connect(url, Duration::from_secs(10)).await?;
+pub(crate) async fn seed_target(ctx: &Context, url: &DatabaseUrl) -> anyhow::Result<()> {
+    let mut conn = postgres::connect(url, ctx.config.connect_timeout).await?;
     let bar = ui::spinner(format!("seeding {}", url.database()));
     let report = nelo_db::seed::seed(&mut conn).await;
     ui::failed(&bar);

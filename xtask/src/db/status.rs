@@ -4,7 +4,6 @@
 //! prints an object that says so).
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -137,7 +136,7 @@ async fn database_status(ctx: &Context, url: &DatabaseUrl, running: bool) -> Dat
         return status;
     }
     let migrator = nelo_migrate::Migrator::new(&ctx.config.migrations_dir)
-        .connect_timeout(Duration::from_secs(5));
+        .connect_timeout(crate::postgres::PROBE_TIMEOUT);
     match migrator.status(url.as_str()).await {
         Ok(report) => {
             let names = |entries: Vec<&nelo_migrate::MigrationStatus>| {

@@ -23,11 +23,11 @@ mod sweep;
 mod template;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use nelo_migrate::{DatabaseUrl, postgres};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres};
@@ -61,6 +61,11 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot connect to the test server")]
+    Connect {
+        #[source]
+        source: nelo_migrate::Error,
     },
     #[error("failed to {step} on the test server")]
     Database {
@@ -164,7 +169,7 @@ impl Drop for TestDatabase {
         let name = std::mem::take(&mut self.name);
         let dropped = admin::run_blocking(async move {
             let mut admin = server.admin().await?;
-            server::drop_database(&mut admin, &name)
+            postgres::drop_database(&mut admin, &name)
                 .await
                 .map_err(at("drop the test database"))
         });
@@ -188,14 +193,14 @@ async fn clone_template(
     sweep::sweep_once(server).await?;
     let template = template::ensure_template(server, folder).await?;
     let mut admin = server.admin().await?;
-    match server::create_database(&mut admin, name, Some(&template)).await {
+    match postgres::create_database(&mut admin, name, Some(&template)).await {
         // Another run dropped the template (it superseded it) between the two steps:
         // build it again, under the same name.
         Err(error) if has_sqlstate(&error, server::INVALID_CATALOG_NAME) => {
             drop(admin);
             template::ensure_template(server, folder).await?;
             let mut admin = server.admin().await?;
-            server::create_database(&mut admin, name, Some(&template))
+            postgres::create_database(&mut admin, name, Some(&template))
                 .await
                 .map_err(at("clone the template"))?;
         }
@@ -213,29 +218,24 @@ pub fn template_name(dir: &Path) -> Result<String, Error> {
 /// The server: how to reach its `postgres` database and the other databases on it.
 #[derive(Clone)]
 struct Server {
-    url: url::Url,
+    url: DatabaseUrl,
+    /// `url`'s, for the pools.
     options: PgConnectOptions,
 }
 
 impl Server {
     fn parse(server_url: &str) -> Result<Server, Error> {
-        let invalid = |reason: String| Error::InvalidServerUrl {
-            url: nelo_migrate::redact_url(server_url),
-            reason,
-        };
-        let url = url::Url::parse(server_url).map_err(|error| invalid(error.to_string()))?;
-        if !matches!(url.scheme(), "postgres" | "postgresql") {
-            return Err(invalid("it must start with postgresql://".to_string()));
-        }
-        let options =
-            PgConnectOptions::from_str(server_url).map_err(|error| invalid(error.to_string()))?;
+        let (url, options) = DatabaseUrl::parse(server_url)
+            .and_then(|url| Ok((url.clone(), url.connect_options()?)))
+            .map_err(|error| Error::InvalidServerUrl {
+                url: error.url,
+                reason: error.problem,
+            })?;
         Ok(Server { url, options })
     }
 
     fn database_url(&self, database: &str) -> String {
-        let mut url = self.url.clone();
-        url.set_path(&format!("/{database}"));
-        url.to_string()
+        self.url.with_database(database).as_str().to_string()
     }
 
     fn host_tag(&self) -> Option<&'static str> {
@@ -244,9 +244,9 @@ impl Server {
 
     /// A connection of its own to the `postgres` database.
     async fn connect_admin(&self) -> Result<PgConnection, Error> {
-        server::connect(&self.options)
+        postgres::connect(&self.url, postgres::CONNECT_TIMEOUT)
             .await
-            .map_err(at("connect to the server"))
+            .map_err(|source| Error::Connect { source })
     }
 
     /// A pooled connection to the `postgres` database; only on the admin runtime.
@@ -316,6 +316,10 @@ mod tests {
             .err()
             .unwrap();
         assert!(!error.to_string().contains("secret"), "{error}");
+        let error = Server::parse("postgresql://postgres:s3c#r/et@127.0.0.1:55432/postgres")
+            .err()
+            .unwrap();
+        assert!(!error.to_string().contains("s3c"), "{error}");
         let server = Server::parse("postgresql://postgres:pw@127.0.0.1:55432/postgres").unwrap();
         assert_eq!(
             server.database_url("nelo_test_1"),

@@ -1,19 +1,16 @@
-//! Every statement the test-database helpers send to the server's `postgres` database.
-//! Identifiers are quoted here; the names come from [`super::names`], never from input.
+//! The statements of the test-database helpers to the server's `postgres` database that
+//! are theirs alone: templates and their lock. Creating and dropping databases is
+//! [`nelo_migrate::postgres`]'s. Identifiers are quoted; the names come from
+//! [`super::names`], never from input.
 
-use nelo_migrate::quote_identifier;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Executor, PgConnection};
+use nelo_migrate::sql::quote_identifier;
+use sqlx::{Executor, PgConnection};
 
 /// Serialises template builds and template sweeps across every process using the server.
 const TEMPLATE_LOCK_KEY: i64 = 0x6e65_6c6f_7470_6c00; // "nelotpl"
 
 /// PostgreSQL's SQLSTATE for a database that does not exist.
 pub const INVALID_CATALOG_NAME: &str = "3D000";
-
-pub async fn connect(options: &PgConnectOptions) -> sqlx::Result<PgConnection> {
-    options.connect().await
-}
 
 /// `Some(is_template)` when the database exists.
 pub async fn database_is_template(
@@ -50,39 +47,6 @@ pub async fn templates_with_prefix(
     .bind(prefix)
     .fetch_all(conn)
     .await
-}
-
-/// `CREATE DATABASE name [TEMPLATE template]`.
-pub async fn create_database(
-    conn: &mut PgConnection,
-    name: &str,
-    template: Option<&str>,
-) -> sqlx::Result<()> {
-    let statement = match template {
-        Some(template) => format!(
-            "CREATE DATABASE {} TEMPLATE {}",
-            quote_identifier(name),
-            quote_identifier(template)
-        ),
-        None => format!("CREATE DATABASE {}", quote_identifier(name)),
-    };
-    conn.execute(statement.as_str()).await.map(drop)
-}
-
-/// Drops the database, template or not, closing its connections; absent is fine.
-pub async fn drop_database(conn: &mut PgConnection, name: &str) -> sqlx::Result<()> {
-    if database_is_template(conn, name).await? == Some(true) {
-        let statement = format!(
-            "ALTER DATABASE {} WITH IS_TEMPLATE false",
-            quote_identifier(name)
-        );
-        conn.execute(statement.as_str()).await?;
-    }
-    let statement = format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_identifier(name)
-    );
-    conn.execute(statement.as_str()).await.map(drop)
 }
 
 /// Makes `name` a template nobody can connect to (so no session can block a clone) and
@@ -127,13 +91,4 @@ pub async fn unlock_templates(conn: &mut PgConnection) -> sqlx::Result<()> {
         .execute(conn)
         .await
         .map(drop)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn identifiers_are_quote_identifier() {
-        assert_eq!(super::quote_identifier("nelo_test_1"), r#""nelo_test_1""#);
-        assert_eq!(super::quote_identifier(r#"a"b"#), r#""a""b""#);
-    }
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use nelo_migrate::postgres;
 use sqlx::PgConnection;
 
 use super::{Error, Server, admin, at, names, now_unix_secs, server};
@@ -36,7 +37,7 @@ async fn sweep(server: &Server, admin: &mut PgConnection) -> Result<Vec<String>,
     let mut swept = Vec::new();
     for name in databases {
         if names::is_leftover(&name, now, server.host_tag(), process_alive) {
-            server::drop_database(admin, &name)
+            postgres::drop_database(admin, &name)
                 .await
                 .map_err(at("drop a leftover test database"))?;
             swept.push(name);

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use nelo_migrate::postgres;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
 
@@ -112,14 +113,14 @@ async fn build_template(
     name: &str,
 ) -> Result<(), Error> {
     // A database of that name that is not a template is what a crashed build left.
-    server::drop_database(admin, name)
+    postgres::drop_database(admin, name)
         .await
         .map_err(at("drop an unfinished template"))?;
-    server::create_database(admin, name, None)
+    postgres::create_database(admin, name, None)
         .await
         .map_err(at("create the template database"))?;
     if let Err(source) = deploy(&folder.path, &server.database_url(name)).await {
-        server::drop_database(admin, name).await.ok();
+        postgres::drop_database(admin, name).await.ok();
         return Err(Error::Deploy {
             path: folder.path.clone(),
             source,
@@ -141,7 +142,7 @@ async fn build_template(
             })
         });
         if template != name && superseded {
-            server::drop_database(admin, &template)
+            postgres::drop_template(admin, &template)
                 .await
                 .map_err(at("drop a superseded template"))?;
         }

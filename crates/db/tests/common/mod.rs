@@ -1,6 +1,6 @@
 //! What the integration tests share: the server, and a guard for databases made by hand.
 
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, PgConnection};
 
 pub fn server_url() -> String {
     std::env::var(nelo_db::testing::SERVER_URL_VAR)
@@ -27,11 +27,9 @@ impl Drop for DropOnExit {
             runtime.block_on(async {
                 let mut admin = admin().await;
                 for name in names {
-                    let quoted = nelo_migrate::quote_identifier(&name);
-                    let unmark = format!("ALTER DATABASE {quoted} IS_TEMPLATE false");
-                    let _ = admin.execute(unmark.as_str()).await;
-                    let drop = format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)");
-                    admin.execute(drop.as_str()).await.unwrap();
+                    nelo_migrate::postgres::drop_template(&mut admin, &name)
+                        .await
+                        .unwrap();
                 }
             });
         })

@@ -67,10 +67,5 @@ pub fn migrator(migrations: &MigrationsArgs, connection: &ConnectionArgs) -> Mig
     Migrator::new(&migrations.dir).connect_timeout(connection.connect_timeout)
 }
 
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        .ok_or_else(|| format!("`{text}` is not a number of seconds"))
-}
+/// The one reader of timeout settings, shared with `cargo xtask`.
+pub use nelo_migrate::postgres::parse_seconds;

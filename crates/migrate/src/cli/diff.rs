@@ -75,9 +75,10 @@ pub struct Args {
         long,
         env = "NELO_CONNECT_TIMEOUT",
         value_name = "SECS",
-        default_value = "10"
+        default_value = "10",
+        value_parser = super::args::parse_seconds
     )]
-    connect_timeout: f64,
+    connect_timeout: Duration,
 }
 
 fn source(
@@ -117,8 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             args.database_url
         }),
-        connect_timeout: Duration::try_from_secs_f64(args.connect_timeout)
-            .context("--connect-timeout is not a number of seconds")?,
+        connect_timeout: args.connect_timeout,
     };
     let diff = nelo_migrate::diff::diff(&from, &to, &options)
         .await

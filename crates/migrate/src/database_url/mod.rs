@@ -291,6 +291,15 @@ impl DatabaseUrl {
     }
 }
 
+/// Prisma's `?schema=NAME` URL parameter of `database_url`, when it parses: the schema that
+/// holds the migrations and their history. Deploy, reset and resolve create it when it is
+/// missing, as Prisma does.
+pub(crate) fn url_schema(database_url: &str) -> Option<String> {
+    DatabaseUrl::parse(database_url)
+        .ok()
+        .and_then(|url| url.schema().map(str::to_string))
+}
+
 /// A database name as one path segment.
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b' ')

@@ -70,7 +70,7 @@ impl DatabaseUrl {
 /// `SET search_path = "NAME"`, so `?schema=MyApp` keeps its case; then backslash-escaped,
 /// as the server splits the startup options at unescaped whitespace.
 pub(super) fn search_path_option(schema: &str) -> String {
-    let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+    let quoted = crate::sql::quote_identifier(schema);
     let mut escaped = String::with_capacity(quoted.len());
     for character in quoted.chars() {
         if character == '\\' || character.is_ascii_whitespace() {

@@ -204,3 +204,17 @@ fn property_no_password_fragment_in_anything_shown_and_no_silent_misparse() {
         assert_no_fragment(&shown.join("\n"), &password, &context);
     }
 }
+
+#[test]
+fn schema_parameter_is_read_from_the_query() {
+    assert_eq!(
+        url_schema("postgresql://u:p@localhost/db?sslmode=disable&schema=MyApp"),
+        Some("MyApp".to_string())
+    );
+    assert_eq!(
+        url_schema("postgresql://u:p@localhost/db?schema=my%20app"),
+        Some("my app".to_string())
+    );
+    assert_eq!(url_schema("postgresql://u:p@localhost/db?schema="), None);
+    assert_eq!(url_schema("postgresql://u:p@localhost/db"), None);
+}

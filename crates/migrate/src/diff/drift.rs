@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use super::sides::Context;
 use super::{DiffError, DiffOptions, Difference, NotCompared, compare};
+use crate::database_url::url_schema;
 use crate::plan::State;
 use crate::shadow::ShadowServer;
-use crate::{Error, Migrator, connect, folder};
+use crate::{Error, Migrator, folder};
 
 /// What [`drift`] found.
 #[derive(Debug, Clone, Serialize)]
@@ -90,8 +91,8 @@ pub async fn drift(
         .unwrap_or_else(|| database_url.to_string());
     let context = Context {
         server: ShadowServer::new(&server_url, options.connect_timeout),
-        search_path: connect::url_schema(database_url).unwrap_or_else(|| "public".to_string()),
-        scope: connect::url_schema(database_url),
+        search_path: url_schema(database_url).unwrap_or_else(|| "public".to_string()),
+        scope: url_schema(database_url),
         connect_timeout: options.connect_timeout,
     };
     context.server.sweep().await?;

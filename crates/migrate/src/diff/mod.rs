@@ -18,8 +18,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::database_url::url_schema;
 use crate::shadow::ShadowServer;
-use crate::{Error, connect, redact_url};
+use crate::{Error, redact_url};
 pub use compare::{Change, Difference, NotCompared, Object, PossibleRename};
 pub use drift::{Drift, drift};
 pub use model::SchemaModel;
@@ -205,15 +206,10 @@ fn target_schema(from: &Source, to: &Source, options: &DiffOptions) -> String {
     [to, from]
         .into_iter()
         .find_map(|source| match source {
-            Source::Url(url) => connect::url_schema(url),
+            Source::Url(url) => url_schema(url),
             _ => None,
         })
-        .or_else(|| {
-            options
-                .shadow_server_url
-                .as_deref()
-                .and_then(connect::url_schema)
-        })
+        .or_else(|| options.shadow_server_url.as_deref().and_then(url_schema))
         .unwrap_or_else(|| "public".to_string())
 }
 
@@ -233,7 +229,7 @@ pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<S
     server.sweep().await?;
     let search_path = target_schema(from, to, options);
     let scope = [to, from].into_iter().find_map(|source| match source {
-        Source::Url(url) => connect::url_schema(url),
+        Source::Url(url) => url_schema(url),
         _ => None,
     });
     let context = Context {

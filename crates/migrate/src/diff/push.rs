@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{DiffError, DiffOptions, SchemaDiff, Source, diff};
 use crate::store::{self, run_script};
-use crate::{Error, connect, pooler};
+use crate::{DatabaseUrl, Error, pooler, postgres};
 
 /// How to push.
 #[derive(Debug, Clone)]
@@ -68,7 +68,11 @@ pub async fn push(
         }
         .into());
     }
-    let mut conn = connect::connect(database_url, options.diff.connect_timeout).await?;
+    let mut conn = postgres::connect(
+        &DatabaseUrl::parse(database_url)?,
+        options.diff.connect_timeout,
+    )
+    .await?;
     store::acquire_lock(&mut conn, options.lock_timeout).await?;
     let mut applied = Ok(());
     for part in planned.plan.parts() {

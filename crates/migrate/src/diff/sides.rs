@@ -8,10 +8,11 @@ use sqlx::Connection;
 use super::model::SchemaModel;
 use super::schema_file::{apply_schema, schema_files};
 use super::{DiffError, Source, catalog};
+use crate::database_url::url_schema;
 use crate::folder::Migration;
 use crate::lint::LintMode;
 use crate::shadow::{Shadow, ShadowServer};
-use crate::{DatabaseUrl, Error, Migrator, connect};
+use crate::{DatabaseUrl, Error, Migrator, postgres};
 
 pub(super) struct Context {
     pub server: ShadowServer,
@@ -75,7 +76,7 @@ impl Context {
     }
 
     pub(super) async fn introspect(&self, url: &str) -> Result<SchemaModel, Error> {
-        let mut conn = connect::connect(url, self.connect_timeout).await?;
+        let mut conn = postgres::connect(&DatabaseUrl::parse(url)?, self.connect_timeout).await?;
         let model = catalog::introspect(&mut conn, &self.search_path).await;
         let _ = conn.close().await;
         let mut model = model?;
@@ -96,7 +97,9 @@ impl Context {
                 .map(drop),
             Source::Schema(path) => {
                 let files = schema_files(path)?;
-                let mut conn = connect::connect(&shadow.url, self.connect_timeout).await?;
+                let mut conn =
+                    postgres::connect(&DatabaseUrl::parse(&shadow.url)?, self.connect_timeout)
+                        .await?;
                 let outcome = apply_schema(&mut conn, &files).await;
                 let _ = conn.close().await;
                 outcome
@@ -108,7 +111,7 @@ impl Context {
     fn shadow_url(&self, shadow: &Shadow) -> Result<String, Error> {
         DatabaseUrl::parse(&shadow.url)?;
         let mut url = url::Url::parse(&shadow.url).expect("a DatabaseUrl is a URL");
-        if self.search_path != "public" && connect::url_schema(&shadow.url).is_none() {
+        if self.search_path != "public" && url_schema(&shadow.url).is_none() {
             url.query_pairs_mut()
                 .append_pair("schema", &self.search_path);
         }

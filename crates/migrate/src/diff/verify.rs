@@ -9,7 +9,7 @@ use super::sides::Context;
 use super::{DiffError, Source, compare, plan};
 use crate::shadow::Shadow;
 use crate::store::run_script;
-use crate::{Error, connect};
+use crate::{DatabaseUrl, Error, postgres};
 
 impl Context {
     /// Applies `script` to a shadow holding `from`, and compares the result with `to`.
@@ -63,7 +63,8 @@ impl Context {
         expected: &SchemaModel,
         plan: &Plan,
     ) -> Result<(), Error> {
-        let mut conn = connect::connect(&shadow.url, self.connect_timeout).await?;
+        let mut conn =
+            postgres::connect(&DatabaseUrl::parse(&shadow.url)?, self.connect_timeout).await?;
         for part in &plan.parts() {
             let applied =
                 run_script(&mut conn, &format!("BEGIN;\n{}\nCOMMIT;", part.script())).await;

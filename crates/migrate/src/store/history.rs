@@ -7,10 +7,11 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 
 use super::script::{SESSION_RESET, guarded_write, with_transaction_lock};
-use super::{database_error, fetch_rows, quote_identifier, quote_literal, run_script};
+use super::{database_error, fetch_rows, run_script};
 use crate::Error;
 use crate::folder::Migration;
 use crate::plan::HistoryRow;
+use crate::sql::{quote_identifier, quote_literal};
 
 const TABLE_NAME: &str = "_prisma_migrations";
 

@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Executor, Row};
 
 use crate::Error;
+use crate::sql::{quote_identifier, quote_literal};
 
 pub use history::*;
 pub use lock::*;
@@ -58,35 +59,6 @@ pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<(), 
     .map_err(database_error("creating the schema named by `?schema=`"))
 }
 
-/// A double-quoted SQL identifier.
-pub fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A SQL string literal that means `text` whatever `standard_conforming_strings` a migration
-/// left behind: an `E''` string (backslashes doubled) when `text` holds a backslash.
-fn quote_literal(text: &str) -> String {
-    let quoted = text.replace('\'', "''");
-    if quoted.contains('\\') {
-        format!("E'{}'", quoted.replace('\\', "\\\\"))
-    } else {
-        format!("'{quoted}'")
-    }
-}
-
 fn database_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |source| Error::Database { action, source }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_identifiers_and_literals() {
-        assert_eq!(quote_identifier("public"), "\"public\"");
-        assert_eq!(quote_identifier("we\"ird"), "\"we\"\"ird\"");
-        assert_eq!(quote_literal("it's"), "'it''s'");
-        assert_eq!(quote_literal(r"a\'b"), r"E'a\\''b'");
-    }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::history::{HistoryTable, create_table_sql};
 use super::lock::LOCK_KEY;
-use super::{quote_identifier, quote_literal};
 use crate::folder::Migration;
+use crate::sql::{quote_identifier, quote_literal};
 
 /// What ends every migration: the session as the connection started it, so that what a
 /// migration changed (`SET ROLE`, `SET SESSION AUTHORIZATION`, `search_path` and other

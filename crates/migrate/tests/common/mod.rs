@@ -43,8 +43,7 @@ impl TestDb {
         let mut admin = PgConnection::connect(&server_url())
             .await
             .expect("connect to the test server");
-        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut admin)
+        nelo_migrate::postgres::create_database(&mut admin, &name, None)
             .await
             .expect("create the test database");
         let _ = admin.close().await;
@@ -108,9 +107,7 @@ impl Drop for TestDb {
         let name = self.name.clone();
         let dropped = on_own_runtime(move || async move {
             let mut admin = PgConnection::connect(&server_url()).await?;
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&mut admin)
-                .await?;
+            nelo_migrate::postgres::drop_database(&mut admin, &name).await?;
             admin.close().await
         });
         if !dropped {
@@ -121,7 +118,7 @@ impl Drop for TestDb {
 
 /// Runs `work` to its end on a thread with a runtime of its own (from `Drop`, which cannot be
 /// async, even inside a test's runtime); whether it succeeded.
-fn on_own_runtime<F>(make: impl FnOnce() -> F + Send + 'static) -> bool
+pub fn on_own_runtime<F>(make: impl FnOnce() -> F + Send + 'static) -> bool
 where
     F: std::future::Future<Output = Result<(), sqlx::Error>>,
 {

@@ -8,7 +8,7 @@ mod data;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 
@@ -77,7 +77,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot create a work directory under target/")?;
     let server = BenchServer::start(ctx, &args, work.path())?;
     let url = server.url();
-    let mut conn = postgres::connect(&url, Duration::from_secs(30)).await?;
+    let mut conn = postgres::connect(&url, ctx.config.connect_timeout).await?;
     let size = data::ensure_data(&mut conn, args.size_mb * 1_000_000).await?;
     drop(conn);
 

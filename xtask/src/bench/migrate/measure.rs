@@ -11,7 +11,7 @@ use sqlx::{Connection, PgConnection};
 use super::tools::Tools;
 use crate::bench::stats::Summary;
 use crate::config::DatabaseUrl;
-use crate::postgres::quote_ident;
+use nelo_migrate::postgres;
 
 /// A migration folder in both layouts.
 pub struct Case {
@@ -81,7 +81,7 @@ impl Runner {
         let started = Instant::now();
         match self {
             Runner::Floor => {
-                let mut conn = PgConnection::connect(url.as_str()).await?;
+                let mut conn = postgres::connect(url, postgres::CONNECT_TIMEOUT).await?;
                 for name in &case.names {
                     let sql =
                         std::fs::read_to_string(case.prisma_dir.join(name).join("migration.sql"))?;
@@ -160,7 +160,7 @@ pub async fn deploy(
     let outcome = async {
         let elapsed = runner.deploy(tools, case, &url).await?;
         if let Some(query) = runner.history_query() {
-            let mut conn = PgConnection::connect(url.as_str()).await?;
+            let mut conn = postgres::connect(&url, postgres::CONNECT_TIMEOUT).await?;
             let applied: i64 = sqlx::query_scalar(query).fetch_one(&mut conn).await?;
             conn.close().await?;
             anyhow::ensure!(
@@ -247,8 +247,7 @@ async fn create_scratch(
     server: &DatabaseUrl,
 ) -> anyhow::Result<(String, DatabaseUrl)> {
     let name = format!("nelo_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(&format!("CREATE DATABASE {}", quote_ident(&name)))
-        .execute(&mut *admin)
+    postgres::create_database(admin, &name, None)
         .await
         .with_context(|| format!("cannot create scratch database `{name}`"))?;
     let url = server.with_database(&name);
@@ -256,12 +255,8 @@ async fn create_scratch(
 }
 
 async fn drop_scratch(admin: &mut PgConnection, name: &str) -> anyhow::Result<()> {
-    sqlx::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_ident(name)
-    ))
-    .execute(&mut *admin)
-    .await
-    .with_context(|| format!("cannot drop scratch database `{name}`"))?;
+    postgres::drop_database(admin, name)
+        .await
+        .with_context(|| format!("cannot drop scratch database `{name}`"))?;
     Ok(())
 }

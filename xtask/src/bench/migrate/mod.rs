@@ -40,7 +40,7 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.iterations > 0, "`--iterations` must be at least 1");
     let server = server_url(args.server_url.as_deref())?;
-    let mut admin = crate::postgres::connect(&server, std::time::Duration::from_secs(10)).await?;
+    let mut admin = crate::postgres::connect(&server, ctx.config.connect_timeout).await?;
     let tools = tools::ensure_tools(ctx, args.nelo_migrate).await?;
     let postgres = tools::postgres_version(&mut admin).await?;
     let machine = Machine::now();

@@ -108,12 +108,11 @@ pub(crate) async fn backup_before_change(
     reason: &str,
 ) -> anyhow::Result<Option<PathBuf>> {
     let database = url.database();
-    let mut server =
-        postgres::connect(&url.with_database("postgres"), Duration::from_secs(30)).await?;
+    let mut server = postgres::connect_maintenance(url, ctx.config.connect_timeout).await?;
     if !postgres::database_exists(&mut server, &database).await? {
         return Ok(None);
     }
-    let mut conn = postgres::connect(url, Duration::from_secs(30)).await?;
+    let mut conn = postgres::connect(url, ctx.config.connect_timeout).await?;
     if !postgres::has_user_tables(&mut conn).await? {
         return Ok(None);
     }

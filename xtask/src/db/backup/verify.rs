@@ -14,11 +14,15 @@ use crate::db::restore::{check_file, drop_database, restore_into, table_row_coun
 use crate::docker::Engine;
 use crate::postgres;
 
-const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
+const CONNECT_DEADLINE: Duration = postgres::CONNECT_TIMEOUT;
 
 /// The catalog, one line per object, identical between a database and its faithful copy
 /// (no OIDs, no owners).
-const CATALOG_QUERY: &str = "
+fn catalog_query() -> String {
+    let user_schema = nelo_migrate::sql::user_schema;
+    let (n_is_user, schemaname_is_user) = (user_schema("n.nspname"), user_schema("schemaname"));
+    format!(
+        "
 SELECT format('column %I.%I.%I %s not_null=%s default=%s', n.nspname, c.relname, a.attname,
               format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
 FROM pg_attribute a
@@ -26,25 +30,27 @@ JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  AND {n_is_user}
 UNION ALL
 SELECT format('index %I.%I %s', schemaname, indexname, indexdef) FROM pg_indexes
-WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+WHERE {schemaname_is_user}
 UNION ALL
 SELECT format('constraint %I.%I.%I %s', n.nspname, c.relname, con.conname, pg_get_constraintdef(con.oid))
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+WHERE {n_is_user}
 UNION ALL
 SELECT format('enum %I.%I %s', n.nspname, t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder))
 FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace
 GROUP BY n.nspname, t.typname
 UNION ALL
 SELECT format('view %I.%I %s', schemaname, viewname, definition) FROM pg_views
-WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+WHERE {schemaname_is_user}
 UNION ALL
-SELECT format('extension %s %s', extname, extversion) FROM pg_extension";
+SELECT format('extension %s %s', extname, extversion) FROM pg_extension"
+    )
+}
 
 /// The result of a verification.
 pub struct Report {
@@ -124,7 +130,7 @@ pub(super) async fn verify(
     let format = check_file(dump)?;
     let scratch = format!("nelo_verify_{}", uuid::Uuid::new_v4().simple());
     let scratch_url = source.with_database(&scratch);
-    let mut server = postgres::connect(&source.with_database("postgres"), CONNECT_DEADLINE).await?;
+    let mut server = postgres::connect_maintenance(source, CONNECT_DEADLINE).await?;
     postgres::ensure_database(&mut server, &scratch).await?;
     drop(server);
     let result = compare(ctx, engine, &original, &scratch_url, dump, format).await;
@@ -152,7 +158,7 @@ async fn compare(
 }
 
 async fn snapshot(conn: &mut PgConnection) -> anyhow::Result<Snapshot> {
-    let catalog: Vec<String> = sqlx::query_scalar(CATALOG_QUERY)
+    let catalog: Vec<String> = sqlx::query_scalar(&catalog_query())
         .fetch_all(&mut *conn)
         .await
         .context("cannot read the catalog")?;

@@ -32,9 +32,7 @@ pub(super) async fn ensure_sole_restore(
 }
 
 pub(super) async fn create_database(admin: &mut PgConnection, name: &str) -> anyhow::Result<()> {
-    let statement = format!("CREATE DATABASE {}", quote_ident(name));
-    sqlx::raw_sql(&statement)
-        .execute(&mut *admin)
+    nelo_migrate::postgres::create_database(admin, name, None)
         .await
         .with_context(|| format!("cannot create database `{name}`"))?;
     Ok(())
@@ -45,9 +43,7 @@ pub(super) async fn drop_database_on(admin: &mut PgConnection, name: &str) -> an
     if !postgres::database_exists(admin, name).await? {
         return Ok(false);
     }
-    let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
-    sqlx::raw_sql(&statement)
-        .execute(&mut *admin)
+    nelo_migrate::postgres::drop_database(admin, name)
         .await
         .with_context(|| format!("cannot drop database `{name}`"))?;
     Ok(true)
@@ -137,8 +133,7 @@ fn is_in_use(error: &sqlx::Error) -> bool {
 }
 
 pub(crate) async fn drop_database(url: &DatabaseUrl, database: &str) -> anyhow::Result<()> {
-    let mut server =
-        postgres::connect(&url.with_database("postgres"), super::CONNECT_DEADLINE).await?;
+    let mut server = postgres::connect_maintenance(url, super::CONNECT_DEADLINE).await?;
     drop_database_on(&mut server, database).await?;
     Ok(())
 }

@@ -38,7 +38,7 @@ use stream::{Reads, feed_file, restore_filtered};
 pub(crate) use validate::check_file;
 use validate::{check_whole_file, target_name_problem};
 
-const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
+const CONNECT_DEADLINE: Duration = postgres::CONNECT_TIMEOUT;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -287,13 +287,12 @@ pub(crate) async fn table_row_counts(
         .execute(&mut *conn)
         .await
         .context("cannot analyze")?;
-    let tables: Vec<(String, String)> = sqlx::query_as(
+    let tables: Vec<(String, String)> = sqlx::query_as(&format!(
         "SELECT n.nspname::text, c.relname::text FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
-    )
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {} ORDER BY 1, 2",
+        nelo_migrate::sql::user_schema("n.nspname")
+    ))
     .fetch_all(&mut *conn)
     .await
     .context("cannot list tables")?;

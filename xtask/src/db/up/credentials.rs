@@ -106,14 +106,7 @@ pub fn hint(mismatch: &Mismatch, container: &str, volume: &str) -> String {
 /// Whether an error is the server refusing the password (SQLSTATE `28P01`, which PostgreSQL
 /// also answers for a user that does not exist).
 pub fn is_password_refusal(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<sqlx::Error>()
-            .and_then(|error| error.as_database_error())
-            .and_then(|db| db.code())
-            .as_deref()
-            == Some("28P01")
-    })
+    crate::postgres::is_password_refusal(error)
 }
 
 /// The message for a refused password, from what the container and its volume say; `None`

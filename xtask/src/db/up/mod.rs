@@ -280,7 +280,7 @@ async fn wait_until_ready(
     spec: &ContainerSpec,
     deadline: Duration,
 ) -> anyhow::Result<()> {
-    let url = ctx.config.database_url.with_database("postgres");
+    let url = crate::postgres::maintenance_url(&ctx.config.database_url);
     let started = Instant::now();
     let bar = ui::spinner(format!(
         "waiting for PostgreSQL on 127.0.0.1:{}",

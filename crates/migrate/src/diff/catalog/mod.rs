@@ -16,7 +16,8 @@ use super::model::{
     FunctionUser, Index, Name, SchemaModel, Sequence, Table, Trigger, View,
 };
 use crate::Error;
-use crate::store::{quote_identifier, run_script};
+use crate::sql::quote_identifier;
+use crate::store::run_script;
 use queries::*;
 
 fn database_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
@@ -223,7 +224,7 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
                 .insert(Name::new(&relation_schema, &relation));
         }
     }
-    let calls: Vec<(String, String, String, String, String)> = sqlx::query_as(VIEW_CALLS)
+    let calls: Vec<(String, String, String, String, String)> = sqlx::query_as(&view_calls_query())
         .fetch_all(&mut *conn)
         .await
         .map_err(database_error("reading the functions views call"))?;
@@ -257,7 +258,7 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
         );
     }
     let users: Vec<(String, String, String, String, String, String, String)> =
-        sqlx::query_as(FUNCTION_USERS)
+        sqlx::query_as(&function_users_query())
             .fetch_all(&mut *conn)
             .await
             .map_err(database_error("reading what calls functions"))?;

@@ -1,8 +1,12 @@
 //! Every catalog query the introspector runs, in one place. Each reads one kind; the
 //! filters keep out the system schemas, extension members and `_prisma_migrations`.
 
-const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
-     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+use crate::sql::user_schema;
+
+/// The filter on the schema (alias `n`) of an object of a user schema.
+fn in_user_schema() -> String {
+    user_schema("n.nspname")
+}
 
 /// `SELECT ... WHERE` part for an object of catalog `class` with OID `oid` that no
 /// extension owns.
@@ -15,16 +19,18 @@ fn not_in_extension(class: &str, oid: &str) -> String {
 
 /// A compared relation (alias `c`, its schema `n`) of the given relkinds.
 fn relation_filter(relkinds: &str) -> String {
+    let ns = in_user_schema();
     format!(
         "c.relkind IN ({relkinds}) AND NOT c.relispartition AND c.relname <> '_prisma_migrations' \
-         AND {USER_SCHEMA} AND {}",
+         AND {ns} AND {}",
         not_in_extension("pg_class", "c.oid")
     )
 }
 
 pub(super) fn schemas_query() -> String {
+    let ns = in_user_schema();
     format!(
-        "SELECT n.nspname::text FROM pg_namespace n WHERE {USER_SCHEMA} AND {}",
+        "SELECT n.nspname::text FROM pg_namespace n WHERE {ns} AND {}",
         not_in_extension("pg_namespace", "n.oid")
     )
 }
@@ -33,11 +39,12 @@ pub(super) const EXTENSIONS: &str = "SELECT e.extname::text, n.nspname::text, e.
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace";
 
 pub(super) fn enums_query() -> String {
+    let ns = in_user_schema();
     format!(
         "SELECT n.nspname::text, t.typname::text, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
          JOIN pg_enum e ON e.enumtypid = t.oid
-         WHERE {USER_SCHEMA} AND {} GROUP BY 1, 2",
+         WHERE {ns} AND {} GROUP BY 1, 2",
         not_in_extension("pg_type", "t.oid")
     )
 }
@@ -106,6 +113,7 @@ pub(super) fn indexes_query() -> String {
 
 /// Sequences, but not those of identity columns (part of the column).
 pub(super) fn sequences_query() -> String {
+    let ns = in_user_schema();
     format!(
         "SELECT n.nspname::text, c.relname::text, format_type(s.seqtypid, NULL), s.seqstart,
            s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
@@ -118,7 +126,7 @@ pub(super) fn sequences_query() -> String {
          LEFT JOIN pg_class t ON t.oid = d.refobjid
          LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
          LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-         WHERE {USER_SCHEMA} AND {} AND NOT EXISTS (SELECT FROM pg_depend i
+         WHERE {ns} AND {} AND NOT EXISTS (SELECT FROM pg_depend i
            WHERE i.classid = 'pg_class'::regclass AND i.objid = c.oid AND i.deptype = 'i')",
         not_in_extension("pg_class", "c.oid")
     )
@@ -146,8 +154,9 @@ pub(super) const VIEW_RELATIONS: &str =
     WHERE v.relkind IN ('v', 'm') AND r.oid <> v.oid";
 
 /// The user functions each view's query calls.
-pub(super) const VIEW_CALLS: &str =
-    "SELECT DISTINCT n.nspname::text, v.relname::text, pn.nspname::text, p.proname::text,
+pub(super) fn view_calls_query() -> String {
+    format!(
+        "SELECT DISTINCT n.nspname::text, v.relname::text, pn.nspname::text, p.proname::text,
       oidvectortypes(p.proargtypes)
     FROM pg_rewrite rw
     JOIN pg_class v ON v.oid = rw.ev_class
@@ -156,23 +165,29 @@ pub(super) const VIEW_CALLS: &str =
       AND d.refclassid = 'pg_proc'::regclass AND d.deptype = 'n'
     JOIN pg_proc p ON p.oid = d.refobjid
     JOIN pg_namespace pn ON pn.oid = p.pronamespace
-    WHERE v.relkind IN ('v', 'm') AND pn.nspname NOT IN ('pg_catalog', 'information_schema')";
+    WHERE v.relkind IN ('v', 'm') AND {}",
+        user_schema("pn.nspname")
+    )
+}
 
 pub(super) fn functions_query() -> String {
+    let ns = in_user_schema();
     format!(
         "SELECT n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes), p.prokind::text,
            pg_get_functiondef(p.oid), coalesce(pg_get_function_result(p.oid), ''),
            EXISTS (SELECT FROM pg_type t WHERE t.typrelid <> 0 AND (t.oid = p.prorettype
              OR t.oid = ANY (p.proargtypes::oid[]) OR t.oid = ANY (coalesce(p.proallargtypes, '{{}}'))))
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMA} AND {}",
+         WHERE p.prokind IN ('f', 'p') AND {ns} AND {}",
         not_in_extension("pg_proc", "p.oid")
     )
 }
 
 /// The indexes, constraints and column defaults that call a user function:
 /// (function schema, name, arguments, user kind, schema, index or table, constraint or column).
-pub(super) const FUNCTION_USERS: &str = "SELECT DISTINCT pn.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
+pub(super) fn function_users_query() -> String {
+    format!(
+        "SELECT DISTINCT pn.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
       CASE WHEN i.oid IS NOT NULL THEN 'index' WHEN k.oid IS NOT NULL THEN 'constraint' ELSE 'default' END,
       n.nspname::text, c.relname::text, coalesce(k.conname::text, a.attname::text, '')
     FROM pg_depend d
@@ -185,7 +200,10 @@ pub(super) const FUNCTION_USERS: &str = "SELECT DISTINCT pn.nspname::text, p.pro
     JOIN pg_class c ON c.oid = coalesce(i.oid, k.conrelid, ad.adrelid)
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE d.refclassid = 'pg_proc'::regclass AND d.deptype = 'n'
-      AND pn.nspname NOT IN ('pg_catalog', 'information_schema')";
+      AND {}",
+        user_schema("pn.nspname")
+    )
+}
 
 pub(super) fn triggers_query() -> String {
     format!(
@@ -204,7 +222,7 @@ pub(super) fn triggers_query() -> String {
 
 /// Comments on the compared kinds (enum types only; not on extensions, which set their own).
 pub(super) fn comments_query() -> String {
-    String::from(
+    format!(
         "SELECT o.type, o.identity, d.description,
            CASE d.classoid
              WHEN 'pg_class'::regclass THEN
@@ -235,21 +253,22 @@ pub(super) fn comments_query() -> String {
            AND o.type IN ('schema', 'table', 'table column', 'view', 'view column',
              'materialized view', 'materialized view column', 'index', 'sequence', 'type',
              'function', 'procedure', 'table constraint', 'trigger')
-           AND coalesce(o.schema, '') NOT IN ('pg_catalog', 'information_schema')
+           AND {}
            AND NOT EXISTS (SELECT FROM pg_depend x WHERE x.classid = d.classoid
              AND x.objid = d.objoid AND x.deptype = 'e')
            AND (d.classoid <> 'pg_type'::regclass
              OR EXISTS (SELECT FROM pg_type t WHERE t.oid = d.objoid AND t.typtype = 'e'))
            AND (d.classoid <> 'pg_class'::regclass OR NOT EXISTS (SELECT FROM pg_class c
              WHERE c.oid = d.objoid AND (c.relname = '_prisma_migrations' OR c.relispartition
-               OR c.relkind IN ('p', 'f', 'c'))))"
+               OR c.relkind IN ('p', 'f', 'c'))))",
+        user_schema("coalesce(o.schema, '')")
     )
 }
 
 /// Every object of a kind nelo does not compare: (kind, identity). Listed on every diff so
 /// that nothing is ignored silently.
 pub(super) fn not_compared_query() -> String {
-    let ns = USER_SCHEMA;
+    let ns = in_user_schema();
     let member = not_in_extension;
     format!(
         "SELECT 'policy', format('%I on %I.%I', pol.polname, n.nspname, c.relname)

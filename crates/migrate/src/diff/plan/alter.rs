@@ -8,7 +8,7 @@ use super::sql::{
     set_identity_options,
 };
 use super::{Phase, Planner};
-use crate::store::quote_identifier as quote;
+use crate::sql::quote_identifier as quote;
 
 pub(super) fn plan_enum(planner: &mut Planner, name: &Name, recreate: bool) {
     let (before, after) = (&planner.from.enums[name], &planner.to.enums[name]);

@@ -6,7 +6,7 @@ use super::alter::{plan_columns, plan_enum, plan_sequences};
 use super::expand::{Changes, Expansion, recreated_column, topological};
 use super::sql::{comment_on, create_enum, create_table, drop_function, literal};
 use super::{Phase, Planner};
-use crate::store::quote_identifier as quote;
+use crate::sql::quote_identifier as quote;
 /// Drops of relations and what hangs on them, and column changes.
 pub(super) fn drops(
     planner: &mut Planner,

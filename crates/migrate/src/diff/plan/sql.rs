@@ -2,7 +2,7 @@
 
 use super::super::model::{Column, CommentTarget, FunctionName, Name, Table};
 use super::Planner;
-use crate::store::quote_identifier as quote;
+use crate::sql::quote_identifier as quote;
 
 /// A schema-qualified name in SQL: unqualified in the target schema, as Prisma writes it.
 pub(super) fn qualified(name: &Name, search_path: &str) -> String {

@@ -1,5 +1,4 @@
-//! Connecting with a deadline: retry transient failures, fail fast on the others (a URL
-//! that does not parse fails before any attempt).
+//! Connecting with a deadline: retry transient failures, fail fast on the others.
 
 use std::time::{Duration, Instant};
 
@@ -7,14 +6,6 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
 use crate::{DatabaseUrl, Error};
-
-/// Prisma's `?schema=NAME` URL parameter: the schema that holds the migrations and their
-/// history. Deploy, reset and resolve create it when it is missing, as Prisma does.
-pub fn url_schema(database_url: &str) -> Option<String> {
-    DatabaseUrl::parse(database_url)
-        .ok()
-        .and_then(|url| url.schema().map(str::to_string))
-}
 
 /// How a failed connection attempt should be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +20,9 @@ pub enum Failure {
     Fatal,
 }
 
-/// Classifies a connection error.
+/// Classifies a connection error: the one retry rule of the workspace. Retried: the I/O
+/// failures of a server that is not listening yet or restarting (refused, reset, aborted,
+/// timed out, cut short), `57P03` (the server is starting up) and a pool's timeout.
 pub fn classify_failure(error: &sqlx::Error) -> Failure {
     match error {
         sqlx::Error::Io(io) => {
@@ -53,10 +46,15 @@ pub fn classify_failure(error: &sqlx::Error) -> Failure {
     }
 }
 
-/// Opens one connection to `database_url`, retrying transient failures with backoff
-/// until `timeout` has passed. The URL's `connect_timeout` bounds each attempt.
-pub async fn connect(database_url: &str, timeout: Duration) -> Result<PgConnection, Error> {
-    let url = DatabaseUrl::parse(database_url)?;
+/// Opens one connection to `url`, retrying [`Failure::Transient`] failures with backoff
+/// (50 ms doubling to 1 s) until `timeout` has passed; the URL's `connect_timeout` bounds
+/// each attempt.
+///
+/// # Errors
+/// [`Error::AuthenticationFailed`] (28P01) and [`Error::DatabaseMissing`] (3D000) at once,
+/// [`Error::Connect`] for any other non-transient failure, [`Error::ConnectTimeout`] with the
+/// last transient error once `timeout` has passed. URLs in errors are redacted.
+pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<PgConnection, Error> {
     let options = url.connect_options()?;
     let deadline = Instant::now() + timeout;
     let mut backoff = Duration::from_millis(50);
@@ -125,25 +123,10 @@ mod tests {
     }
 
     #[test]
-    fn schema_parameter_is_read_from_the_query() {
-        let schema = |url| url_schema(url);
-        assert_eq!(
-            schema("postgresql://u:p@localhost/db?sslmode=disable&schema=MyApp"),
-            Some("MyApp".to_string())
-        );
-        assert_eq!(
-            schema("postgresql://u:p@localhost/db?schema=my%20app"),
-            Some("my app".to_string())
-        );
-        assert_eq!(schema("postgresql://u:p@localhost/db?schema="), None);
-        assert_eq!(schema("postgresql://u:p@localhost/db"), None);
-    }
-
-    #[tokio::test]
-    async fn a_malformed_url_fails_before_any_attempt() {
-        let error = connect("htp:/x", Duration::from_millis(200))
-            .await
-            .unwrap_err();
-        assert!(matches!(error, Error::InvalidUrl(_)), "{error}");
+    fn resets_are_retried_and_protocol_errors_are_not() {
+        let reset = sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into());
+        assert_eq!(classify_failure(&reset), Failure::Transient);
+        let protocol = sqlx::Error::Protocol("unexpected message".into());
+        assert_eq!(classify_failure(&protocol), Failure::Fatal);
     }
 }
