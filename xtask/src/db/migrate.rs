@@ -31,7 +31,7 @@ pub enum Command {
         json: bool,
     },
     /// Review migrations with squawk's rules before they run (exit 1 on an error-level
-    /// finding); `nelo-migrate lint` in crates/migrate is the same.
+    /// finding); `nelo-migrate lint` (crates/migrate-cli) is the same.
     Lint {
         /// Migrations to lint, by folder name (default: all).
         names: Vec<String>,
