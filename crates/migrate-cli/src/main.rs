@@ -70,8 +70,8 @@ fn main() -> ExitCode {
 /// `.env` in the working folder or the nearest one above it, if any.
 fn load_env_file() -> anyhow::Result<()> {
     let here = std::env::current_dir()?;
-    if let Some(path) = nelo_migrate::dotenv::find(&here) {
-        nelo_migrate::dotenv::load(&path)?;
+    if let Some(path) = nelo_migrate_cli::dotenv::find(&here) {
+        nelo_migrate_cli::dotenv::load(&path)?;
     }
     Ok(())
 }

@@ -16,7 +16,6 @@ mod create;
 mod database_url;
 mod deploy;
 pub mod diff;
-pub mod dotenv;
 mod error;
 mod folder;
 pub mod lint;
