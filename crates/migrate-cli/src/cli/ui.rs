@@ -49,15 +49,8 @@ pub fn warning(text: &str) {
     eprintln!("warning: {text}");
 }
 
-/// The error chain, once: `error: ...` then one `caused by: ...` per source (every URL in it
-/// was redacted where the message was made), then this binary's next step for a library
-/// error (`hint: ...`).
+/// The error chain, once (every URL in it was redacted where the message was made), then
+/// this binary's next step for a library error.
 pub fn error(error: &anyhow::Error) {
-    eprintln!("error: {error}");
-    for cause in error.chain().skip(1) {
-        eprintln!("caused by: {cause}");
-    }
-    if let Some(step) = super::advice::for_chain(error) {
-        eprintln!("hint: {step}");
-    }
+    nelo_migrate_cli::print_error_chain(error, super::advice::for_chain(error).as_deref());
 }
