@@ -7,11 +7,13 @@ pub mod dotenv;
 mod error_chain;
 mod resolve;
 mod status_table;
+mod stdout;
 
 pub use confirm::{Confirmation, confirm, is_interactive};
 pub use error_chain::{error_chain_text, print_error_chain};
 pub use resolve::ResolveArgs;
 pub use status_table::status_table;
+pub use stdout::{is_broken_pipe, print_stdout};
 
 /// A tool's own commands, as its advice names them: `nelo-migrate deploy`,
 /// `cargo xtask db migrate deploy --test`.

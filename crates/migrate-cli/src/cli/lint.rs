@@ -7,6 +7,8 @@ use anyhow::Context;
 use nelo_migrate::lint::{Level, MigrationLint, finding_text, lint_migrations};
 use nelo_migrate::{Migration, MigrationsDir, Migrator, redact_url};
 
+use nelo_migrate_cli::print_stdout;
+
 use super::args::{MigrationsArgs, parse_seconds};
 use super::ui;
 
@@ -63,13 +65,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "warnings": warnings,
             "migrations": lints,
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     } else {
-        for lint in &lints {
-            for finding in &lint.findings {
-                print!("{}", finding_text(&lint.path, finding));
-            }
-        }
+        let findings: String = lints
+            .iter()
+            .flat_map(|lint| {
+                lint.findings
+                    .iter()
+                    .map(|finding| finding_text(&lint.path, finding))
+            })
+            .collect();
+        print_stdout(&findings)?;
         ui::note(&format!(
             "linted {} migration(s): {errors} error(s), {warnings} warning(s)",
             lints.len()

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use nelo_migrate_cli::status_table;
+use nelo_migrate_cli::{print_stdout, status_table};
 
 use super::args::{ConnectionArgs, MigrationsArgs, migrator};
 
@@ -29,9 +29,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "up_to_date": report.is_up_to_date(),
             "entries": report.entries,
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     } else {
-        print!("{}", status_table(&report, super::COMMANDS));
+        print_stdout(&status_table(&report, super::COMMANDS))?;
     }
     Ok(if report.is_up_to_date() {
         ExitCode::SUCCESS
