@@ -44,25 +44,9 @@ impl Migration {
     }
 }
 
-/// A parsed migrations folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationsDir {
-    pub path: PathBuf,
-    /// Ordered by name, in byte order.
-    pub migrations: Vec<Migration>,
-}
-
-impl MigrationsDir {
-    /// Reads `dir`: every directory is a migration (dot-directories excepted), plain files are
-    /// ignored. A directory without `migration.sql` is an error that names it.
-    pub fn load(dir: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = dir.as_ref().to_path_buf();
-        let migrations = load(&path)?;
-        Ok(Self { path, migrations })
-    }
-}
-
-/// Reads the migrations in `dir`, ordered by name.
+/// Reads the migrations in `dir`, ordered by name: every directory is a migration
+/// (dot-directories excepted), plain files are ignored, a directory without `migration.sql` is
+/// an error that names it. The one public way to read a folder.
 ///
 /// Entries are checked in name order and the first one that fails is the error, whether it
 /// breaks the layout or its `migration.sql` cannot be read. The files of a large folder are

@@ -184,16 +184,17 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
 /// Lints the named migrations (all when none is named) and prints each finding.
 fn lint(ctx: &Context, names: &[String]) -> anyhow::Result<ExitCode> {
     use nelo_migrate::lint::{Level, finding_text, lint_migration};
-    let dir = nelo_migrate::MigrationsDir::load(&ctx.config.migrations_dir)?;
+    let dir = &ctx.config.migrations_dir;
+    let migrations = nelo_migrate::load(dir)?;
     if let Some(unknown) = names
         .iter()
-        .find(|name| !dir.migrations.iter().any(|m| &m.name == *name))
+        .find(|name| !migrations.iter().any(|m| &m.name == *name))
     {
-        anyhow::bail!("no migration `{unknown}` in {}", dir.path.display());
+        anyhow::bail!("no migration `{unknown}` in {}", dir.display());
     }
     let mut errors = 0;
     let mut count = 0;
-    for migration in &dir.migrations {
+    for migration in &migrations {
         if names.is_empty() || names.contains(&migration.name) {
             let lint = lint_migration(migration);
             lint.findings

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nelo_migrate::lint::{Level, MigrationLint, finding_text, lint_migrations};
-use nelo_migrate::{Migration, MigrationsDir, Migrator, redact_url};
+use nelo_migrate::{Migration, Migrator, redact_url};
 
 use nelo_migrate_cli::print_stdout;
 
@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let dir = MigrationsDir::load(&args.migrations.dir)
+    let migrations = nelo_migrate::load(&args.migrations.dir)
         .with_context(|| format!("cannot lint `{}`", args.migrations.dir.display()))?;
     let selected = if args.pending {
         let url = args.database_url.as_deref().unwrap_or_default();
@@ -49,12 +49,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )
             })?;
         let pending: Vec<&str> = report.pending().map(|entry| entry.name.as_str()).collect();
-        dir.migrations
+        migrations
             .iter()
             .filter(|migration| pending.contains(&migration.name.as_str()))
             .collect()
     } else {
-        select(&dir.migrations, &args.names)?
+        select(&migrations, &args.names)?
     };
     let lints: Vec<MigrationLint> = lint_migrations(&selected);
     let errors: usize = lints.iter().map(|lint| lint.count(Level::Error)).sum();

@@ -34,7 +34,6 @@ pub fn event(event: Event) {
             eprint!("{}", nelo_migrate::lint::finding_text(&path, &finding))
         }
         Event::SchemaDropped { schema } => eprintln!("dropped schema `{schema}`"),
-        Event::LockAcquired | Event::StepApplied { .. } => {}
         _ => {}
     }
 }
