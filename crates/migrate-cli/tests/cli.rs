@@ -525,3 +525,18 @@ fn output_to_a_closed_pipe_ends_quietly() {
         assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
     }
 }
+
+/// A marker below the first line, or in another case, is an error naming the file and line,
+/// not a migration silently run in a transaction.
+#[test]
+fn a_misplaced_no_transaction_marker_is_an_error_with_its_line() {
+    let sql = "-- an index on a large table\n-- NELO:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n";
+    let dir = folder(&[("20250101000000_a", sql)]);
+    let output = run(&["lint"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let expected = format!(
+        "`{}:2`: `-- NELO:no-transaction` looks like the marker",
+        dir.path().join("20250101000000_a/migration.sql").display()
+    );
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
