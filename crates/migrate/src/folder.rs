@@ -140,6 +140,10 @@ fn is_dir(entry: &std::fs::DirEntry) -> bool {
     }
 }
 
+/// `migration_lock.toml` names PostgreSQL (another provider is Prisma's P3019). A folder
+/// without the file is accepted, as Prisma accepts it: in prisma-engines
+/// (`schema-connector/src/migrations_directory.rs`, `error_on_changed_provider`) no lock file
+/// means no provider check.
 fn check_lock_file(path: &Path) -> Result<(), Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -229,6 +233,19 @@ pub fn lock_file_text() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_without_a_lock_file_loads_as_in_prisma_and_another_provider_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("0_init")).unwrap();
+        std::fs::write(dir.path().join("0_init").join(SQL_FILE), "SELECT 1;\n").unwrap();
+        assert_eq!(load(dir.path()).unwrap().len(), 1);
+        std::fs::write(dir.path().join(LOCK_FILE), "provider = \"mysql\"\n").unwrap();
+        assert!(matches!(
+            load(dir.path()),
+            Err(Error::Provider { provider, .. }) if provider == "mysql"
+        ));
+    }
 
     #[test]
     fn a_marker_below_the_first_line_or_written_differently_is_found() {
