@@ -18,14 +18,24 @@ impl Migrator {
     pub async fn deploy(
         &self,
         database_url: &str,
-        mut on_event: impl FnMut(Event) + Send,
+        on_event: impl FnMut(Event) + Send,
     ) -> Result<DeployReport, Error> {
         let local = folder::load(self.migrations_dir())?;
+        self.deploy_loaded(database_url, &local, on_event).await
+    }
+
+    /// [`Migrator::deploy`] of migrations already read (a shadow replay of some of them).
+    pub(crate) async fn deploy_loaded(
+        &self,
+        database_url: &str,
+        local: &[Migration],
+        mut on_event: impl FnMut(Event) + Send,
+    ) -> Result<DeployReport, Error> {
         let url_schema = connect::url_schema(database_url);
         let (mut conn, locking) = self.connect_locked(database_url).await?;
         let outcome = deploy_locked(
             &mut conn,
-            &local,
+            local,
             url_schema.as_deref(),
             locking,
             self.lint_mode(),

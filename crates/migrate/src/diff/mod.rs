@@ -6,8 +6,10 @@
 
 pub mod catalog;
 pub mod compare;
+mod drift;
 pub mod model;
 pub mod plan;
+mod push;
 mod schema_file;
 mod sides;
 mod verify;
@@ -19,8 +21,10 @@ use std::time::Duration;
 use crate::shadow::ShadowServer;
 use crate::{Error, connect, redact_url};
 pub use compare::{Change, Difference, NotCompared, Object, PossibleRename};
+pub use drift::{Drift, drift};
 pub use model::SchemaModel;
 pub use plan::{Plan, Step};
+pub use push::{PushOptions, Pushed, push};
 use sides::Context;
 
 /// One side of a diff.
@@ -81,6 +85,19 @@ pub enum DiffError {
     },
 
     #[error(
+        "cannot check drift: {} applied migration(s) are missing from the folder ({}), so what they built cannot be replayed",
+        missing.len(),
+        missing.join(", ")
+    )]
+    DriftUnreplayable { missing: Vec<String> },
+
+    #[error(
+        "the change loses data, so nothing was applied:\n  {}",
+        warnings.join("\n  ")
+    )]
+    DataLoss { warnings: Vec<String> },
+
+    #[error(
         "the generated script fails on a shadow database holding the `from` side: {message}; nothing was written\n{script}"
     )]
     ScriptFailed { message: String, script: String },
@@ -130,6 +147,31 @@ impl SchemaDiff {
 
     /// The SQL script, with a comment listing what was not compared.
     pub fn script(&self) -> String {
+        let mut script = self.not_compared_header();
+        script.push_str(&self.plan.script());
+        script
+    }
+
+    /// The script as migrations: one, or two when the change uses enum labels it adds
+    /// ([`Plan::parts`]); the first carries the not-compared comment.
+    pub fn migration_scripts(&self) -> Vec<String> {
+        self.plan
+            .parts()
+            .iter()
+            .enumerate()
+            .map(|(index, part)| {
+                let mut script = if index == 0 {
+                    self.not_compared_header()
+                } else {
+                    String::new()
+                };
+                script.push_str(&part.script());
+                script
+            })
+            .collect()
+    }
+
+    fn not_compared_header(&self) -> String {
         let mut script = String::new();
         if !self.not_compared.is_empty() {
             script.push_str(
@@ -145,7 +187,6 @@ impl SchemaDiff {
             }
             script.push('\n');
         }
-        script.push_str(&self.plan.script());
         script
     }
 }
@@ -191,9 +232,14 @@ pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<S
     let server = ShadowServer::new(&server_url, options.connect_timeout);
     server.sweep().await?;
     let search_path = target_schema(from, to, options);
+    let scope = [to, from].into_iter().find_map(|source| match source {
+        Source::Url(url) => connect::url_schema(url),
+        _ => None,
+    });
     let context = Context {
         server,
         search_path,
+        scope,
         connect_timeout: options.connect_timeout,
     };
     let from_model = context.model(from, "from").await?;
@@ -210,7 +256,7 @@ pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<S
     };
     if !result.is_empty() {
         context
-            .verify(from, &from_model, &to_model, &result.plan.script())
+            .verify(from, &from_model, &to_model, &result.plan)
             .await?;
     }
     Ok(result)

@@ -63,6 +63,36 @@ pub struct SchemaModel {
     pub not_compared: BTreeSet<(String, String)>,
 }
 
+impl SchemaModel {
+    /// Keeps only what lives in `schema`, and the database-wide extensions: the model of one
+    /// schema, as Prisma reads a database whose URL names one (`?schema=`). Objects of other
+    /// schemas belong to other histories or other tools.
+    pub fn retain_schema(&mut self, schema: &str) {
+        let plain = format!("{schema}.");
+        let quoted = format!("\"{}\".", schema.replace('"', "\"\""));
+        let in_schema = |identity: &str| {
+            identity == schema
+                || identity.starts_with(&plain)
+                || identity.starts_with(&quoted)
+                || identity.contains(&format!(" on {plain}"))
+                || identity.contains(&format!(" on {quoted}"))
+        };
+        self.schemas.retain(|name| name == schema);
+        self.enums.retain(|name, _| name.schema == schema);
+        self.sequences.retain(|name, _| name.schema == schema);
+        self.tables.retain(|name, _| name.schema == schema);
+        self.indexes.retain(|name, _| name.schema == schema);
+        self.views.retain(|name, _| name.schema == schema);
+        self.functions
+            .retain(|function, _| function.name.schema == schema);
+        self.triggers.retain(|(table, _), _| table.schema == schema);
+        self.comments
+            .retain(|target, _| in_schema(&target.identity));
+        self.not_compared
+            .retain(|(_, identity)| in_schema(identity));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Extension {
     pub schema: String,
@@ -212,4 +242,75 @@ pub enum CommentOwner {
     Function(FunctionName),
     Type(Name),
     Schema(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retaining_a_schema_keeps_its_objects_and_the_extensions() {
+        let mut model = SchemaModel {
+            schemas: ["app".to_string(), "public".to_string()].into(),
+            ..SchemaModel::default()
+        };
+        model.extensions.insert(
+            "vector".to_string(),
+            Extension {
+                schema: "public".to_string(),
+                version: "0.8.0".to_string(),
+            },
+        );
+        model
+            .enums
+            .insert(Name::new("app", "mood"), vec!["calm".to_string()]);
+        model
+            .enums
+            .insert(Name::new("public", "mood"), vec!["calm".to_string()]);
+        let comment = |identity: &str| {
+            (
+                CommentTarget {
+                    object_type: "table".to_string(),
+                    identity: identity.to_string(),
+                },
+                Comment {
+                    text: "why".to_string(),
+                    owner: CommentOwner::Schema("app".to_string()),
+                },
+            )
+        };
+        model.comments.extend([
+            comment("app.note"),
+            comment("\"app\".\"Note\""),
+            comment("application.note"),
+            comment("public.note"),
+        ]);
+        model.not_compared.extend([
+            ("policy".to_string(), "owner_only on app.note".to_string()),
+            (
+                "policy".to_string(),
+                "owner_only on public.note".to_string(),
+            ),
+            ("domain".to_string(), "app.email".to_string()),
+        ]);
+        model.retain_schema("app");
+        assert_eq!(model.schemas, ["app".to_string()].into());
+        assert_eq!(model.extensions.len(), 1);
+        assert_eq!(
+            model.enums.keys().collect::<Vec<_>>(),
+            [&Name::new("app", "mood")]
+        );
+        let identities: Vec<_> = model
+            .comments
+            .keys()
+            .map(|target| target.identity.as_str())
+            .collect();
+        assert_eq!(identities, ["\"app\".\"Note\"", "app.note"]);
+        let others: Vec<_> = model
+            .not_compared
+            .iter()
+            .map(|(_, identity)| identity.as_str())
+            .collect();
+        assert_eq!(others, ["app.email", "owner_only on app.note"]);
+    }
 }

@@ -8,12 +8,16 @@ use sqlx::Connection;
 use super::model::SchemaModel;
 use super::schema_file::{apply_schema, schema_files};
 use super::{DiffError, Source, catalog};
+use crate::folder::Migration;
+use crate::lint::LintMode;
 use crate::shadow::{Shadow, ShadowServer};
 use crate::{DatabaseUrl, Error, Migrator, connect};
 
 pub(super) struct Context {
     pub server: ShadowServer,
     pub search_path: String,
+    /// The one schema compared, when a live side's URL names one (`?schema=`).
+    pub scope: Option<String>,
     pub connect_timeout: Duration,
 }
 
@@ -51,11 +55,34 @@ impl Context {
         self.introspect(&shadow.url).await
     }
 
+    /// The model of what `migrations` build, deployed in order into a new shadow database
+    /// (not linted: they are applied migrations being replayed).
+    pub(super) async fn replay(&self, migrations: &[Migration]) -> Result<SchemaModel, Error> {
+        let shadow = self.server.create("drift").await?;
+        let outcome = async {
+            Migrator::new(".")
+                .connect_timeout(self.connect_timeout)
+                .lint(LintMode::Off)
+                .deploy_loaded(&self.shadow_url(&shadow)?, migrations, |_| {})
+                .await?;
+            self.introspect(&shadow.url).await
+        }
+        .await;
+        let removed = shadow.remove().await;
+        let model = outcome?;
+        removed?;
+        Ok(model)
+    }
+
     pub(super) async fn introspect(&self, url: &str) -> Result<SchemaModel, Error> {
         let mut conn = connect::connect(url, self.connect_timeout).await?;
         let model = catalog::introspect(&mut conn, &self.search_path).await;
         let _ = conn.close().await;
-        model
+        let mut model = model?;
+        if let Some(schema) = &self.scope {
+            model.retain_schema(schema);
+        }
+        Ok(model)
     }
 
     /// Puts `source` into the empty database `shadow`.

@@ -4,6 +4,7 @@
 use sqlx::Connection;
 
 use super::model::SchemaModel;
+use super::plan::Plan;
 use super::sides::Context;
 use super::{DiffError, Source, compare, plan};
 use crate::shadow::Shadow;
@@ -17,11 +18,11 @@ impl Context {
         from: &Source,
         from_model: &SchemaModel,
         to_model: &SchemaModel,
-        script: &str,
+        plan: &Plan,
     ) -> Result<(), Error> {
         let shadow = self.server.create("verify").await?;
         let outcome = self
-            .verify_in(&shadow, from, from_model, to_model, script)
+            .verify_in(&shadow, from, from_model, to_model, plan)
             .await;
         let removed = shadow.remove().await;
         outcome?;
@@ -34,7 +35,7 @@ impl Context {
         from: &Source,
         from_model: &SchemaModel,
         to_model: &SchemaModel,
-        script: &str,
+        plan: &Plan,
     ) -> Result<(), Error> {
         if let Source::Url(_) = from {
             // A live database cannot be copied: rebuild it from an empty one with the planner's
@@ -42,7 +43,7 @@ impl Context {
             let empty = self.introspect(&shadow.url).await?;
             let differences = compare::compare(&empty, from_model);
             let renames = compare::possible_renames(&differences, &empty, from_model);
-            let base = plan::plan(&empty, from_model, &differences, &renames).script();
+            let base = plan::plan(&empty, from_model, &differences, &renames);
             self.apply_and_compare(shadow, from_model, &base).await?;
         } else {
             self.materialise(shadow, from)
@@ -53,25 +54,28 @@ impl Context {
                     source: Box::new(error),
                 })?;
         }
-        self.apply_and_compare(shadow, to_model, script).await
+        self.apply_and_compare(shadow, to_model, plan).await
     }
 
     async fn apply_and_compare(
         &self,
         shadow: &Shadow,
         expected: &SchemaModel,
-        script: &str,
+        plan: &Plan,
     ) -> Result<(), Error> {
         let mut conn = connect::connect(&shadow.url, self.connect_timeout).await?;
-        let applied = run_script(&mut conn, &format!("BEGIN;\n{script}\nCOMMIT;")).await;
-        if let Err(error) = applied {
-            let _ = run_script(&mut conn, "ROLLBACK").await;
-            let _ = conn.close().await;
-            return Err(DiffError::ScriptFailed {
-                message: error.to_string(),
-                script: script.to_string(),
+        for part in &plan.parts() {
+            let applied =
+                run_script(&mut conn, &format!("BEGIN;\n{}\nCOMMIT;", part.script())).await;
+            if let Err(error) = applied {
+                let _ = run_script(&mut conn, "ROLLBACK").await;
+                let _ = conn.close().await;
+                return Err(DiffError::ScriptFailed {
+                    message: error.to_string(),
+                    script: plan.script(),
+                }
+                .into());
             }
-            .into());
         }
         let _ = conn.close().await;
         let reached = self.introspect(&shadow.url).await?;
@@ -84,7 +88,7 @@ impl Context {
         } else {
             Err(DiffError::Unverified {
                 remaining,
-                script: script.to_string(),
+                script: plan.script(),
             }
             .into())
         }

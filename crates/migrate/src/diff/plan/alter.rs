@@ -29,7 +29,8 @@ pub(super) fn plan_enum(planner: &mut Planner, name: &Name, recreate: bool) {
                 planner.name(name),
                 literal(label)
             );
-            planner.push(Phase::CreateEnum, "AlterEnum", sql);
+            planner.added_labels.push(literal(label));
+            planner.push(Phase::CreateEnum, super::ADD_ENUM_VALUE_SECTION, sql);
         }
         return;
     }

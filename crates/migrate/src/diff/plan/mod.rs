@@ -72,6 +72,11 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Functions are created: the script turns `check_function_bodies` off first.
     pub creates_functions: bool,
+    /// The script must commit after this step (an index into `steps`) before it goes on:
+    /// later steps use enum labels that it adds, and PostgreSQL refuses a label in the
+    /// transaction that added it ("unsafe use of new value", `ALTER TYPE ... ADD VALUE`).
+    /// [`Plan::parts`] splits there; `create` writes each part as its own migration.
+    pub commit_after: Option<usize>,
 }
 
 impl Plan {
@@ -79,8 +84,37 @@ impl Plan {
         self.steps.is_empty()
     }
 
-    /// The SQL script, with Prisma's `Warnings` header when a step can lose data.
+    /// The plan as the transactions it needs: one part, or two when [`Plan::commit_after`]
+    /// is set. The warnings go with the first part.
+    pub fn parts(&self) -> Vec<Plan> {
+        let Some(last) = self.commit_after else {
+            return vec![self.clone()];
+        };
+        let (first, second) = self.steps.split_at(last + 1);
+        let part = |steps: &[Step], warnings: Vec<String>| Plan {
+            warnings,
+            steps: steps.to_vec(),
+            creates_functions: self.creates_functions,
+            commit_after: None,
+        };
+        vec![part(first, self.warnings.clone()), part(second, Vec::new())]
+    }
+
+    /// The SQL script, with Prisma's `Warnings` header when a step can lose data; where the
+    /// plan has two parts, a comment between them says the second needs a new transaction.
     pub fn script(&self) -> String {
+        let parts = self.parts();
+        let mut script = String::new();
+        for (index, part) in parts.iter().enumerate() {
+            if index > 0 {
+                script.push_str(COMMIT_BEFORE_NEXT_PART);
+            }
+            script.push_str(&part.part_script());
+        }
+        script
+    }
+
+    fn part_script(&self) -> String {
         let mut script = String::new();
         if !self.warnings.is_empty() {
             script.push_str("/*\n  Warnings:\n\n");
@@ -99,6 +133,11 @@ impl Plan {
     }
 }
 
+/// Between the parts of a script: what the second part needs.
+pub const COMMIT_BEFORE_NEXT_PART: &str = "-- The statements below use enum values added above: PostgreSQL accepts them only\n\
+     -- after those are committed, so run them in a new transaction (`create` writes them as\n\
+     -- a second migration).\n\n";
+
 struct Planner<'a> {
     from: &'a SchemaModel,
     to: &'a SchemaModel,
@@ -107,6 +146,8 @@ struct Planner<'a> {
     warnings: Vec<String>,
     /// Column defaults dropped and set again around a function they call.
     forced_defaults: BTreeSet<(Name, String)>,
+    /// The labels `ALTER TYPE ... ADD VALUE` steps add, as SQL literals.
+    added_labels: Vec<String>,
 }
 
 impl Planner<'_> {
@@ -139,15 +180,37 @@ pub fn plan(
         steps: Vec::new(),
         warnings: Vec::new(),
         forced_defaults: x.forced_defaults.clone(),
+        added_labels: Vec::new(),
     };
     emit::drops(&mut planner, &changes, &x, renames);
     let creates_functions = emit::creates(&mut planner, &changes, &x);
     emit::comments(&mut planner, &changes, &x);
     emit::final_drops(&mut planner, &changes, &x);
     planner.steps.sort_by_key(|(phase, _)| *phase);
+    let steps: Vec<Step> = planner.steps.into_iter().map(|(_, step)| step).collect();
+    let commit_after = commit_after(&steps, &planner.added_labels);
     Plan {
         warnings: planner.warnings,
-        steps: planner.steps.into_iter().map(|(_, step)| step).collect(),
+        steps,
         creates_functions,
+        commit_after,
     }
 }
+
+/// The last step that adds an enum label, when a later step uses one of the added labels.
+fn commit_after(steps: &[Step], added_labels: &[String]) -> Option<usize> {
+    let last = steps.iter().rposition(|step| {
+        step.section == ADD_ENUM_VALUE_SECTION && step.sql.contains(" ADD VALUE ")
+    })?;
+    steps[last + 1..]
+        .iter()
+        .any(|step| {
+            added_labels
+                .iter()
+                .any(|label| step.sql.contains(label.as_str()))
+        })
+        .then_some(last)
+}
+
+/// The section of an `ALTER TYPE ... ADD VALUE` step.
+const ADD_ENUM_VALUE_SECTION: &str = "AlterEnum";

@@ -162,3 +162,49 @@ fn identity_options_become_set_clauses() {
         .ends_with("SET CACHE 1 SET CYCLE")
     );
 }
+
+#[test]
+fn a_label_used_where_it_is_added_splits_the_plan_after_the_label() {
+    let mut from = model_with(&[("id", "text"), ("role", "\"Role\"")]);
+    let role = Name::new("public", "Role");
+    from.enums
+        .insert(role.clone(), vec!["A".into(), "C".into()]);
+    let mut to = from.clone();
+    to.enums
+        .insert(role.clone(), vec!["A".into(), "B".into(), "C".into()]);
+    // Only added: one transaction is enough.
+    let differences = compare(&from, &to);
+    let added_only = plan(&from, &to, &differences, &[]);
+    assert_eq!(added_only.commit_after, None);
+    assert_eq!(added_only.parts().len(), 1);
+
+    // Added and used at once (a default): the use goes after a commit.
+    let user = Name::new("public", "User");
+    to.tables.get_mut(&user).unwrap().columns[1].default = Some("'B'::\"Role\"".into());
+    let differences = compare(&from, &to);
+    let used = plan(&from, &to, &differences, &[]);
+    let parts = used.parts();
+    assert_eq!(parts.len(), 2, "{}", used.script());
+    assert!(
+        parts[0]
+            .steps
+            .iter()
+            .any(|step| step.sql.contains("ADD VALUE 'B'")),
+        "{}",
+        used.script()
+    );
+    assert!(
+        parts[1]
+            .steps
+            .iter()
+            .all(|step| !step.sql.contains("ADD VALUE")),
+        "{}",
+        used.script()
+    );
+    assert!(
+        parts[1].script().contains("SET DEFAULT 'B'::\"Role\""),
+        "{}",
+        used.script()
+    );
+    assert!(used.script().contains("run them in a new transaction"));
+}

@@ -1,0 +1,81 @@
+//! A change that uses an enum label it adds needs two transactions: `diff` plans it in two
+//! parts, written as two migrations, each deployable as Prisma deploys one. Needs
+//! NELO_TEST_SERVER_URL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestDb, folder, ignore_events, server_url, write_migration};
+use nelo_migrate::Migrator;
+use nelo_migrate::diff::{DiffOptions, PushOptions, Source, diff, push};
+
+const BEFORE: &str = "CREATE TYPE mood AS ENUM ('calm', 'angry');\n\
+                      CREATE TABLE t (id int PRIMARY KEY, m mood NOT NULL DEFAULT 'calm');\n";
+const AFTER: &str = "CREATE TYPE mood AS ENUM ('calm', 'happy', 'angry');\n\
+                     CREATE TABLE t (id int PRIMARY KEY, m mood NOT NULL DEFAULT 'happy');\n\
+                     CREATE INDEX t_m_idx ON t (m);\n";
+
+fn options() -> DiffOptions {
+    DiffOptions {
+        shadow_server_url: Some(server_url()),
+        connect_timeout: Duration::from_secs(10),
+    }
+}
+
+fn schema_file(sql: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".sql").tempfile().unwrap();
+    std::fs::write(file.path(), sql).unwrap();
+    file
+}
+
+#[tokio::test]
+async fn a_label_used_where_it_is_added_becomes_two_migrations_that_deploy() {
+    let dir = folder(&[("1_init", BEFORE)]);
+    let schema = schema_file(AFTER);
+    let planned = diff(
+        &Source::Migrations(dir.path().into()),
+        &Source::Schema(schema.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
+    let scripts = planned.migration_scripts();
+    assert_eq!(scripts.len(), 2, "{}", planned.script());
+    write_migration(dir.path(), "2_happy_values", &scripts[0]);
+    write_migration(dir.path(), "3_happy", &scripts[1]);
+
+    let db = TestDb::new().await;
+    let report = Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    assert_eq!(report.applied.len(), 3);
+    let after = diff(
+        &Source::Url(db.url.clone()),
+        &Source::Schema(schema.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap();
+    assert!(after.is_empty(), "{:?}", after.differences);
+}
+
+#[tokio::test]
+async fn push_applies_both_parts() {
+    let db = TestDb::new().await;
+    db.execute(BEFORE).await;
+    db.execute("INSERT INTO t VALUES (1)").await;
+    let schema = schema_file(AFTER);
+    let options = PushOptions {
+        diff: options(),
+        accept_data_loss: false,
+        lock_timeout: Duration::from_secs(10),
+    };
+    push(&db.url, schema.path(), &options)
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    db.execute("INSERT INTO t VALUES (2)").await;
+    let mood: String = db.scalar("SELECT m::text FROM t WHERE id = 2").await;
+    assert_eq!(mood, "happy");
+}
