@@ -208,7 +208,10 @@ fn nelo_migrate_provider(text: &str) -> Option<String> {
 
 fn error_path(error: &Error) -> &Path {
     match error {
-        Error::Layout { path, .. } | Error::Io { path, .. } | Error::Provider { path, .. } => path,
+        Error::Layout { path, .. }
+        | Error::Io { path, .. }
+        | Error::Provider { path, .. }
+        | Error::MisplacedMarker { path, .. } => path,
         other => panic!("unexpected error from `load`: {other:?}"),
     }
 }

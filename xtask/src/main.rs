@@ -54,7 +54,7 @@ fn main() -> ExitCode {
     // Before the arguments; variables already set in the environment win over `.env`.
     // NELO_ENV_FILE names another file (the tests use it).
     let env_file = std::env::var_os("NELO_ENV_FILE").map_or_else(|| root.join(".env"), Into::into);
-    if let Err(error) = nelo_migrate::dotenv::load(&env_file) {
+    if let Err(error) = nelo_migrate_cli::dotenv::load(&env_file) {
         return ui::report_error(&error.into());
     }
     let cli = Cli::parse();

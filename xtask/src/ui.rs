@@ -13,11 +13,6 @@ pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
-/// Whether the command may ask questions: a terminal on stdin and not in CI.
-pub fn is_interactive() -> bool {
-    std::io::stdin().is_terminal() && std::env::var_os("CI").is_none()
-}
-
 /// A spinner with a message; finish it with [`done`] or [`failed`].
 pub fn spinner(message: impl Into<String>) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, draw_target());
@@ -69,36 +64,14 @@ pub fn warn(message: impl AsRef<str>) {
     eprintln!("{} {}", mark("!", "warning:"), message.as_ref());
 }
 
-/// Asks the person at the terminal to type `name` before something irreversible happens to
-/// it. Refuses outright (with the flag to use) when nobody can answer: no terminal, or CI.
-pub fn confirm_destruction(name: &str) -> anyhow::Result<bool> {
-    if !is_interactive() {
-        anyhow::bail!(
-            "refusing to destroy the data in `{name}` without confirmation: nobody can answer \
-             here (no terminal, or CI is set); pass --force"
-        );
-    }
-    eprint!("This deletes all data in `{name}`. Type its name to go on: ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    Ok(answer.trim() == name)
-}
-
 /// `1 migration`, `2 migrations`.
 pub fn count(number: usize, noun: &str) -> String {
-    if number == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{number} {noun}s")
-    }
+    nelo_migrate_cli::count(number, noun)
 }
 
 /// Prints the error chain once and returns the failure exit code.
 pub fn report_error(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error}");
-    for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
-    }
+    nelo_migrate_cli::print_error_chain(error, None);
     ExitCode::FAILURE
 }
 

@@ -58,7 +58,6 @@ pub(crate) async fn deploy_locked(
     lint: LintMode,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
-    on_event(Event::LockAcquired);
     let table = HistoryTable::for_url(conn, url_schema).await?;
     let mut report = DeployReport::default();
     let mut first_reading = true;

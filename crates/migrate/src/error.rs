@@ -26,6 +26,22 @@ pub enum Error {
     #[error("`{}` does not fit the migrations layout: {reason}", path.display())]
     Layout { path: PathBuf, reason: String },
 
+    /// A line that looks like the `-- nelo:no-transaction` marker where it is not read as one:
+    /// below the first line, or written differently (case, spacing). Silently running the
+    /// migration in a transaction would not be what its author meant.
+    #[error(
+        "`{}:{line}`: `{text}` looks like the marker `-- nelo:no-transaction`, which counts only \
+         as the file's first line, written exactly so; move it there to run the migration \
+         statement by statement outside a transaction, or remove it",
+        path.display()
+    )]
+    MisplacedMarker {
+        path: PathBuf,
+        /// 1-based.
+        line: usize,
+        text: String,
+    },
+
     #[error("`{}` sets provider `{provider}`, but nelo-migrate only supports `postgresql`", path.display())]
     Provider { path: PathBuf, provider: String },
 

@@ -42,8 +42,6 @@ pub struct Migrator {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// The migration lock is held; work starts.
-    LockAcquired,
     /// `reset` dropped this schema.
     SchemaDropped { schema: String },
     /// An applied migration's file changed since (deploy leaves it alone).

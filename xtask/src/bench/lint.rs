@@ -305,11 +305,11 @@ fn version(program: &Path) -> anyhow::Result<String> {
 }
 
 async fn build_nelo_migrate(root: &Path) -> anyhow::Result<PathBuf> {
-    let bar = ui::spinner("cargo build --release -p nelo-migrate");
+    let bar = ui::spinner("cargo build --release -p nelo-migrate-cli");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = tokio::process::Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--release", "-p", "nelo-migrate"])
+        .args(["build", "--release", "-p", "nelo-migrate-cli"])
         .output()
         .await
         .context("cannot run cargo")?;

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use nelo_migrate::{Event, Migrator, State, StatusReport};
+use nelo_migrate::{Event, Migrator};
+use nelo_migrate_cli::{Confirmation, ResolveArgs, confirm, status_table};
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
@@ -31,7 +32,7 @@ pub enum Command {
         json: bool,
     },
     /// Review migrations with squawk's rules before they run (exit 1 on an error-level
-    /// finding); `nelo-migrate lint` in crates/migrate is the same.
+    /// finding); `nelo-migrate lint` (crates/migrate-cli) is the same.
     Lint {
         /// Migrations to lint, by folder name (default: all).
         names: Vec<String>,
@@ -60,17 +61,8 @@ pub enum Command {
     Resolve {
         #[command(flatten)]
         target: Target,
-        /// Record NAME as applied without running it.
-        #[arg(
-            long,
-            value_name = "NAME",
-            conflicts_with = "rolled_back",
-            required_unless_present = "rolled_back"
-        )]
-        applied: Option<String>,
-        /// Mark the failed migration NAME as rolled back, so it runs again.
-        #[arg(long, value_name = "NAME")]
-        rolled_back: Option<String>,
+        #[command(flatten)]
+        resolution: ResolveArgs,
     },
 }
 
@@ -113,7 +105,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
                 });
                 println!("{}", serde_json::to_string_pretty(&json)?);
             } else {
-                print!("{}", status_table(&report));
+                let commands = Commands::for_target(target.test);
+                print!("{}", status_table(&report, commands.as_commands()));
             }
             Ok(if report.is_up_to_date() {
                 ExitCode::SUCCESS
@@ -139,8 +132,12 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
             no_backup,
         } => {
             let url = ctx.config.target_url(target.test);
-            if !force && !ui::confirm_destruction(&url.database())? {
-                anyhow::bail!("reset cancelled");
+            if !force {
+                confirm(&Confirmation {
+                    action: "reset",
+                    database: &url.database(),
+                    consequence: &format!("this drops every schema and all data in {url}"),
+                })?;
             }
             if !no_backup {
                 let engine = docker::connect().await?;
@@ -159,23 +156,9 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Resolve {
-            target,
-            applied,
-            rolled_back,
-        } => {
+        Command::Resolve { target, resolution } => {
             let url = ctx.config.target_url(target.test);
-            match (applied, rolled_back) {
-                (Some(name), _) => {
-                    migrator.resolve_applied(url.as_str(), &name).await?;
-                    ui::step(format!("recorded `{name}` as applied in {url}"));
-                }
-                (None, Some(name)) => {
-                    migrator.resolve_rolled_back(url.as_str(), &name).await?;
-                    ui::step(format!("marked `{name}` as rolled back in {url}"));
-                }
-                (None, None) => unreachable!("clap requires one of --applied and --rolled-back"),
-            }
+            ui::step(resolution.run(&migrator, url).await?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -184,16 +167,17 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
 /// Lints the named migrations (all when none is named) and prints each finding.
 fn lint(ctx: &Context, names: &[String]) -> anyhow::Result<ExitCode> {
     use nelo_migrate::lint::{Level, finding_text, lint_migration};
-    let dir = nelo_migrate::MigrationsDir::load(&ctx.config.migrations_dir)?;
+    let dir = &ctx.config.migrations_dir;
+    let migrations = nelo_migrate::load(dir)?;
     if let Some(unknown) = names
         .iter()
-        .find(|name| !dir.migrations.iter().any(|m| &m.name == *name))
+        .find(|name| !migrations.iter().any(|m| &m.name == *name))
     {
-        anyhow::bail!("no migration `{unknown}` in {}", dir.path.display());
+        anyhow::bail!("no migration `{unknown}` in {}", dir.display());
     }
     let mut errors = 0;
     let mut count = 0;
-    for migration in &dir.migrations {
+    for migration in &migrations {
         if names.is_empty() || names.contains(&migration.name) {
             let lint = lint_migration(migration);
             lint.findings
@@ -311,44 +295,28 @@ async fn backup_first(
     Ok(())
 }
 
-/// One line per migration, then what to do about each kind of problem, in xtask's commands.
-fn status_table(report: &StatusReport) -> String {
-    let width = report
-        .entries
-        .iter()
-        .map(|entry| entry.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(9);
-    let mut text = format!("{:width$}  STATE\n", "MIGRATION");
-    for entry in &report.entries {
-        text += &format!("{:width$}  {}\n", entry.name, entry.state);
-    }
-    let advice = [
-        (
-            State::Pending,
-            "`cargo xtask db migrate deploy` applies them",
-        ),
-        (
-            State::Failed,
-            "fix it, then `cargo xtask db migrate resolve --rolled-back NAME`",
-        ),
-        (
-            State::Modified,
-            "restore the applied file, or add a new migration for the change",
-        ),
-        (State::Missing, "restore the folder from version control"),
-    ];
-    for (state, what_to_do) in advice {
-        let count = report.in_state(state).count();
-        if count > 0 {
-            text += &format!("{count} {state}: {what_to_do}\n");
+/// This tool's deploy and resolve commands for the target database, as the shared status
+/// advice names them.
+struct Commands {
+    deploy: String,
+    resolve: String,
+}
+
+impl Commands {
+    fn for_target(test: bool) -> Self {
+        let target = if test { " --test" } else { "" };
+        Self {
+            deploy: format!("cargo xtask db migrate deploy{target}"),
+            resolve: format!("cargo xtask db migrate resolve{target}"),
         }
     }
-    if report.is_up_to_date() {
-        text += "up to date\n";
+
+    fn as_commands(&self) -> nelo_migrate_cli::Commands<'_> {
+        nelo_migrate_cli::Commands {
+            deploy: &self.deploy,
+            resolve: &self.resolve,
+        }
     }
-    text
 }
 
 fn migrator(ctx: &Context) -> Migrator {

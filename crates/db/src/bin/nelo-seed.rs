@@ -19,8 +19,8 @@ async fn main() -> std::process::ExitCode {
     // not parse is an error before anything is done.
     let env_file = std::env::current_dir()
         .ok()
-        .and_then(|here| nelo_migrate::dotenv::find(&here));
-    if let Some(Err(error)) = env_file.map(|path| nelo_migrate::dotenv::load(&path)) {
+        .and_then(|here| nelo_migrate_cli::dotenv::find(&here));
+    if let Some(Err(error)) = env_file.map(|path| nelo_migrate_cli::dotenv::load(&path)) {
         eprintln!("error: {error}");
         return std::process::ExitCode::FAILURE;
     }

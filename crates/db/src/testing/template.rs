@@ -26,12 +26,11 @@ impl MigrationsFolder {
             path: dir.to_path_buf(),
             source: Box::new(source),
         })?;
-        let folder = nelo_migrate::MigrationsDir::load(&path).map_err(|source| Error::Folder {
+        let migrations = nelo_migrate::load(&path).map_err(|source| Error::Folder {
             path: path.clone(),
             source: Box::new(source),
         })?;
-        let migrations = folder
-            .migrations
+        let migrations = migrations
             .iter()
             .map(|migration| (migration.name.as_str(), migration.checksum.as_str()));
         let key = template_key(migrations);

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use super::{Migration, SQL_FILE, is_no_transaction, layout_error};
+use super::{Migration, SQL_FILE, is_no_transaction, layout_error, misplaced_marker};
 use crate::Error;
 use crate::checksum::checksum;
 
@@ -91,6 +91,13 @@ fn load_migration(folder: MigrationFolder, scratch: &mut [u8]) -> Result<Migrati
     let checksum = checksum(&bytes);
     let sql = String::from_utf8(bytes)
         .map_err(|_| layout_error(&path, "`migration.sql` is not valid UTF-8"))?;
+    if let Some((line, text)) = misplaced_marker(&sql) {
+        return Err(Error::MisplacedMarker {
+            line,
+            text: text.to_string(),
+            path,
+        });
+    }
     Ok(Migration {
         no_transaction: is_no_transaction(&sql),
         name,

@@ -11,9 +11,13 @@ use sqlx::{Executor, Row};
 use crate::Error;
 use crate::sql::{quote_identifier, quote_literal};
 
-pub use history::*;
-pub use lock::*;
-pub use script::*;
+pub use history::{
+    HistoryTable, ensure_table, finish_row, mark_applied, mark_rolled_back, read_rows,
+    read_rows_if_table_exists, record_failure, record_row_failure, record_steps, reset_session,
+    start_row, unmigrated_objects,
+};
+pub use lock::{LOCK_KEY, acquire_lock, lock_holder, release_lock};
+pub use script::{CLIENT_CHECK, Finish, TransactionLock, Wrapping, wrapped_script};
 
 /// Sends `sql` (any number of statements) as one simple query.
 ///

@@ -1,5 +1,7 @@
 //! Shared helpers: a throwaway database per test on the server named by
-//! `NELO_TEST_SERVER_URL`, and migration folders in temporary directories.
+//! `NELO_TEST_SERVER_URL`, and migration folders in temporary directories. The tests of the
+//! `nelo-migrate` binary (crates/migrate-cli/tests) include this file too (`#[path]`), so it
+//! knows nothing of the binary.
 #![allow(dead_code)]
 
 pub mod catalog;
@@ -7,7 +9,6 @@ pub mod pgbouncer;
 pub mod prisma;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
@@ -153,20 +154,6 @@ pub fn write_lock_file(dir: &Path) {
 pub fn write_migration(dir: &Path, name: &str, sql: &str) {
     std::fs::create_dir_all(dir.join(name)).unwrap();
     std::fs::write(dir.join(name).join("migration.sql"), sql).unwrap();
-}
-
-/// The `nelo-migrate` binary, never interactive, with no configuration from the environment.
-pub fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_nelo-migrate"));
-    command
-        .env("CI", "1")
-        .env_remove("DATABASE_URL")
-        .env_remove("NELO_MIGRATIONS_DIR")
-        .env_remove("NELO_SEED_COMMAND")
-        .env_remove("NELO_LOCK_TIMEOUT")
-        .env_remove("NELO_CONNECT_TIMEOUT")
-        .current_dir(std::env::temp_dir());
-    command
 }
 
 /// Waits until `condition` holds, or panics after `deadline` naming `what`.

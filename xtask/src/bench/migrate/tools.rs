@@ -36,13 +36,13 @@ pub async fn ensure_tools(ctx: &Context, nelo_migrate: Option<PathBuf>) -> anyho
 }
 
 async fn build_nelo_migrate(root: &Path) -> anyhow::Result<PathBuf> {
-    let bar = ui::spinner("cargo build --release -p nelo-migrate");
+    let bar = ui::spinner("cargo build --release -p nelo-migrate-cli");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     run_quietly(tokio::process::Command::new(cargo).current_dir(root).args([
         "build",
         "--release",
         "-p",
-        "nelo-migrate",
+        "nelo-migrate-cli",
     ]))
     .await
     .context("cannot build `nelo-migrate`; pass --nelo-migrate PATH to measure a built binary")?;

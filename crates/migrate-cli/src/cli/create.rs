@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use nelo_migrate::diff::{DiffOptions, Source};
 
+use nelo_migrate_cli::print_stdout;
+
 use super::args::MigrationsArgs;
 
 #[derive(clap::Args, Debug)]
@@ -67,7 +69,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.from_schema.is_some() {
         lint_generated(&args.migrations.dir, &path)?;
     }
-    println!("{}", path.display());
+    print_stdout(&format!("{}\n", path.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nelo_migrate::diff::{Change, DiffOptions, SchemaDiff, Source, side_text};
+use nelo_migrate_cli::print_stdout;
 
 /// The `from` side (one of).
 #[derive(clap::Args, Debug)]
@@ -133,16 +134,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "notes": diff.notes,
             "script": diff.script(),
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     } else if args.script {
+        let mut script = diff.script();
         if diff.is_empty() {
-            print!("{}", diff.script());
-            println!("-- This is an empty migration.");
-        } else {
-            print!("{}", diff.script());
+            script += "-- This is an empty migration.\n";
         }
+        print_stdout(&script)?;
     } else {
-        print!("{}", summary(&diff));
+        print_stdout(&summary(&diff))?;
     }
     for note in &diff.notes {
         super::ui::note(&format!("note: {note}"));

@@ -60,6 +60,8 @@ fn main() -> ExitCode {
         .and_then(|runtime| runtime.block_on(cli::signal::until_interrupted(run(cli.command))));
     match outcome {
         Ok(code) => code,
+        // The reader of stdout closed it: it has all it wanted (as ripgrep does).
+        Err(error) if nelo_migrate_cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             cli::ui::error(&error);
             ExitCode::from(failure_code)
@@ -70,8 +72,8 @@ fn main() -> ExitCode {
 /// `.env` in the working folder or the nearest one above it, if any.
 fn load_env_file() -> anyhow::Result<()> {
     let here = std::env::current_dir()?;
-    if let Some(path) = nelo_migrate::dotenv::find(&here) {
-        nelo_migrate::dotenv::load(&path)?;
+    if let Some(path) = nelo_migrate_cli::dotenv::find(&here) {
+        nelo_migrate_cli::dotenv::load(&path)?;
     }
     Ok(())
 }

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use nelo_migrate::seed;
 
+use nelo_migrate_cli::print_stdout;
+
 use super::args::{ConnectionArgs, SeedArgs};
 
 #[derive(clap::Args, Debug)]
@@ -24,7 +26,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 pub fn run_seed(seed_args: &SeedArgs, database_url: &str) -> anyhow::Result<()> {
     let command = seed::configured_command(seed_args.seed_command.as_deref())?;
     let output = seed::run_command(command, database_url).context("seeding failed")?;
-    print!("{}", output.stdout);
+    print_stdout(&output.stdout)?;
     eprint!("{}", output.stderr);
     Ok(())
 }

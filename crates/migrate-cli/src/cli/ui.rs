@@ -34,7 +34,6 @@ pub fn event(event: Event) {
             eprint!("{}", nelo_migrate::lint::finding_text(&path, &finding))
         }
         Event::SchemaDropped { schema } => eprintln!("dropped schema `{schema}`"),
-        Event::LockAcquired | Event::StepApplied { .. } => {}
         _ => {}
     }
 }
@@ -49,15 +48,8 @@ pub fn warning(text: &str) {
     eprintln!("warning: {text}");
 }
 
-/// The error chain, once: `error: ...` then one `caused by: ...` per source (every URL in it
-/// was redacted where the message was made), then this binary's next step for a library
-/// error (`hint: ...`).
+/// The error chain, once (every URL in it was redacted where the message was made), then
+/// this binary's next step for a library error.
 pub fn error(error: &anyhow::Error) {
-    eprintln!("error: {error}");
-    for cause in error.chain().skip(1) {
-        eprintln!("caused by: {cause}");
-    }
-    if let Some(step) = super::advice::for_chain(error) {
-        eprintln!("hint: {step}");
-    }
+    nelo_migrate_cli::print_error_chain(error, super::advice::for_chain(error).as_deref());
 }

@@ -12,3 +12,9 @@ pub mod seed;
 pub mod signal;
 pub mod status;
 pub mod ui;
+
+/// This binary's commands, as the shared advice names them.
+pub const COMMANDS: nelo_migrate_cli::Commands = nelo_migrate_cli::Commands {
+    deploy: "nelo-migrate deploy",
+    resolve: "nelo-migrate resolve",
+};

@@ -53,7 +53,7 @@ pub fn load(path: &Path) -> Result<bool, EnvFileError> {
     dotenvy::from_read(contents.as_bytes()).map_err(|error| {
         read_error(std::io::Error::other(format!(
             "loading failed after parsing succeeded: {}",
-            crate::redact_text(&error.to_string())
+            nelo_migrate::redact_text(&error.to_string())
         )))
     })?;
     Ok(true)

@@ -1,10 +1,9 @@
 //! `nelo-migrate reset`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use nelo_migrate::DatabaseUrl;
+use anyhow::Context;
+use nelo_migrate_cli::{Confirmation, confirm};
 
 use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, SeedArgs, migrator};
 use super::{seed, ui};
@@ -30,7 +29,11 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = args.connection.url()?;
     if !args.force {
-        confirm(&url)?;
+        confirm(&Confirmation {
+            action: "reset",
+            database: &url.database(),
+            consequence: &format!("this drops every schema and all data in {url}"),
+        })?;
     }
     let report = migrator(&args.migrations, &args.connection)
         .lock_timeout(args.lock.lock_timeout)
@@ -56,25 +59,4 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     seed::run_seed(&args.seed, url.as_str())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Asks the person to type the database name; never asks in CI or without a terminal.
-fn confirm(url: &DatabaseUrl) -> anyhow::Result<()> {
-    let database = url.database();
-    if std::env::var_os("CI").is_some() || !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to reset `{database}` without --force: not an interactive terminal (or CI is set)"
-        );
-    }
-    eprintln!(
-        "this drops every schema and all data in {url}\ntype the database name (`{database}`) to confirm:"
-    );
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .context("cannot read the confirmation")?;
-    if answer.trim() != database {
-        bail!("reset cancelled: `{}` is not `{database}`", answer.trim());
-    }
-    Ok(())
 }

@@ -503,3 +503,40 @@ async fn a_blocked_deploy_says_which_resolve_commands_of_this_binary_to_run() {
         "{text}"
     );
 }
+
+/// `nelo-migrate lint --json | head -c 10`: a reader that closes stdout early ends the command
+/// quietly, as ripgrep does (exit 0, no panic), here deterministically: the pipe's read end is
+/// closed before the command starts.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    // A finding, so that plain `lint` writes to stdout too.
+    let dir = folder(&[("20250101000000_a", "CREATE INDEX a_id ON a (id);\n")]);
+    for args in [&["lint", "--json"][..], &["lint"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = binary()
+            .args(args)
+            .arg("--migrations")
+            .arg(dir.path())
+            .stdout(writer)
+            .output()
+            .expect("run nelo-migrate");
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    }
+}
+
+/// A marker below the first line, or in another case, is an error naming the file and line,
+/// not a migration silently run in a transaction.
+#[test]
+fn a_misplaced_no_transaction_marker_is_an_error_with_its_line() {
+    let sql = "-- an index on a large table\n-- NELO:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n";
+    let dir = folder(&[("20250101000000_a", sql)]);
+    let output = run(&["lint"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let expected = format!(
+        "`{}:2`: `-- NELO:no-transaction` looks like the marker",
+        dir.path().join("20250101000000_a/migration.sql").display()
+    );
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}

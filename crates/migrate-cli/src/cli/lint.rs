@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nelo_migrate::lint::{Level, MigrationLint, finding_text, lint_migrations};
-use nelo_migrate::{Migration, MigrationsDir, Migrator, redact_url};
+use nelo_migrate::{Migration, Migrator, redact_url};
+
+use nelo_migrate_cli::print_stdout;
 
 use super::args::{MigrationsArgs, parse_seconds};
 use super::ui;
@@ -32,7 +34,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let dir = MigrationsDir::load(&args.migrations.dir)
+    let migrations = nelo_migrate::load(&args.migrations.dir)
         .with_context(|| format!("cannot lint `{}`", args.migrations.dir.display()))?;
     let selected = if args.pending {
         let url = args.database_url.as_deref().unwrap_or_default();
@@ -47,12 +49,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )
             })?;
         let pending: Vec<&str> = report.pending().map(|entry| entry.name.as_str()).collect();
-        dir.migrations
+        migrations
             .iter()
             .filter(|migration| pending.contains(&migration.name.as_str()))
             .collect()
     } else {
-        select(&dir.migrations, &args.names)?
+        select(&migrations, &args.names)?
     };
     let lints: Vec<MigrationLint> = lint_migrations(&selected);
     let errors: usize = lints.iter().map(|lint| lint.count(Level::Error)).sum();
@@ -63,13 +65,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "warnings": warnings,
             "migrations": lints,
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     } else {
-        for lint in &lints {
-            for finding in &lint.findings {
-                print!("{}", finding_text(&lint.path, finding));
-            }
-        }
+        let findings: String = lints
+            .iter()
+            .flat_map(|lint| {
+                lint.findings
+                    .iter()
+                    .map(|finding| finding_text(&lint.path, finding))
+            })
+            .collect();
+        print_stdout(&findings)?;
         ui::note(&format!(
             "linted {} migration(s): {errors} error(s), {warnings} warning(s)",
             lints.len()
