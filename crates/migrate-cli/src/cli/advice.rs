@@ -2,6 +2,8 @@
 //! messages state facts only).
 
 use nelo_migrate::Error;
+use nelo_migrate::diff::DiffError;
+use nelo_migrate::lint::LintMode;
 
 /// The next step for `error`, if this binary has one to offer.
 pub fn next_step(error: &Error) -> Option<String> {
@@ -27,6 +29,32 @@ pub fn next_step(error: &Error) -> Option<String> {
         ),
         Error::SeedNotConfigured => {
             "set NELO_SEED_COMMAND, or pass --seed-command CMD".to_string()
+        }
+        Error::LintRefused(refusal) if refusal.mode == LintMode::Deny => {
+            "`--lint warn` (NELO_LINT=warn) stops only on findings that would fail at run time"
+                .to_string()
+        }
+        Error::Diff(diff) => return diff_next_step(diff),
+        _ => return None,
+    })
+}
+
+fn diff_next_step(error: &DiffError) -> Option<String> {
+    Some(match error {
+        DiffError::ShadowNotPermitted { .. } => {
+            "or pass --shadow-database-url URL (NELO_SHADOW_DATABASE_URL) naming a server where the role can create databases"
+                .to_string()
+        }
+        DiffError::NoShadowServer => {
+            "pass --shadow-database-url URL (NELO_SHADOW_DATABASE_URL; any database on that server), or set DATABASE_URL"
+                .to_string()
+        }
+        DiffError::DataLoss { .. } => {
+            "review the warnings; pass --accept-data-loss to apply the change anyway".to_string()
+        }
+        DiffError::DriftUnreplayable { .. } => {
+            "restore the missing migration folders (from version control), then check again"
+                .to_string()
         }
         _ => return None,
     })
@@ -72,6 +100,14 @@ mod tests {
                 name: "0_init".into(),
             },
             Error::SeedNotConfigured,
+            Error::Diff(Box::new(DiffError::NoShadowServer)),
+            Error::Diff(Box::new(DiffError::ShadowNotPermitted {
+                role: "app".into(),
+                server: "db:5432".into(),
+            })),
+            Error::Diff(Box::new(DiffError::DataLoss {
+                warnings: vec!["You are about to drop the column `title`".into()],
+            })),
             Error::LockTimeout {
                 key: 1,
                 waited: std::time::Duration::from_secs(1),

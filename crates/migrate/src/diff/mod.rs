@@ -57,12 +57,12 @@ impl fmt::Display for Source {
 #[non_exhaustive]
 pub enum DiffError {
     #[error(
-        "role `{role}` cannot create shadow databases on {server}; grant it CREATEDB (`ALTER ROLE \"{role}\" CREATEDB`) or pass --shadow-database-url with a server and role that can create databases"
+        "role `{role}` cannot create shadow databases on {server}: it needs CREATEDB (`ALTER ROLE \"{role}\" CREATEDB`), or the shadows go on another server with a role that can create databases"
     )]
     ShadowNotPermitted { role: String, server: String },
 
     #[error(
-        "no server for shadow databases: pass --shadow-database-url URL (any database on the server), or set DATABASE_URL"
+        "no server for shadow databases: neither a shadow database URL nor a database URL names one"
     )]
     NoShadowServer,
 

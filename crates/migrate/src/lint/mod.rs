@@ -263,7 +263,7 @@ impl std::fmt::Display for LintRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "lint stopped the deploy before anything ran ({} finding(s) under `--lint {}`):",
+            "lint stopped the deploy before anything ran ({} finding(s) under lint mode `{}`):",
             self.findings.len(),
             self.mode
         )?;
@@ -277,7 +277,7 @@ impl std::fmt::Display for LintRefusal {
             )?;
         }
         f.write_str(match self.mode {
-            LintMode::Deny => "\nfix the migrations, or put `-- squawk-ignore RULE` on the line above the statement if it is safe here; `--lint warn` stops only on findings that would fail at run time",
+            LintMode::Deny => "\nfix the migrations, or put `-- squawk-ignore RULE` on the line above the statement if it is safe here",
             _ => "\nthese would fail at run time or break the migration's one transaction: fix the migrations (a statement that cannot run in a transaction block goes in a folder of its own), or put `-- squawk-ignore RULE` on the line above the statement if you are sure",
         })
     }
