@@ -3,12 +3,13 @@
 //! Parses the command line, builds the [`Context`] and dispatches; every subcommand lives in
 //! its own file.
 
-mod backup;
 mod bench;
 mod config;
 mod context;
 mod db;
 mod docker;
+mod dump;
+mod dump_file;
 mod fuzz;
 mod image;
 mod postgres;

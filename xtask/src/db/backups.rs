@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::backup::file::checksum_path;
-use crate::backup::name::{BackupName, parse_backup_file_name, prune_plan};
 use crate::context::Context;
+use crate::dump::name::{BackupName, parse_backup_file_name, prune_plan};
+use crate::dump_file::checksum_path;
 use crate::ui;
 
 #[derive(clap::Args, Debug)]

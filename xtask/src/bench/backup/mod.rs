@@ -205,7 +205,7 @@ impl BenchServer {
         }
         let bytes = std::fs::metadata(path)?.len();
         std::fs::remove_file(path)?;
-        let _ = std::fs::remove_file(crate::backup::file::checksum_path(path));
+        let _ = std::fs::remove_file(crate::dump_file::checksum_path(path));
         Ok(Measure {
             seconds,
             bytes,

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::Utc;
 
-use crate::backup::dump::{Compression, Format};
-use crate::backup::file::{DumpPath, WrittenDump, sweep_stale_partials};
-use crate::backup::name::backup_file_name;
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::{self, Engine};
+use crate::dump::name::backup_file_name;
+use crate::dump::programs::{Compression, Format};
+use crate::dump_file::{DumpPath, WrittenDump, sweep_stale_partials};
 use crate::{postgres, ui};
 
 pub(crate) use stream::{dump_to_file, keep_tail};

@@ -10,15 +10,15 @@ use futures_util::StreamExt;
 use indicatif::ProgressBar;
 use tokio::io::AsyncReadExt;
 
-use crate::backup::dump::{
-    Compression, Dumper, Format, choose_dumper, compression_for, is_unsupported_compression,
-    parse_major_version, pg_dump_argv,
-};
-use crate::backup::file::{AtomicDump, DumpPath, WrittenDump};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::Engine;
 use crate::docker::exec::ExecChunk;
+use crate::dump::programs::{
+    Compression, Dumper, Format, choose_dumper, compression_for, is_unsupported_compression,
+    parse_major_version, pg_dump_argv,
+};
+use crate::dump_file::{AtomicDump, DumpPath, WrittenDump};
 use crate::ui;
 
 /// pg_dump's stderr is kept up to this size (its end), for the error message.

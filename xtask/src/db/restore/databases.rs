@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use sqlx::{Connection as _, PgConnection};
 
-use crate::backup::check::replaced_database_name;
 use crate::config::DatabaseUrl;
+use crate::dump::check::replaced_database_name;
 use crate::postgres::{self, quote_ident};
 use crate::ui;
 

@@ -8,7 +8,6 @@
 //! here (ownership, privileges) is left out and listed, unless `--keep-roles`.
 
 mod databases;
-mod plain;
 mod stream;
 mod validate;
 
@@ -21,14 +20,14 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use sqlx::{Connection as _, PgConnection};
 
-use crate::backup::check::scratch_database_name;
-use crate::backup::dump::Format;
-use crate::backup::name::restored_database_name;
-use crate::backup::roles::{Dropped, RoleFilter, describe_dropped};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::db::backup::backup_before_change;
 use crate::docker::{self, Engine};
+use crate::dump::check::scratch_database_name;
+use crate::dump::name::restored_database_name;
+use crate::dump::programs::Format;
+use crate::dump::roles::{Dropped, RoleFilter, describe_dropped};
 use crate::postgres::{self, quote_ident};
 use crate::ui;
 

@@ -9,12 +9,12 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::plain::Restrictor;
-use crate::backup::dump::Format;
-use crate::backup::roles::RoleFilter;
 use crate::db::backup::keep_tail;
 use crate::docker::Engine;
 use crate::docker::exec::ExecChunk;
+use crate::dump::programs::Format;
+use crate::dump::roles::RoleFilter;
+use crate::dump::script::Restrictor;
 use crate::ui;
 
 const READ_BUFFER: usize = 256 * 1024;

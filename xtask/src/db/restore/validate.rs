@@ -6,15 +6,15 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 
-use super::plain::first_problem;
 use super::stream::{Reads, feed_file};
-use crate::backup::check::plain_dump_problem;
-use crate::backup::check::{replaced_database_name, scratch_database_name};
-use crate::backup::dump::Format;
-use crate::backup::file::{checksum_path, sha256_of};
-use crate::backup::name::parse_checksum_line;
 use crate::context::Context;
 use crate::docker::Engine;
+use crate::dump::check::plain_dump_problem;
+use crate::dump::check::{replaced_database_name, scratch_database_name};
+use crate::dump::name::parse_checksum_line;
+use crate::dump::programs::Format;
+use crate::dump::script::first_problem;
+use crate::dump_file::{checksum_path, sha256_of};
 
 /// How much of each end of a plain script is read to check its header and closing line.
 const PLAIN_CHECK_BYTES: u64 = 64 * 1024;

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::name::{
+use crate::dump::name::{
     CHECKSUM_SUFFIX, checksum_line, numbered_file_name, parse_partial_file_name, partial_file_name,
 };
 

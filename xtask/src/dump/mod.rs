@@ -5,8 +5,8 @@
 
 pub mod check;
 pub mod compare;
-pub mod dump;
-pub mod file;
 pub mod lines;
 pub mod name;
+pub mod programs;
 pub mod roles;
+pub mod script;
