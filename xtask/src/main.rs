@@ -18,6 +18,7 @@ mod signal;
 mod spec;
 mod test_suite;
 mod ui;
+mod workflow;
 
 use std::process::ExitCode;
 

@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use nelo_migrate::{Event, Migrator, State, StatusReport};
+use nelo_migrate::{State, StatusReport};
 
-use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::docker::{self, Engine};
+use crate::docker;
 use crate::ui;
+use crate::workflow::database::seed_target;
+use crate::workflow::deploy::{backup_first, deploy, migrator, progress};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -79,11 +80,6 @@ pub struct Target {
     /// Work on the test database (TEST_DATABASE_URL).
     #[arg(long)]
     test: bool,
-}
-
-/// What a deploy did.
-pub struct DeployOutcome {
-    pub applied: Vec<String>,
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
@@ -155,7 +151,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
                 ui::count(report.applied.len(), "migration")
             ));
             if !skip_seed {
-                super::seed::seed_target(ctx, url).await?;
+                seed_target(ctx, url).await?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -215,102 +211,6 @@ fn lint(ctx: &Context, names: &[String]) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The engine's advice for a blocked deploy, in this tool's commands (`--test` for the test
-/// database).
-fn resolve_hint(error: &nelo_migrate::Error, test: bool) -> Option<String> {
-    let command = format!(
-        "cargo xtask db migrate resolve{}",
-        if test { " --test" } else { "" }
-    );
-    match error {
-        nelo_migrate::Error::FailedMigrationFound { name } => Some(format!(
-            "; once the database is fixed: `{command} --rolled-back {name}` to run it again, or \
-             `{command} --applied {name}` if you completed it by hand"
-        )),
-        nelo_migrate::Error::SchemaNotEmpty {
-            first_migration: Some(name),
-            ..
-        } => Some(format!(
-            "; if it already has the schema of `{name}`: `{command} --applied {name}`"
-        )),
-        nelo_migrate::Error::LockTimeout { .. } => Some(
-            "; wait for that deploy to finish, or raise NELO_LOCK_TIMEOUT in `.env`".to_string(),
-        ),
-        nelo_migrate::Error::ConnectTimeout { .. } => Some(
-            "; is the container up (`cargo xtask db status`)? NELO_CONNECT_TIMEOUT waits longer"
-                .to_string(),
-        ),
-        nelo_migrate::Error::FolderMissing { .. } => Some(
-            "; create a migration with `cargo xtask db migrate create --name NAME`, or set NELO_MIGRATIONS_DIR"
-                .to_string(),
-        ),
-        _ => None,
-    }
-}
-
-/// Deploys pending migrations to `url`, after a backup of the database when it holds data
-/// (skipped when `engine` is `None`). `db migrate deploy` and [`super::ensure_database_ready`]
-/// use it.
-pub(crate) async fn deploy(
-    ctx: &Context,
-    engine: Option<&Engine>,
-    url: &DatabaseUrl,
-) -> anyhow::Result<DeployOutcome> {
-    let migrator = migrator(ctx);
-    let status = migrator
-        .status(url.as_str())
-        .await
-        .with_context(|| format!("cannot read the migration status of {url}"))?;
-    if status.pending().next().is_none() && status.failed().next().is_none() {
-        ui::step(format!("{}: up to date", url.database()));
-        return Ok(DeployOutcome {
-            applied: Vec::new(),
-        });
-    }
-    if let Some(engine) = engine {
-        backup_first(ctx, engine, url, "pre-deploy").await?;
-    }
-    let bar = ui::spinner(format!("migrating {}", url.database()));
-    let report = migrator.deploy(url.as_str(), progress(&bar)).await;
-    ui::failed(&bar);
-    let report = report.map_err(|error| {
-        let hint = resolve_hint(&error, *url == ctx.config.test_database_url);
-        anyhow::Error::new(error)
-            .context(format!("cannot migrate {url}{}", hint.unwrap_or_default()))
-    })?;
-    ui::step(format!(
-        "{}: applied {}",
-        url.database(),
-        ui::count(report.applied.len(), "migration")
-    ));
-    Ok(DeployOutcome {
-        applied: report.applied,
-    })
-}
-
-async fn backup_first(
-    ctx: &Context,
-    engine: &Engine,
-    url: &DatabaseUrl,
-    reason: &str,
-) -> anyhow::Result<()> {
-    let backup = super::backup::backup_before_change(ctx, engine, url, reason)
-        .await
-        .with_context(|| {
-            format!(
-                "the {reason} backup of {url} failed, so nothing was changed (--no-backup skips it)"
-            )
-        })?;
-    if let Some(path) = backup {
-        ui::step(format!(
-            "backed up {} to {}",
-            url.database(),
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
 /// One line per migration, then what to do about each kind of problem, in xtask's commands.
 fn status_table(report: &StatusReport) -> String {
     let width = report
@@ -349,47 +249,4 @@ fn status_table(report: &StatusReport) -> String {
         text += "up to date\n";
     }
     text
-}
-
-fn migrator(ctx: &Context) -> Migrator {
-    Migrator::new(&ctx.config.migrations_dir).lock_timeout(ctx.config.lock_timeout)
-}
-
-/// Shows each migration on the spinner as it is applied.
-fn progress(bar: &indicatif::ProgressBar) -> impl FnMut(Event) + '_ {
-    move |event| match &event {
-        Event::Applying { name, .. } => bar.set_message(format!("applying {name}")),
-        Event::LintWarning { path, finding, .. } => {
-            bar.suspend(|| eprint!("{}", nelo_migrate::lint::finding_text(path, finding)))
-        }
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blocked_deploys_get_this_tools_resolve_command() {
-        let failed = nelo_migrate::Error::FailedMigrationFound {
-            name: "20250101000000_a".into(),
-        };
-        let hint = resolve_hint(&failed, true).unwrap();
-        assert!(
-            hint.contains("`cargo xtask db migrate resolve --test --rolled-back 20250101000000_a`"),
-            "{hint}"
-        );
-        let not_empty = nelo_migrate::Error::SchemaNotEmpty {
-            schema: "public".into(),
-            objects: vec!["table \"User\"".into()],
-            first_migration: Some("20250817000000_baseline".into()),
-        };
-        let hint = resolve_hint(&not_empty, false).unwrap();
-        assert!(
-            hint.contains("`cargo xtask db migrate resolve --applied 20250817000000_baseline`"),
-            "{hint}"
-        );
-        assert_eq!(resolve_hint(&nelo_migrate::Error::NoSchema, false), None);
-    }
 }

@@ -1,13 +1,9 @@
 //! `cargo xtask db seed [--test]`: Nelo's demo project, from crates/db, in process.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context as _;
-
-use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::{postgres, ui};
+use crate::workflow::database::seed_target;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -19,17 +15,4 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     seed_target(ctx, ctx.config.target_url(args.test)).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Loads the demo project into `url` in one transaction; running it again leaves the same data.
-pub(crate) async fn seed_target(_ctx: &Context, url: &DatabaseUrl) -> anyhow::Result<()> {
-    let mut conn = postgres::connect(url, Duration::from_secs(10)).await?;
-    let bar = ui::spinner(format!("seeding {}", url.database()));
-    let report = nelo_db::seed::seed(&mut conn).await;
-    ui::failed(&bar);
-    let report = report.with_context(|| {
-        format!("cannot seed {url}; nothing was loaded (are its migrations applied? `cargo xtask db migrate status`)")
-    })?;
-    ui::step(format!("{}: {report}", url.database()));
-    Ok(())
 }

@@ -9,10 +9,10 @@ use sqlx::PgConnection;
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::db::restore::{check_file, drop_database, restore_into, table_row_counts};
 use crate::docker::Engine;
 use crate::dump::compare::{Snapshot, differences};
 use crate::postgres;
+use crate::workflow::restore::{check_file, drop_database, restore_into, table_row_counts};
 
 const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 

@@ -14,6 +14,7 @@ use anyhow::{Context as _, bail};
 use crate::context::Context;
 use crate::docker::{self, Engine};
 use crate::spec::{self, ContainerSpec, Decision, VolumeDecision};
+use crate::workflow::database::{ensure_database_ready, seed_target};
 use crate::{server, ui};
 
 /// Set by the integration tests to the pid of the test process; see [`spec::TEST_RUN_LABEL`].
@@ -79,10 +80,10 @@ async fn converge(
 
     let backup_with = (!args.no_backup).then_some(engine);
     for url in [&config.database_url, &config.test_database_url] {
-        changed |= super::ensure_database_ready(ctx, backup_with, url).await?;
+        changed |= ensure_database_ready(ctx, backup_with, url).await?;
     }
     if args.seed {
-        super::seed::seed_target(ctx, &config.database_url)
+        seed_target(ctx, &config.database_url)
             .await
             .with_context(|| format!("cannot seed `{}`", config.database_url.database()))?;
         changed = true;

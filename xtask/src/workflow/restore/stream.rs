@@ -9,13 +9,13 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::db::backup::keep_tail;
 use crate::docker::Engine;
 use crate::docker::exec::ExecChunk;
 use crate::dump::programs::Format;
 use crate::dump::roles::RoleFilter;
 use crate::dump::script::Restrictor;
 use crate::ui;
+use crate::workflow::pg_dump::keep_tail;
 
 const READ_BUFFER: usize = 256 * 1024;
 
