@@ -7,6 +7,7 @@ mod bench;
 mod config;
 mod context;
 mod db;
+mod decision;
 mod docker;
 mod dump;
 mod dump_file;

@@ -8,9 +8,9 @@ use sqlx::PgConnection;
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::docker::Engine;
+use crate::docker::{self, Engine};
 use crate::image::build;
-use crate::spec::{self, ContainerSpec};
+use crate::spec::ContainerSpec;
 use crate::{postgres, ui};
 
 /// How many lines of the container's log a failed start shows.
@@ -78,7 +78,7 @@ pub fn ensure_port_free(port: u16) -> anyhow::Result<()> {
     match std::net::TcpListener::bind(("127.0.0.1", port)) {
         Ok(_) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
-            bail!(spec::port_taken_message(port))
+            bail!(port_taken_message(port))
         }
         Err(error) => Err(error).with_context(|| format!("cannot check port {port} on 127.0.0.1")),
     }
@@ -113,8 +113,8 @@ pub async fn create_and_start(engine: &Engine, spec: &ContainerSpec) -> anyhow::
 pub async fn start(engine: &Engine, spec: &ContainerSpec) -> anyhow::Result<()> {
     match engine.start_container(&spec.name).await {
         Ok(()) => Ok(()),
-        Err(error) if spec::is_port_conflict(&format!("{error:#}")) => {
-            Err(error.context(spec::port_taken_message(spec.host_port)))
+        Err(error) if docker::is_port_conflict(&format!("{error:#}")) => {
+            Err(error.context(port_taken_message(spec.host_port)))
         }
         Err(error) => Err(error),
     }
@@ -193,6 +193,14 @@ pub async fn ensure_database(
     }
 }
 
+/// The message for a taken port, with the fix.
+pub fn port_taken_message(port: u16) -> String {
+    format!(
+        "port {port} on 127.0.0.1 is taken by another process; stop it or change the port in \
+         DATABASE_URL"
+    )
+}
+
 fn indent(text: &str) -> String {
     text.lines()
         .map(|line| format!("    {line}"))
@@ -229,5 +237,14 @@ mod tests {
         );
         drop(listener);
         ensure_port_free(port).unwrap();
+    }
+
+    #[test]
+    fn a_taken_port_says_what_to_do() {
+        assert_eq!(
+            port_taken_message(5432),
+            "port 5432 on 127.0.0.1 is taken by another process; stop it or change the port in \
+             DATABASE_URL"
+        );
     }
 }

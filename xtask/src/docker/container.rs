@@ -17,7 +17,8 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::{Engine, LabelledResource, status_code};
-use crate::spec::{CONTAINER_PORT, ContainerSpec, DATA_DIR, ObservedContainer, Storage};
+use crate::decision::ObservedContainer;
+use crate::spec::{CONTAINER_PORT, ContainerSpec, DATA_DIR, Storage};
 
 impl Engine {
     /// The container of that name, or `None` when there is none.
@@ -268,6 +269,14 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
     }
 }
 
+/// Whether a Docker error says the host port is already in use.
+pub fn is_port_conflict(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("port is already allocated")
+        || message.contains("address already in use")
+        || message.contains("bind: address already in use")
+}
+
 /// What the decision needs from Docker's description of a container.
 fn observed_container(response: ContainerInspectResponse) -> ObservedContainer {
     let state = response.state.unwrap_or_default();
@@ -335,5 +344,17 @@ mod tests {
                 .unwrap()
                 .contains(&"POSTGRES_USER=nelo".to_string())
         );
+    }
+
+    #[test]
+    fn docker_port_errors_are_recognised() {
+        assert!(is_port_conflict(
+            "Docker responded with status code 500: driver failed programming external \
+             connectivity on endpoint x: Bind for 127.0.0.1:5432 failed: port is already allocated"
+        ));
+        assert!(is_port_conflict(
+            "Error starting userland proxy: listen tcp4 127.0.0.1:5432: bind: address already in use"
+        ));
+        assert!(!is_port_conflict("No such image: pgvector/pgvector:pg17"));
     }
 }

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::context::Context;
+use crate::decision::{self, Decision, VolumeDecision};
 use crate::docker::{self, Engine};
-use crate::spec::{self, ContainerSpec, Decision, VolumeDecision};
+use crate::spec::{self, ContainerSpec};
 use crate::workflow::database::{ensure_database_ready, seed_target};
 use crate::{server, ui};
 
@@ -115,9 +116,9 @@ async fn ensure_container(
     adopt_volume: bool,
 ) -> anyhow::Result<bool> {
     let observed = engine.inspect_container(&spec.name).await?;
-    let decision = spec::decide(spec, observed.as_ref());
+    let decision = decision::decide(spec, observed.as_ref());
     if let Some(observed) = &observed {
-        for difference in spec::differences(spec, observed) {
+        for difference in decision::differences(spec, observed) {
             if difference.what == "the image" {
                 ui::warn(format!(
                     "container `{}`: {difference}; keeping it",
@@ -197,7 +198,7 @@ async fn ensure_volume_usable(
         return Ok(());
     };
     let observed = engine.inspect_volume(volume).await?;
-    match spec::decide_volume(observed.as_ref(), adopt_volume) {
+    match decision::decide_volume(observed.as_ref(), adopt_volume) {
         VolumeDecision::Create | VolumeDecision::UseOurs => Ok(()),
         VolumeDecision::Adopt => {
             let found = observed.expect("adopting an existing volume").describe();
@@ -239,7 +240,7 @@ async fn created_meanwhile(engine: &Engine, spec: &ContainerSpec) -> bool {
     matches!(
         engine.inspect_container(&spec.name).await,
         Ok(Some(observed))
-            if matches!(spec::decide(spec, Some(&observed)), Decision::AlreadyRunning | Decision::Start)
+            if matches!(decision::decide(spec, Some(&observed)), Decision::AlreadyRunning | Decision::Start)
     )
 }
 
@@ -315,7 +316,7 @@ async fn stopped_on_interrupted_initialisation(engine: &Engine, container: &str)
         return false;
     }
     let log = engine.log_tail(container, 10).await.unwrap_or_default();
-    spec::is_interrupted_initialisation(observed.exit_code, &log)
+    decision::is_interrupted_initialisation(observed.exit_code, &log)
 }
 
 /// Replaces a volume of nelo's that holds only an interrupted initialisation (no server
