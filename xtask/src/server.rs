@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::{self, Engine};
-use crate::image::build;
+use crate::image::local_build;
 use crate::spec::ContainerSpec;
 use crate::{postgres, ui};
 
@@ -34,12 +34,12 @@ pub async fn ensure_image(
     image: &str,
 ) -> anyhow::Result<ImageSource> {
     match engine.inspect_image(image).await? {
-        Some(existing) if build::is_stale(&existing.labels) => {
+        Some(existing) if local_build::is_stale(&existing.labels) => {
             ui::note(format!(
                 "image `{image}` was built from an older recipe (entrypoint or packages \
                  changed); building it again"
             ));
-            build::ensure_built(ctx, engine, image, true)
+            local_build::ensure_built(ctx, engine, image, true)
                 .await
                 .with_context(|| format!("cannot rebuild image `{image}`"))?;
             return Ok(ImageSource::Built);
@@ -65,7 +65,7 @@ pub async fn ensure_image(
                 "cannot pull `{image}` ({}); building it locally from Debian packages",
                 one_line(&error.root_cause().to_string())
             ));
-            build::ensure_built(ctx, engine, image, false)
+            local_build::ensure_built(ctx, engine, image, false)
                 .await
                 .with_context(|| format!("cannot build image `{image}` locally"))?;
             Ok(ImageSource::Built)

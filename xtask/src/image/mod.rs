@@ -1,7 +1,9 @@
 //! `cargo xtask image ...`.
 
-pub(crate) mod build;
+mod build;
 mod folder;
+pub(crate) mod local_build;
+mod recipe;
 mod rootfs;
 
 use std::process::ExitCode;
