@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::docker;
 use crate::ui;
 use crate::workflow::database::seed_target;
-use crate::workflow::deploy::{backup_first, deploy, migrator, progress};
+use crate::workflow::deploy::{self, backup_first, migrator, progress};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -83,98 +83,125 @@ pub struct Target {
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
-    let migrator = migrator(ctx);
     match command {
-        Command::Deploy { target, no_backup } => {
-            let url = ctx.config.target_url(target.test);
-            let engine = if no_backup {
-                None
-            } else {
-                Some(docker::connect().await?)
-            };
-            deploy(ctx, engine.as_ref(), url).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Status { target, json } => {
-            let url = ctx.config.target_url(target.test);
-            let report = migrator
-                .status(url.as_str())
-                .await
-                .with_context(|| format!("cannot read the migration status of {url}"))?;
-            if json {
-                let json = serde_json::json!({
-                    "database": url.database(),
-                    "up_to_date": report.is_up_to_date(),
-                    "entries": report.entries,
-                });
-                println!("{}", serde_json::to_string_pretty(&json)?);
-            } else {
-                print!("{}", status_table(&report));
-            }
-            Ok(if report.is_up_to_date() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        Command::Deploy { target, no_backup } => deploy(ctx, &target, no_backup).await,
+        Command::Status { target, json } => status(ctx, &target, json).await,
         Command::Lint { names } => lint(ctx, &names),
-        Command::Create { name } => {
-            let path = nelo_migrate::create_migration(
-                &ctx.config.migrations_dir,
-                &name,
-                nelo_migrate::EMPTY_MIGRATION,
-                chrono::Utc::now(),
-            )?;
-            println!("{}", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Create { name } => create(ctx, &name),
         Command::Reset {
             target,
             force,
             skip_seed,
             no_backup,
-        } => {
-            let url = ctx.config.target_url(target.test);
-            if !force && !ui::confirm_destruction(&url.database())? {
-                anyhow::bail!("reset cancelled");
-            }
-            if !no_backup {
-                let engine = docker::connect().await?;
-                backup_first(ctx, &engine, url, "pre-reset").await?;
-            }
-            let bar = ui::spinner(format!("resetting {url}"));
-            let report = migrator.reset(url.as_str(), progress(&bar)).await;
-            ui::failed(&bar);
-            let report = report.with_context(|| format!("cannot reset {url}"))?;
-            ui::step(format!(
-                "reset {url}: {} applied",
-                ui::count(report.applied.len(), "migration")
-            ));
-            if !skip_seed {
-                seed_target(ctx, url).await?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => reset(ctx, &target, force, skip_seed, no_backup).await,
         Command::Resolve {
             target,
             applied,
             rolled_back,
-        } => {
-            let url = ctx.config.target_url(target.test);
-            match (applied, rolled_back) {
-                (Some(name), _) => {
-                    migrator.resolve_applied(url.as_str(), &name).await?;
-                    ui::step(format!("recorded `{name}` as applied in {url}"));
-                }
-                (None, Some(name)) => {
-                    migrator.resolve_rolled_back(url.as_str(), &name).await?;
-                    ui::step(format!("marked `{name}` as rolled back in {url}"));
-                }
-                (None, None) => unreachable!("clap requires one of --applied and --rolled-back"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => resolve(ctx, &target, applied, rolled_back).await,
     }
+}
+
+/// `deploy`: pending migrations, after a backup unless `no_backup`.
+async fn deploy(ctx: &Context, target: &Target, no_backup: bool) -> anyhow::Result<ExitCode> {
+    let url = ctx.config.target_url(target.test);
+    let engine = if no_backup {
+        None
+    } else {
+        Some(docker::connect().await?)
+    };
+    deploy::deploy(ctx, engine.as_ref(), url).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `status`: the table (or `--json`); exit 1 when something needs attention.
+async fn status(ctx: &Context, target: &Target, json: bool) -> anyhow::Result<ExitCode> {
+    let url = ctx.config.target_url(target.test);
+    let report = migrator(ctx)
+        .status(url.as_str())
+        .await
+        .with_context(|| format!("cannot read the migration status of {url}"))?;
+    if json {
+        let json = serde_json::json!({
+            "database": url.database(),
+            "up_to_date": report.is_up_to_date(),
+            "entries": report.entries,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", status_table(&report));
+    }
+    Ok(if report.is_up_to_date() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `create`: a new, empty migration folder; prints its path.
+fn create(ctx: &Context, name: &str) -> anyhow::Result<ExitCode> {
+    let path = nelo_migrate::create_migration(
+        &ctx.config.migrations_dir,
+        name,
+        nelo_migrate::EMPTY_MIGRATION,
+        chrono::Utc::now(),
+    )?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reset`: after the confirmation (or `force`) and a backup (unless `no_backup`), drops every
+/// schema, re-applies the migrations and seeds (unless `skip_seed`).
+async fn reset(
+    ctx: &Context,
+    target: &Target,
+    force: bool,
+    skip_seed: bool,
+    no_backup: bool,
+) -> anyhow::Result<ExitCode> {
+    let url = ctx.config.target_url(target.test);
+    if !force && !ui::confirm_destruction(&url.database())? {
+        anyhow::bail!("reset cancelled");
+    }
+    if !no_backup {
+        let engine = docker::connect().await?;
+        backup_first(ctx, &engine, url, "pre-reset").await?;
+    }
+    let bar = ui::spinner(format!("resetting {url}"));
+    let report = migrator(ctx).reset(url.as_str(), progress(&bar)).await;
+    ui::failed(&bar);
+    let report = report.with_context(|| format!("cannot reset {url}"))?;
+    ui::step(format!(
+        "reset {url}: {} applied",
+        ui::count(report.applied.len(), "migration")
+    ));
+    if !skip_seed {
+        seed_target(ctx, url).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `resolve`: records `applied` as applied, or marks the failed `rolled_back` as rolled back.
+async fn resolve(
+    ctx: &Context,
+    target: &Target,
+    applied: Option<String>,
+    rolled_back: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let url = ctx.config.target_url(target.test);
+    let migrator = migrator(ctx);
+    match (applied, rolled_back) {
+        (Some(name), _) => {
+            migrator.resolve_applied(url.as_str(), &name).await?;
+            ui::step(format!("recorded `{name}` as applied in {url}"));
+        }
+        (None, Some(name)) => {
+            migrator.resolve_rolled_back(url.as_str(), &name).await?;
+            ui::step(format!("marked `{name}` as rolled back in {url}"));
+        }
+        (None, None) => unreachable!("clap requires one of --applied and --rolled-back"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Lints the named migrations (all when none is named) and prints each finding.
