@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::docker::Engine;
 use crate::dump::check::plain_dump_problem;
 use crate::dump::check::{replaced_database_name, scratch_database_name};
-use crate::dump::programs::Format;
+use crate::dump::programs::{Format, pg_restore_list_argv};
 use crate::dump::script::first_problem;
 use crate::workflow::restore::stream::{Reads, feed_file};
 
@@ -27,7 +27,7 @@ pub(super) async fn check_whole_file(
 ) -> anyhow::Result<()> {
     match format {
         Format::Custom => {
-            let argv = ["pg_restore", "--list"].map(String::from);
+            let argv = pg_restore_list_argv();
             feed_file(
                 engine,
                 &ctx.config.container,

@@ -13,7 +13,7 @@ use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::Engine;
 use crate::dump::name::parse_checksum_line;
-use crate::dump::programs::Format;
+use crate::dump::programs::{Format, pg_restore_argv};
 use crate::dump_file::{checksum_path, sha256_of};
 use crate::postgres::{self, quote_ident};
 use stream::{Reads, feed_file, restore_filtered};
@@ -76,12 +76,7 @@ pub(crate) async fn restore_into(
         .await
         .with_context(|| format!("cannot restore `{}` into `{database}`", path.display()));
     }
-    let mut argv: Vec<&str> = vec!["pg_restore", "--exit-on-error"];
-    if !keep_owners {
-        argv.push("--no-owner");
-    }
-    argv.extend(["--username", &user, "--dbname", database]);
-    let argv: Vec<String> = argv.into_iter().map(String::from).collect();
+    let argv = pg_restore_argv(&user, database, keep_owners);
     feed_file(
         engine,
         &ctx.config.container,

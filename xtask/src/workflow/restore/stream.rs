@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::docker::Engine;
 use crate::docker::exec::ExecChunk;
-use crate::dump::programs::Format;
+use crate::dump::programs::{Format, pg_restore_script_argv, psql_script_argv};
 use crate::dump::roles::RoleFilter;
 use crate::dump::script::Restrictor;
 use crate::ui;
@@ -95,20 +95,7 @@ pub(crate) async fn restore_filtered(
     let total = file.metadata().await.map(|meta| meta.len()).unwrap_or(0);
     let bar = ui::byte_counter(format!("restoring into `{database}`"));
     bar.set_length(total);
-    let psql_argv = [
-        "psql",
-        "--no-psqlrc",
-        "--quiet",
-        "--set",
-        "ON_ERROR_STOP=1",
-        "--username",
-        user,
-        "--dbname",
-        database,
-        "--file",
-        "-",
-    ]
-    .map(String::from);
+    let psql_argv = psql_script_argv(user, database);
     let mut psql = engine.start_exec(container, &psql_argv, true).await?;
     let psql_input = psql.input.take().expect("stdin attached");
     let psql_output = std::mem::replace(&mut psql.output, Box::pin(futures_util::stream::empty()));
@@ -116,7 +103,7 @@ pub(crate) async fn restore_filtered(
     let (script, pg_restore) = match format {
         Format::Plain => (Script::File(file), None),
         Format::Custom => {
-            let argv = ["pg_restore", "--file=-"].map(String::from);
+            let argv = pg_restore_script_argv();
             let mut running = engine.start_exec(container, &argv, true).await?;
             let input = running.input.take().expect("stdin attached");
             let output =
