@@ -1,4 +1,5 @@
-//! `cargo xtask db ...`: one file per subcommand.
+//! `cargo xtask db ...`: one file (or folder) per subcommand; no subcommand imports another:
+//! what several of them do lives in [`crate::workflow`].
 
 mod backup;
 mod backups;

@@ -1,7 +1,9 @@
-//! The pure side of backups: file names, `pg_dump` argv and compression, the choice between
-//! the host's `pg_dump` and the container's, format detection, listing and pruning. The
-//! commands that act on these decisions live in `db/backup.rs`, `db/restore.rs` and
-//! `db/backups.rs`; the atomic file writer in [`file`].
+//! The pure side of dumps and restores: backup file names and pruning, the client programs'
+//! argv, compression and formats, the checks a file passes before a restore, the comparison
+//! of `--verify`, and the streaming filters of plain scripts (roles, meta-commands). What
+//! acts on these decisions lives below the commands in [`crate::workflow`] and
+//! [`crate::dump_file`] (the atomic writer), and in the commands `db backup`, `db restore`
+//! and `db backups`.
 
 pub mod check;
 pub mod compare;

@@ -49,8 +49,8 @@ fn resolve_hint(error: &nelo_migrate::Error, test: bool) -> Option<String> {
 }
 
 /// Deploys pending migrations to `url`, after a backup of the database when it holds data
-/// (skipped when `engine` is `None`). `db migrate deploy` and [`super::ensure_database_ready`]
-/// use it.
+/// (skipped when `engine` is `None`). `db migrate deploy` and
+/// [`super::database::ensure_database_ready`] use it.
 pub(crate) async fn deploy(
     ctx: &Context,
     engine: Option<&Engine>,

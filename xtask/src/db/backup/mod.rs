@@ -1,6 +1,6 @@
 //! `cargo xtask db backup`: pg_dump to `backups/`, atomically, with a `.sha256`; `--verify`
-//! restores it into a scratch database and compares. [`backup_before_change`] is what
-//! migrations call before they change a database.
+//! restores it into a scratch database and compares. The backups other commands take before
+//! they change a database are [`crate::workflow::backup`]'s.
 
 mod verify;
 
