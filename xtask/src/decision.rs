@@ -10,16 +10,79 @@ use crate::spec::{ContainerSpec, MANAGED_LABEL};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedContainer {
     pub running: bool,
-    /// Docker's state: `created`, `running`, `exited`, ...
-    pub status: String,
-    /// The healthcheck's verdict: `starting`, `healthy`, `unhealthy`.
-    pub health: Option<String>,
+    pub status: ContainerStatus,
+    /// The healthcheck's verdict, when the container has one.
+    pub health: Option<Health>,
     pub labels: BTreeMap<String, String>,
     /// The image the container was created from, as it was named then.
     pub image: String,
     pub host_port: Option<u16>,
     pub volume: Option<String>,
     pub exit_code: Option<i64>,
+}
+
+impl ObservedContainer {
+    /// Whether nelo created it (it carries [`MANAGED_LABEL`]); nelo never touches one it did
+    /// not.
+    pub fn is_managed(&self) -> bool {
+        carries_managed_label(&self.labels)
+    }
+}
+
+/// Docker's state of a container, as `docker ps` names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ContainerStatus {
+    /// Docker gave no state (shown empty, as Docker does).
+    #[default]
+    Unknown,
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    Stopping,
+}
+
+impl std::fmt::Display for ContainerStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            ContainerStatus::Unknown => "",
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Paused => "paused",
+            ContainerStatus::Restarting => "restarting",
+            ContainerStatus::Removing => "removing",
+            ContainerStatus::Exited => "exited",
+            ContainerStatus::Dead => "dead",
+            ContainerStatus::Stopping => "stopping",
+        })
+    }
+}
+
+/// The verdict of a container's healthcheck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Not yet decided: the container is in its start period.
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        })
+    }
+}
+
+/// Whether `labels` mark a container or volume nelo created.
+fn carries_managed_label(labels: &BTreeMap<String, String>) -> bool {
+    labels.get(MANAGED_LABEL).map(String::as_str) == Some("true")
 }
 
 /// What `db up` does about the container.
@@ -37,9 +100,28 @@ pub enum Decision {
 /// A way an existing container differs from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
-    pub what: &'static str,
+    pub field: Field,
     pub container: String,
     pub config: String,
+}
+
+/// What of a container [`Difference`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// Only reported: the data is the same whatever image serves it.
+    Image,
+    Port,
+    Volume,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Field::Image => "the image",
+            Field::Port => "the port",
+            Field::Volume => "the volume",
+        })
+    }
 }
 
 impl std::fmt::Display for Difference {
@@ -47,7 +129,7 @@ impl std::fmt::Display for Difference {
         write!(
             formatter,
             "{} is `{}` in the container but `{}` in the configuration",
-            self.what, self.container, self.config
+            self.field, self.container, self.config
         )
     }
 }
@@ -57,12 +139,12 @@ pub fn decide(spec: &ContainerSpec, observed: Option<&ObservedContainer>) -> Dec
     let Some(observed) = observed else {
         return Decision::Create;
     };
-    if observed.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true") {
+    if !observed.is_managed() {
         return Decision::NotOurs;
     }
     let blocking: Vec<Difference> = differences(spec, observed)
         .into_iter()
-        .filter(|d| d.what != "the image")
+        .filter(|difference| difference.field != Field::Image)
         .collect();
     if !blocking.is_empty() {
         return Decision::Conflicting(blocking);
@@ -80,14 +162,14 @@ pub fn differences(spec: &ContainerSpec, observed: &ObservedContainer) -> Vec<Di
     let mut found = Vec::new();
     if observed.image != spec.image {
         found.push(Difference {
-            what: "the image",
+            field: Field::Image,
             container: observed.image.clone(),
             config: spec.image.clone(),
         });
     }
     if observed.host_port != Some(spec.host_port) {
         found.push(Difference {
-            what: "the port",
+            field: Field::Port,
             container: observed
                 .host_port
                 .map_or("none".to_string(), |port| port.to_string()),
@@ -98,7 +180,7 @@ pub fn differences(spec: &ContainerSpec, observed: &ObservedContainer) -> Vec<Di
         && observed.volume.as_deref() != Some(volume)
     {
         found.push(Difference {
-            what: "the volume",
+            field: Field::Volume,
             container: observed
                 .volume
                 .clone()
@@ -137,7 +219,7 @@ pub struct ObservedVolume {
 impl ObservedVolume {
     /// Whether nelo created it: the same label rule as for containers.
     pub fn is_ours(&self) -> bool {
-        self.labels.get(MANAGED_LABEL).map(String::as_str) == Some("true")
+        carries_managed_label(&self.labels)
     }
 
     /// What is known of a volume nelo did not create, for the person deciding about it.
@@ -204,7 +286,11 @@ mod tests {
     fn ours(spec: &ContainerSpec, running: bool) -> ObservedContainer {
         ObservedContainer {
             running,
-            status: if running { "running" } else { "exited" }.to_string(),
+            status: if running {
+                ContainerStatus::Running
+            } else {
+                ContainerStatus::Exited
+            },
             health: None,
             labels: spec.labels.clone(),
             image: spec.image.clone(),
@@ -252,12 +338,12 @@ mod tests {
             found[0].to_string(),
             "the port is `5432` in the container but `6543` in the configuration"
         );
-        assert_eq!(found[1].what, "the volume");
+        assert_eq!(found[1].field, Field::Volume);
 
         let mut other_image = ours(&spec, true);
         other_image.image = "nelo-dev/pg17:dev".to_string();
         assert_eq!(decide(&spec, Some(&other_image)), Decision::AlreadyRunning);
-        assert_eq!(differences(&spec, &other_image)[0].what, "the image");
+        assert_eq!(differences(&spec, &other_image)[0].field, Field::Image);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bollard::container::LogOutput;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HealthConfig, HostConfig, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HealthConfig,
+    HealthStatusEnum, HostConfig, PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
@@ -17,7 +18,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::{Engine, LabelledResource, status_code};
-use crate::decision::ObservedContainer;
+use crate::decision::{ContainerStatus, Health, ObservedContainer};
 use crate::spec::{CONTAINER_PORT, ContainerSpec, DATA_DIR, Storage};
 
 impl Engine {
@@ -304,17 +305,40 @@ fn observed_container(response: ContainerInspectResponse) -> ObservedContainer {
         running: state.running.unwrap_or(false),
         status: state
             .status
-            .map(|status| status.to_string())
-            .unwrap_or_default(),
+            .map_or(ContainerStatus::Unknown, container_status),
         health: state
             .health
             .and_then(|health| health.status)
-            .map(|status| status.to_string()),
+            .and_then(health),
         labels,
         image: config.image.unwrap_or_default(),
         host_port,
         volume,
         exit_code: state.exit_code,
+    }
+}
+
+fn container_status(status: ContainerStateStatusEnum) -> ContainerStatus {
+    match status {
+        ContainerStateStatusEnum::EMPTY => ContainerStatus::Unknown,
+        ContainerStateStatusEnum::CREATED => ContainerStatus::Created,
+        ContainerStateStatusEnum::RUNNING => ContainerStatus::Running,
+        ContainerStateStatusEnum::PAUSED => ContainerStatus::Paused,
+        ContainerStateStatusEnum::RESTARTING => ContainerStatus::Restarting,
+        ContainerStateStatusEnum::REMOVING => ContainerStatus::Removing,
+        ContainerStateStatusEnum::EXITED => ContainerStatus::Exited,
+        ContainerStateStatusEnum::DEAD => ContainerStatus::Dead,
+        ContainerStateStatusEnum::STOPPING => ContainerStatus::Stopping,
+    }
+}
+
+/// The healthcheck's verdict; `None` when there is no healthcheck to give one.
+fn health(status: HealthStatusEnum) -> Option<Health> {
+    match status {
+        HealthStatusEnum::STARTING => Some(Health::Starting),
+        HealthStatusEnum::HEALTHY => Some(Health::Healthy),
+        HealthStatusEnum::UNHEALTHY => Some(Health::Unhealthy),
+        HealthStatusEnum::EMPTY | HealthStatusEnum::NONE => None,
     }
 }
 
@@ -356,5 +380,31 @@ mod tests {
             "Error starting userland proxy: listen tcp4 127.0.0.1:5432: bind: address already in use"
         ));
         assert!(!is_port_conflict("No such image: pgvector/pgvector:pg17"));
+    }
+
+    #[test]
+    fn container_states_and_health_read_as_docker_names_them() {
+        use ContainerStateStatusEnum as State;
+        for state in [
+            State::EMPTY,
+            State::CREATED,
+            State::RUNNING,
+            State::PAUSED,
+            State::RESTARTING,
+            State::REMOVING,
+            State::EXITED,
+            State::DEAD,
+            State::STOPPING,
+        ] {
+            assert_eq!(container_status(state).to_string(), state.to_string());
+        }
+        for verdict in [
+            HealthStatusEnum::STARTING,
+            HealthStatusEnum::HEALTHY,
+            HealthStatusEnum::UNHEALTHY,
+        ] {
+            assert_eq!(health(verdict).unwrap().to_string(), verdict.to_string());
+        }
+        assert_eq!(health(HealthStatusEnum::NONE), None);
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::context::Context;
-use crate::decision::{self, Decision, VolumeDecision};
+use crate::decision::{self, Decision, Field, Health, VolumeDecision};
 use crate::docker::{self, Engine};
 use crate::spec::{self, ContainerSpec};
 use crate::workflow::database::{ensure_database_ready, seed_target};
@@ -119,7 +119,7 @@ async fn ensure_container(
     let decision = decision::decide(spec, observed.as_ref());
     if let Some(observed) = &observed {
         for difference in decision::differences(spec, observed) {
-            if difference.what == "the image" {
+            if difference.field == Field::Image {
                 ui::warn(format!(
                     "container `{}`: {difference}; keeping it",
                     spec.name
@@ -130,7 +130,7 @@ async fn ensure_container(
     let deadline = match &decision {
         // Started by another `db up` a moment ago, the server may still be initialising.
         Decision::AlreadyRunning
-            if observed.as_ref().and_then(|o| o.health.as_deref()) == Some("starting") =>
+            if observed.as_ref().and_then(|o| o.health) == Some(Health::Starting) =>
         {
             wait_until_ready(ctx, engine, spec, CREATE_DEADLINE).await?;
             return Ok(false);
