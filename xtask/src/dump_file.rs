@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::dump::name::{
     CHECKSUM_SUFFIX, checksum_line, numbered_file_name, parse_partial_file_name, partial_file_name,
 };
+use crate::ui;
 
 const WRITE_BUFFER: usize = 1024 * 1024;
 /// Chunks in flight between the stream and the writer thread (Docker's are 32 KiB at most).
@@ -263,11 +264,7 @@ fn is_disk_full(error: &io::Error) -> bool {
 /// The backup folder is full: where, how much is free, and what to do.
 fn disk_full_message(dir: &Path) -> String {
     let space = match free_space(dir) {
-        Some((free, total)) => format!(
-            "{} free of {}",
-            indicatif::HumanBytes(free),
-            indicatif::HumanBytes(total)
-        ),
+        Some((free, total)) => format!("{} free of {}", ui::bytes(free), ui::bytes(total)),
         None => "its free space is unknown".to_string(),
     };
     format!(

@@ -61,7 +61,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             backup.database,
             backup.taken_at.format("%Y-%m-%d %H:%M:%S"),
             backup.reason,
-            indicatif::HumanBytes(size).to_string()
+            ui::bytes(size)
         );
     }
     Ok(ExitCode::SUCCESS)

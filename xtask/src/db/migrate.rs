@@ -169,7 +169,7 @@ async fn reset(
     }
     let bar = ui::spinner(format!("resetting {url}"));
     let report = migrator(ctx).reset(url.as_str(), progress(&bar)).await;
-    ui::failed(&bar);
+    ui::clear(&bar);
     let report = report.with_context(|| format!("cannot reset {url}"))?;
     ui::step(format!(
         "reset {url}: {} applied",

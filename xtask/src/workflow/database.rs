@@ -46,7 +46,7 @@ pub(crate) async fn seed_target(_ctx: &Context, url: &DatabaseUrl) -> anyhow::Re
     let mut conn = postgres::connect(url, Duration::from_secs(10)).await?;
     let bar = ui::spinner(format!("seeding {}", url.database()));
     let report = nelo_db::seed::seed(&mut conn).await;
-    ui::failed(&bar);
+    ui::clear(&bar);
     let report = report.with_context(|| {
         format!("cannot seed {url}; nothing was loaded (are its migrations applied? `cargo xtask db migrate status`)")
     })?;

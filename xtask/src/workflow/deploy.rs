@@ -72,7 +72,7 @@ pub(crate) async fn deploy(
     }
     let bar = ui::spinner(format!("migrating {}", url.database()));
     let report = migrator.deploy(url.as_str(), progress(&bar)).await;
-    ui::failed(&bar);
+    ui::clear(&bar);
     let report = report.map_err(|error| {
         let hint = resolve_hint(&error, *url == ctx.config.test_database_url);
         anyhow::Error::new(error)
@@ -116,7 +116,7 @@ pub(crate) fn migrator(ctx: &Context) -> Migrator {
 }
 
 /// Shows each migration on the spinner as it is applied.
-pub(crate) fn progress(bar: &indicatif::ProgressBar) -> impl FnMut(Event) + '_ {
+pub(crate) fn progress(bar: &ui::Progress) -> impl FnMut(Event) + '_ {
     move |event| match &event {
         Event::Applying { name, .. } => bar.set_message(format!("applying {name}")),
         Event::LintWarning { path, finding, .. } => {

@@ -7,7 +7,6 @@ use std::process::Stdio;
 use anyhow::Context as _;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use indicatif::ProgressBar;
 use tokio::io::AsyncReadExt;
 
 use crate::config::DatabaseUrl;
@@ -157,7 +156,7 @@ async fn dump_once(
         Dumper::Exec => stream_exec(engine, container, argv, &mut dump, &bar).await,
         Dumper::Host => stream_host(url, argv, &mut dump, &bar).await,
     };
-    ui::failed(&bar);
+    ui::clear(&bar);
     result?;
     // Only a pg_dump that exited 0 gets its file put in place; otherwise `dump` is dropped
     // and its partial removed.
@@ -169,7 +168,7 @@ async fn stream_exec(
     container: &str,
     argv: &[String],
     dump: &mut AtomicDump,
-    bar: &ProgressBar,
+    bar: &ui::Progress,
 ) -> Result<(), DumpError> {
     let mut running = engine.start_exec(container, argv, false).await?;
     let mut stderr = BytesMut::new();
@@ -200,7 +199,7 @@ async fn stream_host(
     url: &DatabaseUrl,
     argv: &[String],
     dump: &mut AtomicDump,
-    bar: &ProgressBar,
+    bar: &ui::Progress,
 ) -> Result<(), DumpError> {
     let mut child = tokio::process::Command::new(&argv[0])
         .args(&argv[1..])

@@ -90,13 +90,13 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             let variant = &VARIANTS[index];
             let bar = ui::spinner(format!("round {round}: {}", variant.label));
             let measure = server.measure(variant, &work.path().join(format!("dump-{index}")));
-            ui::failed(&bar);
+            ui::clear(&bar);
             let measure = measure.with_context(|| format!("`{}` failed", variant.label))?;
             ui::step(format!(
                 "round {round}: {}: {:.1} s, {}, peak RSS {} MiB",
                 variant.label,
                 measure.seconds,
-                indicatif::HumanBytes(measure.bytes),
+                ui::bytes(measure.bytes),
                 measure.peak_rss_kib / 1024
             ));
             all[index].push(measure);
@@ -139,7 +139,7 @@ impl BenchServer {
         };
         let bar = ui::spinner(format!("starting `{CONTAINER}`"));
         let output = server.xtask(&["db", "up", "--no-backup"]).output();
-        ui::failed(&bar);
+        ui::clear(&bar);
         let output = output.context("cannot run `xtask db up`")?;
         if !output.status.success() {
             bail!(
@@ -273,7 +273,7 @@ fn print_table(machine: &Machine, size: u64, all: &[Vec<Measure>], load: &str) {
             measure.seconds,
             runs.join(", "),
             megabytes / measure.seconds,
-            indicatif::HumanBytes(measure.bytes),
+            ui::bytes(measure.bytes),
             measure.peak_rss_kib as f64 / 1024.0
         );
     }

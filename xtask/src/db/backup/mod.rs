@@ -96,7 +96,7 @@ fn summary(database: &str, written: &WrittenDump, elapsed: Duration) -> String {
     format!(
         "backed up `{database}` to {} ({}, sha256 {}…) in {:.1} s",
         written.path.display(),
-        indicatif::HumanBytes(written.bytes),
+        ui::bytes(written.bytes),
         &written.sha256[..12],
         elapsed.as_secs_f64()
     )

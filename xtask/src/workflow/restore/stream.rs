@@ -59,7 +59,7 @@ pub(crate) async fn feed_file(
         anyhow::Ok((stdout, String::from_utf8_lossy(&stderr).into_owned()))
     };
     let (fed, drained) = tokio::join!(feed, drain);
-    ui::failed(&bar);
+    ui::clear(&bar);
     let (stdout, stderr) = drained?;
     let exit_code = engine.exec_exit_code(&running.id).await?;
     if exit_code != Some(0) {
@@ -128,7 +128,7 @@ pub(crate) async fn restore_filtered(
         anyhow::Ok(String::from_utf8_lossy(&stderr).into_owned())
     };
     let (pumped, psql_stderr) = tokio::join!(pump(script, psql_input, filter, &bar), drain);
-    ui::failed(&bar);
+    ui::clear(&bar);
     let psql_failure = match engine.exec_exit_code(&psql.id).await? {
         Some(0) => None,
         code => {
@@ -185,7 +185,7 @@ enum Script<F> {
 async fn copy_file(
     mut file: tokio::fs::File,
     mut input: Input,
-    bar: &indicatif::ProgressBar,
+    bar: &ui::Progress,
 ) -> std::io::Result<()> {
     let mut buffer = BytesMut::with_capacity(READ_BUFFER);
     loop {
@@ -207,7 +207,7 @@ async fn pump<F>(
     script: Script<F>,
     mut psql_input: Input,
     mut filter: Option<&mut RoleFilter>,
-    bar: &indicatif::ProgressBar,
+    bar: &ui::Progress,
 ) -> anyhow::Result<String>
 where
     F: std::future::Future<Output = std::io::Result<()>> + Unpin,
