@@ -177,7 +177,7 @@ pub fn is_missing_database(error: &anyhow::Error) -> bool {
 
 /// Connects to the database of `url`, creating it first (through the `postgres` maintenance
 /// database) when it does not exist; returns the connection and whether it was created.
-pub async fn ensure_database(
+pub async fn connect_or_create_database(
     url: &DatabaseUrl,
     deadline: Duration,
 ) -> anyhow::Result<(PgConnection, bool)> {

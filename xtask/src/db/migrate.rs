@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use nelo_migrate::{State, StatusReport};
 
+use crate::config::TargetDatabase;
 use crate::context::Context;
 use crate::docker;
 use crate::ui;
@@ -82,6 +83,12 @@ pub struct Target {
     test: bool,
 }
 
+impl Target {
+    fn database(&self) -> TargetDatabase {
+        TargetDatabase::from_test_flag(self.test)
+    }
+}
+
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Deploy { target, no_backup } => deploy(ctx, &target, no_backup).await,
@@ -104,7 +111,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
 
 /// `deploy`: pending migrations, after a backup unless `no_backup`.
 async fn deploy(ctx: &Context, target: &Target, no_backup: bool) -> anyhow::Result<ExitCode> {
-    let url = ctx.config.target_url(target.test);
+    let url = ctx.config.target_url(target.database());
     let engine = if no_backup {
         None
     } else {
@@ -116,7 +123,7 @@ async fn deploy(ctx: &Context, target: &Target, no_backup: bool) -> anyhow::Resu
 
 /// `status`: the table (or `--json`); exit 1 when something needs attention.
 async fn status(ctx: &Context, target: &Target, json: bool) -> anyhow::Result<ExitCode> {
-    let url = ctx.config.target_url(target.test);
+    let url = ctx.config.target_url(target.database());
     let report = migrator(ctx)
         .status(url.as_str())
         .await
@@ -159,7 +166,7 @@ async fn reset(
     skip_seed: bool,
     no_backup: bool,
 ) -> anyhow::Result<ExitCode> {
-    let url = ctx.config.target_url(target.test);
+    let url = ctx.config.target_url(target.database());
     if !force && !ui::confirm_destruction(&url.database())? {
         anyhow::bail!("reset cancelled");
     }
@@ -188,7 +195,7 @@ async fn resolve(
     applied: Option<String>,
     rolled_back: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let url = ctx.config.target_url(target.test);
+    let url = ctx.config.target_url(target.database());
     let migrator = migrator(ctx);
     match (applied, rolled_back) {
         (Some(name), _) => {

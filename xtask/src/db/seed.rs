@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use crate::config::TargetDatabase;
 use crate::context::Context;
 use crate::workflow::database::seed_target;
 
@@ -13,6 +14,11 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
-    seed_target(ctx, ctx.config.target_url(args.test)).await?;
+    seed_target(
+        ctx,
+        ctx.config
+            .target_url(TargetDatabase::from_test_flag(args.test)),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

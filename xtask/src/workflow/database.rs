@@ -23,7 +23,7 @@ pub(crate) async fn ensure_database_ready(
     url: &DatabaseUrl,
 ) -> anyhow::Result<bool> {
     let name = url.database();
-    let (mut conn, created) = server::ensure_database(url, CONNECT_DEADLINE).await?;
+    let (mut conn, created) = server::connect_or_create_database(url, CONNECT_DEADLINE).await?;
     if created {
         ui::step(format!("created database `{name}`"));
     }
@@ -35,10 +35,10 @@ pub(crate) async fn ensure_database_ready(
     }
     drop(conn);
     // deploy reports what it applies.
-    let outcome = deploy::deploy(ctx, backup_with, url)
+    let applied = deploy::deploy(ctx, backup_with, url)
         .await
         .with_context(|| format!("cannot apply migrations to `{name}`"))?;
-    Ok(created || installed || !outcome.applied.is_empty())
+    Ok(created || installed || !applied.is_empty())
 }
 
 /// Loads the demo project into `url` in one transaction; running it again leaves the same data.

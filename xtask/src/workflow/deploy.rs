@@ -10,11 +10,6 @@ use crate::context::Context;
 use crate::docker::Engine;
 use crate::ui;
 
-/// What a deploy did.
-pub struct DeployOutcome {
-    pub applied: Vec<String>,
-}
-
 /// The engine's advice for a blocked deploy, in this tool's commands (`--test` for the test
 /// database).
 fn resolve_hint(error: &nelo_migrate::Error, test: bool) -> Option<String> {
@@ -50,12 +45,13 @@ fn resolve_hint(error: &nelo_migrate::Error, test: bool) -> Option<String> {
 
 /// Deploys pending migrations to `url`, after a backup of the database when it holds data
 /// (skipped when `engine` is `None`). `db migrate deploy` and
-/// [`super::database::ensure_database_ready`] use it.
+/// [`super::database::ensure_database_ready`] use it. Returns the names of the migrations it
+/// applied.
 pub(crate) async fn deploy(
     ctx: &Context,
     engine: Option<&Engine>,
     url: &DatabaseUrl,
-) -> anyhow::Result<DeployOutcome> {
+) -> anyhow::Result<Vec<String>> {
     let migrator = migrator(ctx);
     let status = migrator
         .status(url.as_str())
@@ -63,9 +59,7 @@ pub(crate) async fn deploy(
         .with_context(|| format!("cannot read the migration status of {url}"))?;
     if status.pending().next().is_none() && status.failed().next().is_none() {
         ui::step(format!("{}: up to date", url.database()));
-        return Ok(DeployOutcome {
-            applied: Vec::new(),
-        });
+        return Ok(Vec::new());
     }
     if let Some(engine) = engine {
         backup_first(ctx, engine, url, "pre-deploy").await?;
@@ -83,9 +77,7 @@ pub(crate) async fn deploy(
         url.database(),
         ui::count(report.applied.len(), "migration")
     ));
-    Ok(DeployOutcome {
-        applied: report.applied,
-    })
+    Ok(report.applied)
 }
 
 pub(crate) async fn backup_first(

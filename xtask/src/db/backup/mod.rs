@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::config::TargetDatabase;
 use crate::context::Context;
 use crate::docker;
 use crate::dump::programs::{Compression, Format};
@@ -45,7 +46,10 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let url = match &args.database {
         Some(database) => ctx.config.database_url.with_database(database),
-        None => ctx.config.target_url(args.test).clone(),
+        None => ctx
+            .config
+            .target_url(TargetDatabase::from_test_flag(args.test))
+            .clone(),
     };
     let engine = docker::connect().await?;
     let path = output_path(
