@@ -1,6 +1,7 @@
 //! `cargo xtask image ...`.
 
 mod build;
+mod debootstrap;
 mod folder;
 pub(crate) mod local_build;
 mod recipe;
