@@ -14,6 +14,7 @@ mod dump_file;
 mod fuzz;
 mod image;
 mod postgres;
+mod process;
 mod server;
 mod signal;
 mod spec;

@@ -27,14 +27,16 @@ pub enum ImageSource {
 /// Makes sure `image` exists: pulls it, and when it cannot be pulled builds it from Debian
 /// packages (`cargo xtask image build`), saying why. An image that `image build` made from
 /// an older recipe (the entrypoint or the packages changed since) is built again, so new
-/// containers get this checkout's image; existing containers keep theirs.
+/// containers get this checkout's image; existing containers keep theirs. Where the image
+/// cannot be built (not Linux: [`local_build::AVAILABLE`]), it is only pulled, and an
+/// existing one is kept as it is.
 pub async fn ensure_image(
     ctx: &Context,
     engine: &Engine,
     image: &str,
 ) -> anyhow::Result<ImageSource> {
     match engine.inspect_image(image).await? {
-        Some(existing) if local_build::is_stale(&existing.labels) => {
+        Some(existing) if local_build::AVAILABLE && local_build::is_stale(&existing.labels) => {
             ui::note(format!(
                 "image `{image}` was built from an older recipe (entrypoint or packages \
                  changed); building it again"
@@ -58,6 +60,13 @@ pub async fn ensure_image(
         Ok(()) => {
             ui::done(&bar, format!("pulled image `{image}`"));
             Ok(ImageSource::Pulled)
+        }
+        Err(error) if !local_build::AVAILABLE => {
+            ui::failed(&bar);
+            Err(error.context(format!(
+                "cannot pull image `{image}`, and building it needs Linux (debootstrap): set \
+                 NELO_PG_IMAGE to an image that can be pulled, or make the registry reachable"
+            )))
         }
         Err(error) => {
             ui::failed(&bar);

@@ -1,5 +1,5 @@
-//! The local build's steps: debootstrap (installed in CI, root needed), the root file system
-//! trimmed and imported into Docker as the image.
+//! The local build's steps, on Linux only: debootstrap (installed in CI, root needed), the
+//! root file system trimmed and imported into Docker as the image.
 
 use std::time::Instant;
 
@@ -12,7 +12,18 @@ use crate::context::Context;
 use crate::docker::Engine;
 use crate::ui;
 
-pub(super) async fn build(engine: &Engine, tag: &str, folder: &BuildFolder) -> anyhow::Result<()> {
+/// Builds the image `tag` in a temporary folder, which goes however the build ends.
+pub(super) async fn build_image(ctx: &Context, engine: &Engine, tag: &str) -> anyhow::Result<()> {
+    ensure_debootstrap().await?;
+    let folder = BuildFolder::new(&build_parent(ctx))?;
+    // On Ctrl-C the build is dropped: debootstrap is killed and the folder removed.
+    tokio::select! {
+        built = build(engine, tag, &folder) => built,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted; the build folder was removed"),
+    }
+}
+
+async fn build(engine: &Engine, tag: &str, folder: &BuildFolder) -> anyhow::Result<()> {
     let started = Instant::now();
     let root = folder.path().join("rootfs");
 
@@ -69,7 +80,8 @@ pub(super) async fn build(engine: &Engine, tag: &str, folder: &BuildFolder) -> a
 
 /// debootstrap needs root; when it is missing, CI (as root) installs it and anyone else is told
 /// how.
-pub(super) async fn ensure_debootstrap() -> anyhow::Result<()> {
+async fn ensure_debootstrap() -> anyhow::Result<()> {
+    // SAFETY: geteuid takes no arguments, touches no memory and cannot fail.
     let is_root = unsafe { libc::geteuid() } == 0;
     if !is_root {
         bail!(
@@ -104,7 +116,7 @@ pub(super) async fn ensure_debootstrap() -> anyhow::Result<()> {
 }
 
 /// Where the build folder goes: /var/tmp (on disk, not a small tmpfs), else target/.
-pub(super) fn build_parent(ctx: &Context) -> std::path::PathBuf {
+fn build_parent(ctx: &Context) -> std::path::PathBuf {
     let var_tmp = std::path::Path::new("/var/tmp");
     if var_tmp.is_dir() {
         var_tmp.to_path_buf()

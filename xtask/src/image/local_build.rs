@@ -5,12 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use super::debootstrap::{build, build_parent, ensure_debootstrap};
-use super::folder::BuildFolder;
+#[cfg(target_os = "linux")]
+use super::debootstrap::build_image;
 use super::recipe;
 use crate::context::Context;
 use crate::docker::{Engine, ImageFacts};
 use crate::ui;
+
+/// Whether this system can build the image: debootstrap and the build folder's unmounting
+/// need Linux. Elsewhere (Docker Desktop on macOS) the image is pulled.
+pub const AVAILABLE: bool = cfg!(target_os = "linux");
 
 /// Whether an image with these labels was built by `image build` from another recipe than
 /// this checkout's. An image without the label (pulled, or made elsewhere) is not ours to
@@ -41,13 +45,7 @@ pub async fn ensure_built(
         }
         return Ok(());
     }
-    ensure_debootstrap().await?;
-    let folder = BuildFolder::new(&build_parent(ctx))?;
-    // On Ctrl-C the build is dropped: debootstrap is killed and the folder removed.
-    tokio::select! {
-        built = build(engine, tag, &folder) => built?,
-        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted; the build folder was removed"),
-    }
+    build_image(ctx, engine, tag).await?;
     if let Some(replaced) = existing {
         remove_replaced(engine, tag, &replaced).await;
     }
@@ -67,6 +65,16 @@ async fn remove_replaced(engine: &Engine, tag: &str, replaced: &ImageFacts) {
         )),
         Err(error) => ui::warn(format!("{error:#}")),
     }
+}
+
+/// Without Linux there is no debootstrap to build with.
+#[cfg(not(target_os = "linux"))]
+async fn build_image(_ctx: &Context, _engine: &Engine, tag: &str) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "cannot build image `{tag}` here: building the image needs Linux (debootstrap); on \
+         macOS set NELO_PG_IMAGE to an image that can be pulled, or use the default, which \
+         `cargo xtask db up` pulls"
+    )
 }
 
 #[cfg(test)]

@@ -237,7 +237,13 @@ fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
     if waited < 0 {
         return Err(std::io::Error::last_os_error()).context("wait4 failed");
     }
-    Ok((status, usage.ru_maxrss))
+    // Linux counts the peak RSS in KiB, macOS in bytes.
+    let peak_rss_kib = if cfg!(target_os = "macos") {
+        usage.ru_maxrss / 1024
+    } else {
+        usage.ru_maxrss
+    };
+    Ok((status, peak_rss_kib))
 }
 
 /// Each variant's runs; the table shows the fastest and lists them all.
