@@ -266,22 +266,9 @@ pub fn decide_volume(observed: Option<&ObservedVolume>, adopt: bool) -> VolumeDe
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::config::Config;
     use crate::spec::container_spec;
-
-    fn config() -> Config {
-        let vars = [(
-            "DATABASE_URL",
-            "postgresql://app:s3cret@localhost:6543/main",
-        )]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        Config::from_vars(&vars, Path::new("/repo")).unwrap()
-    }
+    use crate::spec::tests::config;
 
     fn ours(spec: &ContainerSpec, running: bool) -> ObservedContainer {
         ObservedContainer {

@@ -152,12 +152,13 @@ fn healthcheck(user: &str, database: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
 
-    fn config() -> Config {
+    /// A configuration whose DATABASE_URL sets every part (user, password, port, database).
+    pub(crate) fn config() -> Config {
         let vars = [(
             "DATABASE_URL",
             "postgresql://app:s3cret@localhost:6543/main",
