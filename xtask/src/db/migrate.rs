@@ -183,7 +183,7 @@ async fn reset(
         ui::count(report.applied.len(), "migration")
     ));
     if !skip_seed {
-        seed_target(ctx, url).await?;
+        seed_target(url).await?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,11 +14,9 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
-    seed_target(
-        ctx,
-        ctx.config
-            .target_url(TargetDatabase::from_test_flag(args.test)),
-    )
-    .await?;
+    let url = ctx
+        .config
+        .target_url(TargetDatabase::from_test_flag(args.test));
+    seed_target(url).await?;
     Ok(ExitCode::SUCCESS)
 }

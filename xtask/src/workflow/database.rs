@@ -34,7 +34,6 @@ pub(crate) async fn ensure_database_ready(
         ui::step(format!("installed extension `vector` in `{name}`"));
     }
     drop(conn);
-    // deploy reports what it applies.
     let applied = deploy::deploy(ctx, backup_with, url)
         .await
         .with_context(|| format!("cannot apply migrations to `{name}`"))?;
@@ -42,7 +41,7 @@ pub(crate) async fn ensure_database_ready(
 }
 
 /// Loads the demo project into `url` in one transaction; running it again leaves the same data.
-pub(crate) async fn seed_target(_ctx: &Context, url: &DatabaseUrl) -> anyhow::Result<()> {
+pub(crate) async fn seed_target(url: &DatabaseUrl) -> anyhow::Result<()> {
     let mut conn = postgres::connect(url, Duration::from_secs(10)).await?;
     let bar = ui::spinner(format!("seeding {}", url.database()));
     let report = nelo_db::seed::seed(&mut conn).await;

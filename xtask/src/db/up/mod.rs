@@ -84,7 +84,7 @@ async fn converge(
         changed |= ensure_database_ready(ctx, backup_with, url).await?;
     }
     if args.seed {
-        seed_target(ctx, &config.database_url)
+        seed_target(&config.database_url)
             .await
             .with_context(|| format!("cannot seed `{}`", config.database_url.database()))?;
         changed = true;
