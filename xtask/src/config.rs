@@ -99,12 +99,31 @@ impl Config {
         warnings
     }
 
-    /// The URL of `--test` or of the development database.
-    pub fn target_url(&self, test: bool) -> &DatabaseUrl {
+    /// The URL of the development or the test database.
+    pub fn target_url(&self, target: TargetDatabase) -> &DatabaseUrl {
+        match target {
+            TargetDatabase::Development => &self.database_url,
+            TargetDatabase::Test => &self.test_database_url,
+        }
+    }
+}
+
+/// Which of the two configured databases a command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetDatabase {
+    /// `DATABASE_URL`'s.
+    Development,
+    /// `TEST_DATABASE_URL`'s, chosen by a command's `--test`.
+    Test,
+}
+
+impl TargetDatabase {
+    /// The test database when `--test` was given, else the development one.
+    pub fn from_test_flag(test: bool) -> TargetDatabase {
         if test {
-            &self.test_database_url
+            TargetDatabase::Test
         } else {
-            &self.database_url
+            TargetDatabase::Development
         }
     }
 }
@@ -154,6 +173,16 @@ mod tests {
         assert_eq!(config.migrations_dir, Path::new("/repo/migrations"));
         assert_eq!(config.lock_timeout, Duration::from_secs(10));
         assert_eq!(config.connect_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn test_flag_targets_the_test_database() {
+        let config = config(&[]).unwrap();
+        let test = config.target_url(TargetDatabase::from_test_flag(true));
+        assert_eq!(test, &config.test_database_url);
+        let development = config.target_url(TargetDatabase::from_test_flag(false));
+        assert_eq!(development, &config.database_url);
+        assert_ne!(test, development);
     }
 
     #[test]

@@ -3,20 +3,24 @@
 //! Parses the command line, builds the [`Context`] and dispatches; every subcommand lives in
 //! its own file.
 
-mod backup;
 mod bench;
 mod config;
 mod context;
 mod db;
+mod decision;
 mod docker;
+mod dump;
+mod dump_file;
 mod fuzz;
 mod image;
 mod postgres;
+mod process;
 mod server;
 mod signal;
 mod spec;
-mod test;
+mod test_suite;
 mod ui;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -41,7 +45,7 @@ enum Command {
     #[command(subcommand)]
     Image(image::Command),
     /// Run the whole test suite against a throwaway PostgreSQL container.
-    Test(test::Args),
+    Test(test_suite::Args),
     /// Benchmarks whose results go in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -68,7 +72,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Db(command) => db::run(&ctx, command).await,
             Command::Image(command) => image::run(&ctx, command).await,
-            Command::Test(args) => test::run(&ctx, args).await,
+            Command::Test(args) => test_suite::run(&ctx, args).await,
             Command::Bench(command) => bench::run(&ctx, command).await,
             Command::Fuzz(args) => fuzz::run(&ctx, args),
         }

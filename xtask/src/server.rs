@@ -8,9 +8,9 @@ use sqlx::PgConnection;
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::docker::Engine;
-use crate::image::build;
-use crate::spec::{self, ContainerSpec};
+use crate::docker::{self, Engine};
+use crate::image::local_build;
+use crate::spec::ContainerSpec;
 use crate::{postgres, ui};
 
 /// How many lines of the container's log a failed start shows.
@@ -27,19 +27,21 @@ pub enum ImageSource {
 /// Makes sure `image` exists: pulls it, and when it cannot be pulled builds it from Debian
 /// packages (`cargo xtask image build`), saying why. An image that `image build` made from
 /// an older recipe (the entrypoint or the packages changed since) is built again, so new
-/// containers get this checkout's image; existing containers keep theirs.
+/// containers get this checkout's image; existing containers keep theirs. Where the image
+/// cannot be built (not Linux: [`local_build::AVAILABLE`]), it is only pulled, and an
+/// existing one is kept as it is.
 pub async fn ensure_image(
     ctx: &Context,
     engine: &Engine,
     image: &str,
 ) -> anyhow::Result<ImageSource> {
     match engine.inspect_image(image).await? {
-        Some(existing) if build::is_stale(&existing.labels) => {
+        Some(existing) if local_build::AVAILABLE && local_build::is_stale(&existing.labels) => {
             ui::note(format!(
                 "image `{image}` was built from an older recipe (entrypoint or packages \
                  changed); building it again"
             ));
-            build::ensure_built(ctx, engine, image, true)
+            local_build::ensure_built(ctx, engine, image, true)
                 .await
                 .with_context(|| format!("cannot rebuild image `{image}`"))?;
             return Ok(ImageSource::Built);
@@ -59,13 +61,20 @@ pub async fn ensure_image(
             ui::done(&bar, format!("pulled image `{image}`"));
             Ok(ImageSource::Pulled)
         }
+        Err(error) if !local_build::AVAILABLE => {
+            ui::failed(&bar);
+            Err(error.context(format!(
+                "cannot pull image `{image}`, and building it needs Linux (debootstrap): set \
+                 NELO_PG_IMAGE to an image that can be pulled, or make the registry reachable"
+            )))
+        }
         Err(error) => {
             ui::failed(&bar);
             ui::note(format!(
                 "cannot pull `{image}` ({}); building it locally from Debian packages",
                 one_line(&error.root_cause().to_string())
             ));
-            build::ensure_built(ctx, engine, image, false)
+            local_build::ensure_built(ctx, engine, image, false)
                 .await
                 .with_context(|| format!("cannot build image `{image}` locally"))?;
             Ok(ImageSource::Built)
@@ -78,7 +87,7 @@ pub fn ensure_port_free(port: u16) -> anyhow::Result<()> {
     match std::net::TcpListener::bind(("127.0.0.1", port)) {
         Ok(_) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
-            bail!(spec::port_taken_message(port))
+            bail!(port_taken_message(port))
         }
         Err(error) => Err(error).with_context(|| format!("cannot check port {port} on 127.0.0.1")),
     }
@@ -113,8 +122,8 @@ pub async fn create_and_start(engine: &Engine, spec: &ContainerSpec) -> anyhow::
 pub async fn start(engine: &Engine, spec: &ContainerSpec) -> anyhow::Result<()> {
     match engine.start_container(&spec.name).await {
         Ok(()) => Ok(()),
-        Err(error) if spec::is_port_conflict(&format!("{error:#}")) => {
-            Err(error.context(spec::port_taken_message(spec.host_port)))
+        Err(error) if docker::is_port_conflict(&format!("{error:#}")) => {
+            Err(error.context(port_taken_message(spec.host_port)))
         }
         Err(error) => Err(error),
     }
@@ -170,7 +179,7 @@ pub fn is_missing_database(error: &anyhow::Error) -> bool {
 
 /// Connects to the database of `url`, creating it first (through the `postgres` maintenance
 /// database) when it does not exist; returns the connection and whether it was created.
-pub async fn ensure_database(
+pub async fn connect_or_create_database(
     url: &DatabaseUrl,
     deadline: Duration,
 ) -> anyhow::Result<(PgConnection, bool)> {
@@ -184,6 +193,14 @@ pub async fn ensure_database(
         }
         Err(error) => Err(error),
     }
+}
+
+/// The message for a taken port, with the fix.
+pub fn port_taken_message(port: u16) -> String {
+    format!(
+        "port {port} on 127.0.0.1 is taken by another process; stop it or change the port in \
+         DATABASE_URL"
+    )
 }
 
 fn indent(text: &str) -> String {
@@ -222,5 +239,14 @@ mod tests {
         );
         drop(listener);
         ensure_port_free(port).unwrap();
+    }
+
+    #[test]
+    fn a_taken_port_says_what_to_do() {
+        assert_eq!(
+            port_taken_message(5432),
+            "port 5432 on 127.0.0.1 is taken by another process; stop it or change the port in \
+             DATABASE_URL"
+        );
     }
 }

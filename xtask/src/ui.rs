@@ -1,5 +1,6 @@
 //! All human output: indicatif spinners and bars on stderr (hidden when stderr is not a
-//! terminal, so CI logs stay clean), status lines, and the final error report.
+//! terminal, so CI logs stay clean), status lines, byte counts, and the final error report.
+//! indicatif stays inside this module: commands hold a [`Progress`].
 //! Machine output (`--json`) goes to stdout and does not pass through here.
 
 use std::io::IsTerminal;
@@ -13,8 +14,38 @@ pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
-/// A spinner with a message; finish it with [`done`] or [`failed`].
-pub fn spinner(message: impl Into<String>) -> ProgressBar {
+/// A spinner or a byte counter on stderr. Clones are handles on the same line.
+#[derive(Clone)]
+pub struct Progress(ProgressBar);
+
+impl Progress {
+    pub fn set_message(&self, message: impl Into<String>) {
+        self.0.set_message(message.into());
+    }
+
+    /// The total, in bytes, of a byte counter.
+    pub fn set_length(&self, total: u64) {
+        self.0.set_length(total);
+    }
+
+    /// How many bytes of a byte counter are done.
+    pub fn set_position(&self, done: u64) {
+        self.0.set_position(done);
+    }
+
+    /// Adds `bytes` to a byte counter.
+    pub fn inc(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+
+    /// Hides the line while `print` writes to stderr, then draws it again.
+    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        self.0.suspend(print)
+    }
+}
+
+/// A spinner with a message; finish it with [`done`], [`clear`] or [`failed`].
+pub fn spinner(message: impl Into<String>) -> Progress {
     let bar = ProgressBar::with_draw_target(None, draw_target());
     bar.set_style(
         ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
@@ -22,11 +53,11 @@ pub fn spinner(message: impl Into<String>) -> ProgressBar {
     );
     bar.set_message(message.into());
     bar.enable_steady_tick(Duration::from_millis(100));
-    bar
+    Progress(bar)
 }
 
 /// A byte counter with rate, for streams of unknown length (downloads, dumps).
-pub fn byte_counter(message: impl Into<String>) -> ProgressBar {
+pub fn byte_counter(message: impl Into<String>) -> Progress {
     let bar = ProgressBar::with_draw_target(None, draw_target());
     bar.set_style(
         ProgressStyle::with_template(
@@ -36,18 +67,23 @@ pub fn byte_counter(message: impl Into<String>) -> ProgressBar {
     );
     bar.set_message(message.into());
     bar.enable_steady_tick(Duration::from_millis(100));
-    bar
+    Progress(bar)
 }
 
 /// Ends a spinner and leaves a line saying what was done.
-pub fn done(bar: &ProgressBar, message: impl AsRef<str>) {
-    bar.finish_and_clear();
+pub fn done(bar: &Progress, message: impl AsRef<str>) {
+    bar.0.finish_and_clear();
     step(message);
 }
 
+/// Ends a spinner and leaves no line, whatever happened: the caller says what it was.
+pub fn clear(bar: &Progress) {
+    bar.0.finish_and_clear();
+}
+
 /// Ends a spinner after a failure; the error itself is reported by `main`.
-pub fn failed(bar: &ProgressBar) {
-    bar.finish_and_clear();
+pub fn failed(bar: &Progress) {
+    clear(bar);
 }
 
 /// A line of progress: `✓ created database nelo`.
@@ -62,6 +98,11 @@ pub fn note(message: impl AsRef<str>) {
 
 pub fn warn(message: impl AsRef<str>) {
     eprintln!("{} {}", mark("!", "warning:"), message.as_ref());
+}
+
+/// A byte count for people: `512 B`, `1.50 MiB`.
+pub fn bytes(count: u64) -> String {
+    indicatif::HumanBytes(count).to_string()
 }
 
 /// `1 migration`, `2 migrations`.

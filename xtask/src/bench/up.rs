@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         let result = measure_raw(&docker_cli, &psql, &raw, &image, &mut samples).await;
         raw.remove(&engine).await;
         result?;
-        bar.finish_and_clear();
+        ui::clear(&bar);
     }
     print_report(&machine, &xtask, &image, args.iterations, &samples);
     Ok(ExitCode::SUCCESS)

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::backup::file::checksum_path;
-use crate::backup::name::{BackupName, parse_backup_file_name, prune_plan};
 use crate::context::Context;
+use crate::dump::name::{BackupName, parse_backup_file_name, prune_plan};
+use crate::dump_file::checksum_path;
 use crate::ui;
 
 #[derive(clap::Args, Debug)]
@@ -61,7 +61,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             backup.database,
             backup.taken_at.format("%Y-%m-%d %H:%M:%S"),
             backup.reason,
-            indicatif::HumanBytes(size).to_string()
+            ui::bytes(size)
         );
     }
     Ok(ExitCode::SUCCESS)

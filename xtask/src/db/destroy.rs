@@ -23,7 +23,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let engine = docker::connect().await?;
     let observed = engine.inspect_container(container).await?;
     if let Some(observed) = &observed
-        && observed.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true")
+        && !observed.is_managed()
     {
         bail!("container `{container}` was not created by nelo; nelo will not remove it");
     }

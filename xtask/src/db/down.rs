@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::bail;
 
 use crate::context::Context;
-use crate::spec::MANAGED_LABEL;
 use crate::{docker, ui};
 
 /// How long the server may take to shut down before Docker kills it.
@@ -25,7 +24,7 @@ pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
         ));
         return Ok(ExitCode::SUCCESS);
     };
-    if observed.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true") {
+    if !observed.is_managed() {
         bail!("container `{name}` was not created by nelo; stop it yourself if you mean to");
     }
     if !observed.running {

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use nelo_migrate::{Event, Migrator};
 use nelo_migrate_cli::{Confirmation, ResolveArgs, confirm, status_table};
 
-use crate::config::DatabaseUrl;
+use crate::config::TargetDatabase;
 use crate::context::Context;
-use crate::docker::{self, Engine};
+use crate::docker;
 use crate::ui;
+use crate::workflow::database::seed_target;
+use crate::workflow::deploy::{self, backup_first, migrator, progress};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -73,95 +74,121 @@ pub struct Target {
     test: bool,
 }
 
-/// What a deploy did.
-pub struct DeployOutcome {
-    pub applied: Vec<String>,
+impl Target {
+    fn database(&self) -> TargetDatabase {
+        TargetDatabase::from_test_flag(self.test)
+    }
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
-    let migrator = migrator(ctx);
     match command {
-        Command::Deploy { target, no_backup } => {
-            let url = ctx.config.target_url(target.test);
-            let engine = if no_backup {
-                None
-            } else {
-                Some(docker::connect().await?)
-            };
-            deploy(ctx, engine.as_ref(), url).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Status { target, json } => {
-            let url = ctx.config.target_url(target.test);
-            let report = migrator
-                .status(url.as_str())
-                .await
-                .with_context(|| format!("cannot read the migration status of {url}"))?;
-            if json {
-                let json = serde_json::json!({
-                    "database": url.database(),
-                    "up_to_date": report.is_up_to_date(),
-                    "entries": report.entries,
-                });
-                println!("{}", serde_json::to_string_pretty(&json)?);
-            } else {
-                let commands = Commands::for_target(target.test);
-                print!("{}", status_table(&report, commands.as_commands()));
-            }
-            Ok(if report.is_up_to_date() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        Command::Deploy { target, no_backup } => deploy(ctx, &target, no_backup).await,
+        Command::Status { target, json } => status(ctx, &target, json).await,
         Command::Lint { names } => lint(ctx, &names),
-        Command::Create { name } => {
-            let path = nelo_migrate::create_migration(
-                &ctx.config.migrations_dir,
-                &name,
-                nelo_migrate::EMPTY_MIGRATION,
-                chrono::Utc::now(),
-            )?;
-            println!("{}", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Create { name } => create(ctx, &name),
         Command::Reset {
             target,
             force,
             skip_seed,
             no_backup,
-        } => {
-            let url = ctx.config.target_url(target.test);
-            if !force {
-                confirm(&Confirmation {
-                    action: "reset",
-                    database: &url.database(),
-                    consequence: &format!("this drops every schema and all data in {url}"),
-                })?;
-            }
-            if !no_backup {
-                let engine = docker::connect().await?;
-                backup_first(ctx, &engine, url, "pre-reset").await?;
-            }
-            let bar = ui::spinner(format!("resetting {url}"));
-            let report = migrator.reset(url.as_str(), progress(&bar)).await;
-            ui::failed(&bar);
-            let report = report.with_context(|| format!("cannot reset {url}"))?;
-            ui::step(format!(
-                "reset {url}: {} applied",
-                ui::count(report.applied.len(), "migration")
-            ));
-            if !skip_seed {
-                super::seed::seed_target(ctx, url).await?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Resolve { target, resolution } => {
-            let url = ctx.config.target_url(target.test);
-            ui::step(resolution.run(&migrator, url).await?);
-            Ok(ExitCode::SUCCESS)
-        }
+        } => reset(ctx, &target, force, skip_seed, no_backup).await,
+        Command::Resolve { target, resolution } => resolve(ctx, &target, &resolution).await,
     }
+}
+
+/// `deploy`: pending migrations, after a backup unless `no_backup`.
+async fn deploy(ctx: &Context, target: &Target, no_backup: bool) -> anyhow::Result<ExitCode> {
+    let url = ctx.config.target_url(target.database());
+    let engine = if no_backup {
+        None
+    } else {
+        Some(docker::connect().await?)
+    };
+    deploy::deploy(ctx, engine.as_ref(), url).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `status`: the table (or `--json`); exit 1 when something needs attention.
+async fn status(ctx: &Context, target: &Target, json: bool) -> anyhow::Result<ExitCode> {
+    let url = ctx.config.target_url(target.database());
+    let report = migrator(ctx)
+        .status(url.as_str())
+        .await
+        .with_context(|| format!("cannot read the migration status of {url}"))?;
+    if json {
+        let json = serde_json::json!({
+            "database": url.database(),
+            "up_to_date": report.is_up_to_date(),
+            "entries": report.entries,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        let commands = Commands::for_target(target.test);
+        print!("{}", status_table(&report, commands.as_commands()));
+    }
+    Ok(if report.is_up_to_date() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `create`: a new, empty migration folder; prints its path.
+fn create(ctx: &Context, name: &str) -> anyhow::Result<ExitCode> {
+    let path = nelo_migrate::create_migration(
+        &ctx.config.migrations_dir,
+        name,
+        nelo_migrate::EMPTY_MIGRATION,
+        chrono::Utc::now(),
+    )?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reset`: after the confirmation (or `force`) and a backup (unless `no_backup`), drops every
+/// schema, re-applies the migrations and seeds (unless `skip_seed`).
+async fn reset(
+    ctx: &Context,
+    target: &Target,
+    force: bool,
+    skip_seed: bool,
+    no_backup: bool,
+) -> anyhow::Result<ExitCode> {
+    let url = ctx.config.target_url(target.database());
+    if !force {
+        confirm(&Confirmation {
+            action: "reset",
+            database: &url.database(),
+            consequence: &format!("this drops every schema and all data in {url}"),
+        })?;
+    }
+    if !no_backup {
+        let engine = docker::connect().await?;
+        backup_first(ctx, &engine, url, "pre-reset").await?;
+    }
+    let bar = ui::spinner(format!("resetting {url}"));
+    let report = migrator(ctx).reset(url.as_str(), progress(&bar)).await;
+    ui::clear(&bar);
+    let report = report.with_context(|| format!("cannot reset {url}"))?;
+    ui::step(format!(
+        "reset {url}: {} applied",
+        ui::count(report.applied.len(), "migration")
+    ));
+    if !skip_seed {
+        seed_target(ctx, url).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `resolve`: records a migration as applied, or marks a failed one as rolled back.
+async fn resolve(
+    ctx: &Context,
+    target: &Target,
+    resolution: &ResolveArgs,
+) -> anyhow::Result<ExitCode> {
+    let url = ctx.config.target_url(target.database());
+    ui::step(resolution.run(&migrator(ctx), url).await?);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Lints the named migrations (all when none is named) and prints each finding.
@@ -199,104 +226,8 @@ fn lint(ctx: &Context, names: &[String]) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The engine's advice for a blocked deploy, in this tool's commands (`--test` for the test
+/// This tool's commands, as the shared status advice names them (`--test` for the test
 /// database).
-fn resolve_hint(error: &nelo_migrate::Error, test: bool) -> Option<String> {
-    let command = format!(
-        "cargo xtask db migrate resolve{}",
-        if test { " --test" } else { "" }
-    );
-    match error {
-        nelo_migrate::Error::FailedMigrationFound { name } => Some(format!(
-            "; once the database is fixed: `{command} --rolled-back {name}` to run it again, or \
-             `{command} --applied {name}` if you completed it by hand"
-        )),
-        nelo_migrate::Error::SchemaNotEmpty {
-            first_migration: Some(name),
-            ..
-        } => Some(format!(
-            "; if it already has the schema of `{name}`: `{command} --applied {name}`"
-        )),
-        nelo_migrate::Error::LockTimeout { .. } => Some(
-            "; wait for that deploy to finish, or raise NELO_LOCK_TIMEOUT in `.env`".to_string(),
-        ),
-        nelo_migrate::Error::ConnectTimeout { .. } => Some(
-            "; is the container up (`cargo xtask db status`)? NELO_CONNECT_TIMEOUT waits longer"
-                .to_string(),
-        ),
-        nelo_migrate::Error::FolderMissing { .. } => Some(
-            "; create a migration with `cargo xtask db migrate create --name NAME`, or set NELO_MIGRATIONS_DIR"
-                .to_string(),
-        ),
-        _ => None,
-    }
-}
-
-/// Deploys pending migrations to `url`, after a backup of the database when it holds data
-/// (skipped when `engine` is `None`). `db migrate deploy` and [`super::ensure_database_ready`]
-/// use it.
-pub(crate) async fn deploy(
-    ctx: &Context,
-    engine: Option<&Engine>,
-    url: &DatabaseUrl,
-) -> anyhow::Result<DeployOutcome> {
-    let migrator = migrator(ctx);
-    let status = migrator
-        .status(url.as_str())
-        .await
-        .with_context(|| format!("cannot read the migration status of {url}"))?;
-    if status.pending().next().is_none() && status.failed().next().is_none() {
-        ui::step(format!("{}: up to date", url.database()));
-        return Ok(DeployOutcome {
-            applied: Vec::new(),
-        });
-    }
-    if let Some(engine) = engine {
-        backup_first(ctx, engine, url, "pre-deploy").await?;
-    }
-    let bar = ui::spinner(format!("migrating {}", url.database()));
-    let report = migrator.deploy(url.as_str(), progress(&bar)).await;
-    ui::failed(&bar);
-    let report = report.map_err(|error| {
-        let hint = resolve_hint(&error, *url == ctx.config.test_database_url);
-        anyhow::Error::new(error)
-            .context(format!("cannot migrate {url}{}", hint.unwrap_or_default()))
-    })?;
-    ui::step(format!(
-        "{}: applied {}",
-        url.database(),
-        ui::count(report.applied.len(), "migration")
-    ));
-    Ok(DeployOutcome {
-        applied: report.applied,
-    })
-}
-
-async fn backup_first(
-    ctx: &Context,
-    engine: &Engine,
-    url: &DatabaseUrl,
-    reason: &str,
-) -> anyhow::Result<()> {
-    let backup = super::backup::backup_before_change(ctx, engine, url, reason)
-        .await
-        .with_context(|| {
-            format!(
-                "the {reason} backup of {url} failed, so nothing was changed (--no-backup skips it)"
-            )
-        })?;
-    if let Some(path) = backup {
-        ui::step(format!(
-            "backed up {} to {}",
-            url.database(),
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
-/// This tool's deploy and resolve commands for the target database, as the shared status
-/// advice names them.
 struct Commands {
     deploy: String,
     resolve: String,
@@ -316,50 +247,5 @@ impl Commands {
             deploy: &self.deploy,
             resolve: &self.resolve,
         }
-    }
-}
-
-fn migrator(ctx: &Context) -> Migrator {
-    Migrator::new(&ctx.config.migrations_dir)
-        .lock_timeout(ctx.config.lock_timeout)
-        .connect_timeout(ctx.config.connect_timeout)
-}
-
-/// Shows each migration on the spinner as it is applied.
-fn progress(bar: &indicatif::ProgressBar) -> impl FnMut(Event) + '_ {
-    move |event| match &event {
-        Event::Applying { name, .. } => bar.set_message(format!("applying {name}")),
-        Event::LintWarning { path, finding, .. } => {
-            bar.suspend(|| eprint!("{}", nelo_migrate::lint::finding_text(path, finding)))
-        }
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blocked_deploys_get_this_tools_resolve_command() {
-        let failed = nelo_migrate::Error::FailedMigrationFound {
-            name: "20250101000000_a".into(),
-        };
-        let hint = resolve_hint(&failed, true).unwrap();
-        assert!(
-            hint.contains("`cargo xtask db migrate resolve --test --rolled-back 20250101000000_a`"),
-            "{hint}"
-        );
-        let not_empty = nelo_migrate::Error::SchemaNotEmpty {
-            schema: "public".into(),
-            objects: vec!["table \"User\"".into()],
-            first_migration: Some("20250817000000_baseline".into()),
-        };
-        let hint = resolve_hint(&not_empty, false).unwrap();
-        assert!(
-            hint.contains("`cargo xtask db migrate resolve --applied 20250817000000_baseline`"),
-            "{hint}"
-        );
-        assert_eq!(resolve_hint(&nelo_migrate::Error::NoSchema, false), None);
     }
 }

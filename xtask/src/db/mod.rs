@@ -1,4 +1,5 @@
-//! `cargo xtask db ...`: one file per subcommand.
+//! `cargo xtask db ...`: one file (or folder) per subcommand; no subcommand imports another:
+//! what several of them do lives in [`crate::workflow`].
 
 mod backup;
 mod backups;
@@ -14,18 +15,10 @@ mod test_setup;
 mod up;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
-use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::docker::Engine;
-use crate::{postgres, server, ui};
-
-/// How long a running server may take to accept a connection.
-const CONNECT_DEADLINE: Duration = postgres::CONNECT_TIMEOUT;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -82,31 +75,4 @@ async fn run_stoppable(ctx: &Context, command: Command) -> anyhow::Result<ExitCo
         Command::Restore(args) => restore::run(ctx, args).await,
         Command::Backups(args) => backups::run(ctx, args).await,
     }
-}
-
-/// Converges a database on the running server: it exists, has `vector`, and every migration
-/// is applied (after a backup through `backup_with` when it holds data). Returns whether
-/// anything was done. `db up` and `db test-setup` share it.
-pub(crate) async fn ensure_database_ready(
-    ctx: &Context,
-    backup_with: Option<&Engine>,
-    url: &DatabaseUrl,
-) -> anyhow::Result<bool> {
-    let name = url.database();
-    let (mut conn, created) = server::ensure_database(url, CONNECT_DEADLINE).await?;
-    if created {
-        ui::step(format!("created database `{name}`"));
-    }
-    let installed = postgres::ensure_extension(&mut conn, "vector")
-        .await
-        .with_context(|| format!("cannot install pgvector in `{name}`"))?;
-    if installed {
-        ui::step(format!("installed extension `vector` in `{name}`"));
-    }
-    drop(conn);
-    // deploy reports what it applies.
-    let outcome = migrate::deploy(ctx, backup_with, url)
-        .await
-        .with_context(|| format!("cannot apply migrations to `{name}`"))?;
-    Ok(created || installed || !outcome.applied.is_empty())
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::config::TargetDatabase;
 use crate::context::Context;
 
 #[derive(clap::Args, Debug)]
@@ -31,7 +32,9 @@ fn exec_args(container: &str, user: &str, database: &str, tty: bool) -> Vec<Stri
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
-    let url = ctx.config.target_url(args.test);
+    let url = ctx
+        .config
+        .target_url(TargetDatabase::from_test_flag(args.test));
     let docker = which::which("docker").map_err(|_| {
         anyhow::anyhow!(
             "`db psql` needs the docker command-line client, which is not on PATH: install it \

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
+use crate::decision::ContainerStatus;
 use crate::{docker, ui};
 
 #[derive(clap::Args, Debug)]
@@ -40,6 +41,9 @@ struct Status {
     container: String,
     /// `absent`, `created`, `running`, `exited`, ...
     state: String,
+    /// Whether Docker says the container runs (`state` is `running`).
+    #[serde(skip)]
+    running: bool,
     image: Option<String>,
     port: Option<u16>,
     volume: Option<String>,
@@ -63,7 +67,7 @@ struct DatabaseStatus {
 
 impl Status {
     fn is_healthy(&self) -> bool {
-        self.state == "running"
+        self.running
             && self.databases.iter().all(|db| {
                 db.reachable && db.pending.is_empty() && db.failed.is_empty() && db.other.is_empty()
             })
@@ -101,11 +105,16 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         container: config.container.clone(),
         state: observed
             .as_ref()
-            .map_or("absent".to_string(), |o| o.status.clone()),
+            .map_or("absent".to_string(), |o| o.status.to_string()),
+        running: observed
+            .as_ref()
+            .is_some_and(|o| o.status == ContainerStatus::Running),
         image: observed.as_ref().map(|o| o.image.clone()),
         port: observed.as_ref().and_then(|o| o.host_port),
         volume: observed.as_ref().and_then(|o| o.volume.clone()),
-        health: observed.as_ref().and_then(|o| o.health.clone()),
+        health: observed
+            .as_ref()
+            .and_then(|o| o.health.map(|health| health.to_string())),
         databases,
     };
     if args.json {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::context::Context;
 use crate::ui;
+use crate::workflow::database::ensure_database_ready;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {}
@@ -13,7 +14,7 @@ pub struct Args {}
 pub async fn run(ctx: &Context, _args: Args) -> anyhow::Result<ExitCode> {
     let url = &ctx.config.test_database_url;
     // Test data is disposable: no backup before migrating it.
-    super::ensure_database_ready(ctx, None, url).await?;
+    ensure_database_ready(ctx, None, url).await?;
     ui::step(format!("test database ready: {url}"));
     Ok(ExitCode::SUCCESS)
 }

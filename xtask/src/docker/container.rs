@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bollard::container::LogOutput;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HealthConfig, HostConfig, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HealthConfig,
+    HealthStatusEnum, HostConfig, PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
@@ -17,7 +18,8 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::{Engine, LabelledResource, status_code};
-use crate::spec::{CONTAINER_PORT, ContainerSpec, DATA_DIR, ObservedContainer, Storage};
+use crate::decision::{ContainerStatus, Health, ObservedContainer};
+use crate::spec::{CONTAINER_PORT, ContainerSpec, DATA_DIR, Storage};
 
 impl Engine {
     /// The container of that name, or `None` when there is none.
@@ -268,6 +270,14 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
     }
 }
 
+/// Whether a Docker error says the host port is already in use.
+pub fn is_port_conflict(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("port is already allocated")
+        || message.contains("address already in use")
+        || message.contains("bind: address already in use")
+}
+
 /// What the decision needs from Docker's description of a container.
 fn observed_container(response: ContainerInspectResponse) -> ObservedContainer {
     let state = response.state.unwrap_or_default();
@@ -295,17 +305,40 @@ fn observed_container(response: ContainerInspectResponse) -> ObservedContainer {
         running: state.running.unwrap_or(false),
         status: state
             .status
-            .map(|status| status.to_string())
-            .unwrap_or_default(),
+            .map_or(ContainerStatus::Unknown, container_status),
         health: state
             .health
             .and_then(|health| health.status)
-            .map(|status| status.to_string()),
+            .and_then(health),
         labels,
         image: config.image.unwrap_or_default(),
         host_port,
         volume,
         exit_code: state.exit_code,
+    }
+}
+
+fn container_status(status: ContainerStateStatusEnum) -> ContainerStatus {
+    match status {
+        ContainerStateStatusEnum::EMPTY => ContainerStatus::Unknown,
+        ContainerStateStatusEnum::CREATED => ContainerStatus::Created,
+        ContainerStateStatusEnum::RUNNING => ContainerStatus::Running,
+        ContainerStateStatusEnum::PAUSED => ContainerStatus::Paused,
+        ContainerStateStatusEnum::RESTARTING => ContainerStatus::Restarting,
+        ContainerStateStatusEnum::REMOVING => ContainerStatus::Removing,
+        ContainerStateStatusEnum::EXITED => ContainerStatus::Exited,
+        ContainerStateStatusEnum::DEAD => ContainerStatus::Dead,
+        ContainerStateStatusEnum::STOPPING => ContainerStatus::Stopping,
+    }
+}
+
+/// The healthcheck's verdict; `None` when there is no healthcheck to give one.
+fn health(status: HealthStatusEnum) -> Option<Health> {
+    match status {
+        HealthStatusEnum::STARTING => Some(Health::Starting),
+        HealthStatusEnum::HEALTHY => Some(Health::Healthy),
+        HealthStatusEnum::UNHEALTHY => Some(Health::Unhealthy),
+        HealthStatusEnum::EMPTY | HealthStatusEnum::NONE => None,
     }
 }
 
@@ -335,5 +368,43 @@ mod tests {
                 .unwrap()
                 .contains(&"POSTGRES_USER=nelo".to_string())
         );
+    }
+
+    #[test]
+    fn docker_port_errors_are_recognised() {
+        assert!(is_port_conflict(
+            "Docker responded with status code 500: driver failed programming external \
+             connectivity on endpoint x: Bind for 127.0.0.1:5432 failed: port is already allocated"
+        ));
+        assert!(is_port_conflict(
+            "Error starting userland proxy: listen tcp4 127.0.0.1:5432: bind: address already in use"
+        ));
+        assert!(!is_port_conflict("No such image: pgvector/pgvector:pg17"));
+    }
+
+    #[test]
+    fn container_states_and_health_read_as_docker_names_them() {
+        use ContainerStateStatusEnum as State;
+        for state in [
+            State::EMPTY,
+            State::CREATED,
+            State::RUNNING,
+            State::PAUSED,
+            State::RESTARTING,
+            State::REMOVING,
+            State::EXITED,
+            State::DEAD,
+            State::STOPPING,
+        ] {
+            assert_eq!(container_status(state).to_string(), state.to_string());
+        }
+        for verdict in [
+            HealthStatusEnum::STARTING,
+            HealthStatusEnum::HEALTHY,
+            HealthStatusEnum::UNHEALTHY,
+        ] {
+            assert_eq!(health(verdict).unwrap().to_string(), verdict.to_string());
+        }
+        assert_eq!(health(HealthStatusEnum::NONE), None);
     }
 }

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::{Engine, status_code};
-use crate::spec::split_image_reference;
 
 /// How long a pull or an import may take before Docker answers.
 const LONG_TRANSFER_TIMEOUT: Duration = Duration::from_secs(60 * 60);
@@ -105,4 +104,39 @@ pub struct ImageFacts {
     pub id: String,
     pub size: u64,
     pub labels: BTreeMap<String, String>,
+}
+
+/// Splits `repo[:tag]` into repository and tag (default `latest`); a `:` before the last
+/// `/` belongs to a registry address, not a tag.
+fn split_image_reference(reference: &str) -> (&str, &str) {
+    let name_start = reference.rfind('/').map_or(0, |slash| slash + 1);
+    match reference[name_start..].rfind(':') {
+        Some(colon) => {
+            let colon = name_start + colon;
+            (&reference[..colon], &reference[colon + 1..])
+        }
+        None => (reference, "latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_split_into_repository_and_tag() {
+        assert_eq!(
+            split_image_reference("pgvector/pgvector:pg17"),
+            ("pgvector/pgvector", "pg17")
+        );
+        assert_eq!(split_image_reference("nelo"), ("nelo", "latest"));
+        assert_eq!(
+            split_image_reference("localhost:5000/nelo/pg"),
+            ("localhost:5000/nelo/pg", "latest")
+        );
+        assert_eq!(
+            split_image_reference("localhost:5000/pg:17"),
+            ("localhost:5000/pg", "17")
+        );
+    }
 }

@@ -6,6 +6,7 @@ pub mod exec;
 mod image;
 mod volume;
 
+pub use container::is_port_conflict;
 pub use image::ImageFacts;
 
 use std::collections::BTreeMap;

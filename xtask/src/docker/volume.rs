@@ -7,7 +7,7 @@ use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptions};
 
 use super::{Engine, LabelledResource, status_code};
-use crate::spec::ObservedVolume;
+use crate::decision::ObservedVolume;
 
 impl Engine {
     /// Creates the volume unless it exists (Docker returns an existing volume as it is).

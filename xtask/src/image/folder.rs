@@ -1,5 +1,6 @@
 //! The temporary build folder of `image build`, removed however the build ends, and never
-//! through a mount point debootstrap left behind.
+//! through a mount point debootstrap left behind. Linux only (`/proc/self/mounts`,
+//! `umount2`), like the build itself.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,8 @@ impl Drop for BuildFolder {
         let stuck = mounts_under(&mounts, folder.path());
         for mount in &stuck {
             if let Ok(path) = std::ffi::CString::new(mount.as_os_str().as_encoded_bytes()) {
+                // SAFETY: `path` is a NUL-terminated string that outlives the call; umount2
+                // reads it and keeps no pointer. A failure is seen below, in the mounts.
                 unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
             }
         }

@@ -1,7 +1,13 @@
 //! `cargo xtask image ...`.
 
-pub(crate) mod build;
+mod build;
+#[cfg(target_os = "linux")]
+mod debootstrap;
+#[cfg(target_os = "linux")]
 mod folder;
+pub(crate) mod local_build;
+mod recipe;
+#[cfg(target_os = "linux")]
 mod rootfs;
 
 use std::process::ExitCode;

@@ -14,10 +14,7 @@ pub(super) async fn ensure_data(conn: &mut PgConnection, target: u64) -> anyhow:
     if size >= target {
         return Ok(size);
     }
-    let bar = ui::spinner(format!(
-        "generating {} of data",
-        indicatif::HumanBytes(target)
-    ));
+    let bar = ui::spinner(format!("generating {} of data", ui::bytes(target)));
     sqlx::raw_sql(SCHEMA)
         .execute(&mut *conn)
         .await
@@ -28,8 +25,8 @@ pub(super) async fn ensure_data(conn: &mut PgConnection, target: u64) -> anyhow:
         let size = database_size(conn).await?;
         bar.set_message(format!(
             "generating data: {} of {}",
-            indicatif::HumanBytes(size),
-            indicatif::HumanBytes(target)
+            ui::bytes(size),
+            ui::bytes(target)
         ));
         if size >= target {
             break;

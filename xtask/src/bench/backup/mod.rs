@@ -90,13 +90,13 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             let variant = &VARIANTS[index];
             let bar = ui::spinner(format!("round {round}: {}", variant.label));
             let measure = server.measure(variant, &work.path().join(format!("dump-{index}")));
-            ui::failed(&bar);
+            ui::clear(&bar);
             let measure = measure.with_context(|| format!("`{}` failed", variant.label))?;
             ui::step(format!(
                 "round {round}: {}: {:.1} s, {}, peak RSS {} MiB",
                 variant.label,
                 measure.seconds,
-                indicatif::HumanBytes(measure.bytes),
+                ui::bytes(measure.bytes),
                 measure.peak_rss_kib / 1024
             ));
             all[index].push(measure);
@@ -139,7 +139,7 @@ impl BenchServer {
         };
         let bar = ui::spinner(format!("starting `{CONTAINER}`"));
         let output = server.xtask(&["db", "up", "--no-backup"]).output();
-        ui::failed(&bar);
+        ui::clear(&bar);
         let output = output.context("cannot run `xtask db up`")?;
         if !output.status.success() {
             bail!(
@@ -205,7 +205,7 @@ impl BenchServer {
         }
         let bytes = std::fs::metadata(path)?.len();
         std::fs::remove_file(path)?;
-        let _ = std::fs::remove_file(crate::backup::file::checksum_path(path));
+        let _ = std::fs::remove_file(crate::dump_file::checksum_path(path));
         Ok(Measure {
             seconds,
             bytes,
@@ -237,7 +237,13 @@ fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
     if waited < 0 {
         return Err(std::io::Error::last_os_error()).context("wait4 failed");
     }
-    Ok((status, usage.ru_maxrss))
+    // Linux counts the peak RSS in KiB, macOS in bytes.
+    let peak_rss_kib = if cfg!(target_os = "macos") {
+        usage.ru_maxrss / 1024
+    } else {
+        usage.ru_maxrss
+    };
+    Ok((status, peak_rss_kib))
 }
 
 /// Each variant's runs; the table shows the fastest and lists them all.
@@ -273,7 +279,7 @@ fn print_table(machine: &Machine, size: u64, all: &[Vec<Measure>], load: &str) {
             measure.seconds,
             runs.join(", "),
             megabytes / measure.seconds,
-            indicatif::HumanBytes(measure.bytes),
+            ui::bytes(measure.bytes),
             measure.peak_rss_kib as f64 / 1024.0
         );
     }

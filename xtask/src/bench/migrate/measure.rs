@@ -231,8 +231,9 @@ pub async fn status(
 
 /// User + system CPU time of the children waited for so far.
 fn children_cpu_time() -> Duration {
-    // SAFETY: getrusage only writes into the struct it is given.
+    // SAFETY: rusage is plain integers, for which all zeroes is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the struct it is given and keeps no pointer to it.
     if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
         return Duration::ZERO;
     }

@@ -1,26 +1,21 @@
 //! `cargo xtask db backup`: pg_dump to `backups/`, atomically, with a `.sha256`; `--verify`
-//! restores it into a scratch database and compares. [`backup_before_change`] is what
-//! migrations call before they change a database.
+//! restores it into a scratch database and compares. The backups other commands take before
+//! they change a database are [`crate::workflow::backup`]'s.
 
-mod stream;
 mod verify;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use chrono::Utc;
-
-use crate::backup::dump::{Compression, Format};
-use crate::backup::file::{DumpPath, WrittenDump, sweep_stale_partials};
-use crate::backup::name::backup_file_name;
-use crate::config::DatabaseUrl;
+use crate::config::TargetDatabase;
 use crate::context::Context;
-use crate::docker::{self, Engine};
-use crate::{postgres, ui};
-
-pub(crate) use stream::{dump_to_file, keep_tail};
+use crate::docker;
+use crate::dump::programs::{Compression, Format};
+use crate::dump_file::WrittenDump;
+use crate::ui;
+use crate::workflow::backup::output_path;
+use crate::workflow::pg_dump::dump_to_file;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -51,7 +46,10 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let url = match &args.database {
         Some(database) => ctx.config.database_url.with_database(database),
-        None => ctx.config.target_url(args.test).clone(),
+        None => ctx
+            .config
+            .target_url(TargetDatabase::from_test_flag(args.test))
+            .clone(),
     };
     let engine = docker::connect().await?;
     let path = output_path(
@@ -98,70 +96,11 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Backs up `url`'s database before a migration, a reset or `db up` changes it, when it
-/// exists and holds user tables. Returns the dump's path, or `None` when there was nothing
-/// to keep. A failed backup is an error: the caller must not go on.
-pub(crate) async fn backup_before_change(
-    ctx: &Context,
-    engine: &Engine,
-    url: &DatabaseUrl,
-    reason: &str,
-) -> anyhow::Result<Option<PathBuf>> {
-    let database = url.database();
-    let mut server = postgres::connect_maintenance(url, ctx.config.connect_timeout).await?;
-    if !postgres::database_exists(&mut server, &database).await? {
-        return Ok(None);
-    }
-    let mut conn = postgres::connect(url, ctx.config.connect_timeout).await?;
-    if !postgres::has_user_tables(&mut conn).await? {
-        return Ok(None);
-    }
-    let path = output_path(ctx, None, &database, reason, Format::Custom)?;
-    let written = dump_to_file(ctx, engine, url, Format::Custom, None, None, &path)
-        .await
-        .with_context(|| format!("cannot back up `{database}` before the change ({reason})"))?;
-    Ok(Some(written.path))
-}
-
-/// Where the dump goes: `--output` as a file (never replaced), or `<db>-<time>-<reason>.<ext>`
-/// in `--output` or the backup directory (created, and swept of dead partials), numbered at
-/// commit when another backup took that name in the same second.
-fn output_path(
-    ctx: &Context,
-    output: Option<&Path>,
-    database: &str,
-    reason: &str,
-    format: Format,
-) -> anyhow::Result<DumpPath> {
-    let dir = match output {
-        Some(path) if !path.is_dir() => {
-            let dir = path
-                .parent()
-                .filter(|dir| !dir.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create `{}`", dir.display()))?;
-            return Ok(DumpPath::exact(path.to_path_buf()));
-        }
-        Some(dir) => dir.to_path_buf(),
-        None => ctx.config.backup_dir.clone(),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| {
-        format!(
-            "cannot create the backup directory `{}` (NELO_BACKUP_DIR)",
-            dir.display()
-        )
-    })?;
-    sweep_stale_partials(&dir)?;
-    let name = backup_file_name(database, Utc::now(), reason, format);
-    Ok(DumpPath::numbered(dir.join(name)))
-}
-
 fn summary(database: &str, written: &WrittenDump, elapsed: Duration) -> String {
     format!(
         "backed up `{database}` to {} ({}, sha256 {}…) in {:.1} s",
         written.path.display(),
-        indicatif::HumanBytes(written.bytes),
+        ui::bytes(written.bytes),
         &written.sha256[..12],
         elapsed.as_secs_f64()
     )

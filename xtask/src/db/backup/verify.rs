@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sqlx::PgConnection;
 
-use crate::backup::compare::{Snapshot, differences};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::db::restore::{check_file, drop_database, restore_into, table_row_counts};
 use crate::docker::Engine;
+use crate::dump::compare::{Snapshot, differences};
 use crate::postgres;
+use crate::workflow::restore::{check_file, drop_database, restore_into, table_row_counts};
 
 const CONNECT_DEADLINE: Duration = postgres::CONNECT_TIMEOUT;
 
@@ -146,7 +146,7 @@ async fn compare(
     original: &Snapshot,
     scratch: &DatabaseUrl,
     dump: &Path,
-    format: crate::backup::dump::Format,
+    format: crate::dump::programs::Format,
 ) -> anyhow::Result<Report> {
     restore_into(ctx, engine, dump, format, &scratch.database(), false).await?;
     let restored = snapshot(&mut postgres::connect(scratch, CONNECT_DEADLINE).await?).await?;

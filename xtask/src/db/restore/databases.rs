@@ -6,10 +6,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use sqlx::{Connection as _, PgConnection};
 
-use crate::backup::check::replaced_database_name;
-use crate::config::DatabaseUrl;
-use crate::postgres::{self, quote_ident};
+use crate::dump::check::replaced_database_name;
+use crate::postgres::quote_ident;
 use crate::ui;
+use crate::workflow::restore::drop_database_on;
 
 /// How many times the swap is tried while clients keep reconnecting to the target.
 const SWAP_ATTEMPTS: u32 = 20;
@@ -36,17 +36,6 @@ pub(super) async fn create_database(admin: &mut PgConnection, name: &str) -> any
         .await
         .with_context(|| format!("cannot create database `{name}`"))?;
     Ok(())
-}
-
-/// Drops `name` when it exists (closing its connections); returns whether it existed.
-pub(super) async fn drop_database_on(admin: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
-    if !postgres::database_exists(admin, name).await? {
-        return Ok(false);
-    }
-    nelo_migrate::postgres::drop_database(admin, name)
-        .await
-        .with_context(|| format!("cannot drop database `{name}`"))?;
-    Ok(true)
 }
 
 /// Gives the restored `scratch` the name `target`. An existing target is renamed away and
@@ -130,10 +119,4 @@ fn is_in_use(error: &sqlx::Error) -> bool {
         .and_then(|db| db.code())
         .as_deref()
         == Some("55006")
-}
-
-pub(crate) async fn drop_database(url: &DatabaseUrl, database: &str) -> anyhow::Result<()> {
-    let mut server = postgres::connect_maintenance(url, super::CONNECT_DEADLINE).await?;
-    drop_database_on(&mut server, database).await?;
-    Ok(())
 }

@@ -8,8 +8,6 @@
 //! here (ownership, privileges) is left out and listed, unless `--keep-roles`.
 
 mod databases;
-mod plain;
-mod stream;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -21,21 +19,20 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use sqlx::{Connection as _, PgConnection};
 
-use crate::backup::check::scratch_database_name;
-use crate::backup::dump::Format;
-use crate::backup::name::restored_database_name;
-use crate::backup::roles::{Dropped, RoleFilter, describe_dropped};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
-use crate::db::backup::backup_before_change;
 use crate::docker::{self, Engine};
-use crate::postgres::{self, quote_ident};
+use crate::dump::check::scratch_database_name;
+use crate::dump::name::restored_database_name;
+use crate::dump::programs::Format;
+use crate::dump::roles::{Dropped, RoleFilter, describe_dropped};
+use crate::postgres;
 use crate::ui;
-
-pub(crate) use databases::drop_database;
-use databases::{create_database, drop_database_on, ensure_sole_restore, swap_in};
-use stream::{Reads, feed_file, restore_filtered};
-pub(crate) use validate::check_file;
+use crate::workflow::backup::backup_before_change;
+use crate::workflow::restore::check_file;
+use crate::workflow::restore::stream::restore_filtered;
+use crate::workflow::restore::{drop_database, drop_database_on, restore_into, table_row_counts};
+use databases::{create_database, ensure_sole_restore, swap_in};
 use validate::{check_whole_file, target_name_problem};
 
 const CONNECT_DEADLINE: Duration = postgres::CONNECT_TIMEOUT;
@@ -232,82 +229,4 @@ async fn target_has_tables(url: &DatabaseUrl) -> anyhow::Result<bool> {
     let has_tables = postgres::has_user_tables(&mut conn).await;
     let _ = conn.close().await;
     has_tables
-}
-
-/// Streams `path` into pg_restore (custom) or psql (plain) in the container, restoring into
-/// the existing `database`, with the archive's owners or (`keep_owners: false`) owned by the
-/// restoring user. A non-zero exit is an error carrying stderr.
-pub(crate) async fn restore_into(
-    ctx: &Context,
-    engine: &Engine,
-    path: &Path,
-    format: Format,
-    database: &str,
-    keep_owners: bool,
-) -> anyhow::Result<()> {
-    let user = ctx.config.database_url.user();
-    if format == Format::Plain {
-        // Through psql, restricted: it runs no meta-command from the script.
-        return restore_filtered(
-            engine,
-            &ctx.config.container,
-            &user,
-            path,
-            format,
-            database,
-            None,
-        )
-        .await
-        .with_context(|| format!("cannot restore `{}` into `{database}`", path.display()));
-    }
-    let mut argv: Vec<&str> = vec!["pg_restore", "--exit-on-error"];
-    if !keep_owners {
-        argv.push("--no-owner");
-    }
-    argv.extend(["--username", &user, "--dbname", database]);
-    let argv: Vec<String> = argv.into_iter().map(String::from).collect();
-    feed_file(
-        engine,
-        &ctx.config.container,
-        &argv,
-        path,
-        &format!("restoring into `{database}`"),
-        Reads::Everything,
-    )
-    .await
-    .with_context(|| format!("cannot restore `{}` into `{database}`", path.display()))?;
-    Ok(())
-}
-
-/// Every user table (`schema.table`) with its exact row count, after ANALYZE.
-pub(crate) async fn table_row_counts(
-    conn: &mut PgConnection,
-) -> anyhow::Result<Vec<(String, i64)>> {
-    sqlx::raw_sql("ANALYZE")
-        .execute(&mut *conn)
-        .await
-        .context("cannot analyze")?;
-    let tables: Vec<(String, String)> = sqlx::query_as(&format!(
-        "SELECT n.nspname::text, c.relname::text FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {} ORDER BY 1, 2",
-        nelo_migrate::sql::user_schema("n.nspname")
-    ))
-    .fetch_all(&mut *conn)
-    .await
-    .context("cannot list tables")?;
-    let mut counts = Vec::with_capacity(tables.len());
-    for (schema, table) in tables {
-        let statement = format!(
-            "SELECT count(*) FROM {}.{}",
-            quote_ident(&schema),
-            quote_ident(&table)
-        );
-        let rows: i64 = sqlx::query_scalar(&statement)
-            .fetch_one(&mut *conn)
-            .await
-            .with_context(|| format!("cannot count the rows of `{schema}.{table}`"))?;
-        counts.push((format!("{schema}.{table}"), rows));
-    }
-    Ok(counts)
 }

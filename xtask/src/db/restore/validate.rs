@@ -6,48 +6,16 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 
-use super::plain::first_problem;
-use super::stream::{Reads, feed_file};
-use crate::backup::check::plain_dump_problem;
-use crate::backup::check::{replaced_database_name, scratch_database_name};
-use crate::backup::dump::Format;
-use crate::backup::file::{checksum_path, sha256_of};
-use crate::backup::name::parse_checksum_line;
 use crate::context::Context;
 use crate::docker::Engine;
+use crate::dump::check::plain_dump_problem;
+use crate::dump::check::{replaced_database_name, scratch_database_name};
+use crate::dump::programs::{Format, pg_restore_list_argv};
+use crate::dump::script::first_problem;
+use crate::workflow::restore::stream::{Reads, feed_file};
 
 /// How much of each end of a plain script is read to check its header and closing line.
 const PLAIN_CHECK_BYTES: u64 = 64 * 1024;
-
-/// The file's format from its magic, after its `.sha256` (when there is one) has matched.
-pub(crate) fn check_file(path: &Path) -> anyhow::Result<Format> {
-    let mut head = [0u8; 512];
-    let read = std::fs::File::open(path)
-        .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    let checksum = checksum_path(path);
-    if checksum.exists() {
-        let text = std::fs::read_to_string(&checksum)
-            .with_context(|| format!("cannot read `{}`", checksum.display()))?;
-        let expected = parse_checksum_line(&text)
-            .with_context(|| format!("`{}` holds no SHA-256 digest", checksum.display()))?;
-        let actual = sha256_of(path)?;
-        if actual != expected {
-            bail!(
-                "`{}` is damaged: its SHA-256 is {actual} but `{}` expects {expected}; refusing to \
-                 restore it",
-                path.display(),
-                checksum.display()
-            );
-        }
-    }
-    Format::detect(&head[..read]).with_context(|| {
-        format!(
-            "`{}` is neither a pg_dump custom archive nor an SQL script",
-            path.display()
-        )
-    })
-}
 
 /// Refuses a file that cannot restore whole: an archive whose table of contents pg_restore
 /// cannot read, a script that is not pg_dump's or was cut short.
@@ -59,7 +27,7 @@ pub(super) async fn check_whole_file(
 ) -> anyhow::Result<()> {
     match format {
         Format::Custom => {
-            let argv = ["pg_restore", "--list"].map(String::from);
+            let argv = pg_restore_list_argv();
             feed_file(
                 engine,
                 &ctx.config.container,

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use crate::config::DatabaseUrl;
+use crate::decision::INIT_MARKER;
 use crate::docker::Engine;
-use crate::spec::{DATA_DIR, INIT_MARKER};
+use crate::spec::DATA_DIR;
 
 /// What changed since the volume was initialised.
 #[derive(Debug, Clone, PartialEq, Eq)]

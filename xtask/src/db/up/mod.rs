@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::context::Context;
+use crate::decision::{self, Decision, Field, Health, VolumeDecision};
 use crate::docker::{self, Engine};
-use crate::spec::{self, ContainerSpec, Decision, VolumeDecision};
+use crate::spec::{self, ContainerSpec};
+use crate::workflow::database::{ensure_database_ready, seed_target};
 use crate::{server, ui};
 
 /// Set by the integration tests to the pid of the test process; see [`spec::TEST_RUN_LABEL`].
@@ -79,10 +81,10 @@ async fn converge(
 
     let backup_with = (!args.no_backup).then_some(engine);
     for url in [&config.database_url, &config.test_database_url] {
-        changed |= super::ensure_database_ready(ctx, backup_with, url).await?;
+        changed |= ensure_database_ready(ctx, backup_with, url).await?;
     }
     if args.seed {
-        super::seed::seed_target(ctx, &config.database_url)
+        seed_target(ctx, &config.database_url)
             .await
             .with_context(|| format!("cannot seed `{}`", config.database_url.database()))?;
         changed = true;
@@ -114,10 +116,10 @@ async fn ensure_container(
     adopt_volume: bool,
 ) -> anyhow::Result<bool> {
     let observed = engine.inspect_container(&spec.name).await?;
-    let decision = spec::decide(spec, observed.as_ref());
+    let decision = decision::decide(spec, observed.as_ref());
     if let Some(observed) = &observed {
-        for difference in spec::differences(spec, observed) {
-            if difference.what == "the image" {
+        for difference in decision::differences(spec, observed) {
+            if difference.field == Field::Image {
                 ui::warn(format!(
                     "container `{}`: {difference}; keeping it",
                     spec.name
@@ -128,7 +130,7 @@ async fn ensure_container(
     let deadline = match &decision {
         // Started by another `db up` a moment ago, the server may still be initialising.
         Decision::AlreadyRunning
-            if observed.as_ref().and_then(|o| o.health.as_deref()) == Some("starting") =>
+            if observed.as_ref().and_then(|o| o.health) == Some(Health::Starting) =>
         {
             wait_until_ready(ctx, engine, spec, CREATE_DEADLINE).await?;
             return Ok(false);
@@ -196,7 +198,7 @@ async fn ensure_volume_usable(
         return Ok(());
     };
     let observed = engine.inspect_volume(volume).await?;
-    match spec::decide_volume(observed.as_ref(), adopt_volume) {
+    match decision::decide_volume(observed.as_ref(), adopt_volume) {
         VolumeDecision::Create | VolumeDecision::UseOurs => Ok(()),
         VolumeDecision::Adopt => {
             let found = observed.expect("adopting an existing volume").describe();
@@ -238,7 +240,7 @@ async fn created_meanwhile(engine: &Engine, spec: &ContainerSpec) -> bool {
     matches!(
         engine.inspect_container(&spec.name).await,
         Ok(Some(observed))
-            if matches!(spec::decide(spec, Some(&observed)), Decision::AlreadyRunning | Decision::Start)
+            if matches!(decision::decide(spec, Some(&observed)), Decision::AlreadyRunning | Decision::Start)
     )
 }
 
@@ -314,7 +316,7 @@ async fn stopped_on_interrupted_initialisation(engine: &Engine, container: &str)
         return false;
     }
     let log = engine.log_tail(container, 10).await.unwrap_or_default();
-    spec::is_interrupted_initialisation(observed.exit_code, &log)
+    decision::is_interrupted_initialisation(observed.exit_code, &log)
 }
 
 /// Replaces a volume of nelo's that holds only an interrupted initialisation (no server

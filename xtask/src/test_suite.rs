@@ -11,7 +11,7 @@ use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::{self, Engine, LabelledResource};
 use crate::spec::{self, TEST_RUN_LABEL};
-use crate::{server, ui};
+use crate::{process, server, ui};
 
 /// How long the throwaway server may take to initialise and start.
 const READY_DEADLINE: Duration = Duration::from_secs(90);
@@ -124,7 +124,7 @@ async fn sweep_leftovers(engine: &Engine) -> anyhow::Result<()> {
         .unwrap_or_default()
         .as_secs() as i64;
     for container in engine.containers_labelled(TEST_RUN_LABEL).await? {
-        if is_leftover(&container, now, pid_is_alive) {
+        if is_leftover(&container, now, process::is_alive) {
             engine.remove_container(&container.name).await?;
             ui::note(format!(
                 "removed `{}`, left over by an earlier test run",
@@ -133,7 +133,7 @@ async fn sweep_leftovers(engine: &Engine) -> anyhow::Result<()> {
         }
     }
     for volume in engine.volumes_labelled(TEST_RUN_LABEL).await? {
-        if is_leftover(&volume, now, pid_is_alive)
+        if is_leftover(&volume, now, process::is_alive)
             && engine.remove_volume(&volume.name).await.is_ok()
         {
             ui::note(format!(
@@ -161,14 +161,6 @@ fn is_leftover(resource: &LabelledResource, now_unix: i64, alive: impl Fn(u32) -
     }
 }
 
-fn pid_is_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // Signal 0 checks existence; EPERM means it exists under another user.
-    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -192,10 +184,5 @@ mod tests {
     #[test]
     fn resources_older_than_two_hours_are_leftovers_even_if_the_pid_lives() {
         assert!(is_leftover(&resource("41", Some(0)), 3 * 3600, |_| true));
-    }
-
-    #[test]
-    fn this_process_is_alive() {
-        assert!(pid_is_alive(std::process::id()));
     }
 }

@@ -1,5 +1,5 @@
 //! Whole lines out of a byte stream that arrives in chunks, for the streaming filters of
-//! pg_dump scripts (`roles::RoleFilter`, `db::restore::plain::Restrictor`).
+//! pg_dump scripts (`roles::RoleFilter`, `script::Restrictor`).
 
 /// The unfinished last line of what was pushed so far.
 #[derive(Debug, Default)]

@@ -7,18 +7,17 @@ use std::process::Stdio;
 use anyhow::Context as _;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use indicatif::ProgressBar;
 use tokio::io::AsyncReadExt;
 
-use crate::backup::dump::{
-    Compression, Dumper, Format, choose_dumper, compression_for, is_unsupported_compression,
-    parse_major_version, pg_dump_argv,
-};
-use crate::backup::file::{AtomicDump, DumpPath, WrittenDump};
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::Engine;
 use crate::docker::exec::ExecChunk;
+use crate::dump::programs::{
+    Compression, Dumper, Format, choose_dumper, compression_for, is_unsupported_compression,
+    parse_major_version, pg_dump_argv,
+};
+use crate::dump_file::{AtomicDump, DumpPath, WrittenDump};
 use crate::ui;
 
 /// pg_dump's stderr is kept up to this size (its end), for the error message.
@@ -38,24 +37,24 @@ pub(crate) async fn dump_to_file(
     path: &DumpPath,
 ) -> anyhow::Result<WrittenDump> {
     let container = &ctx.config.container;
-    let dumper = pick_dumper(engine, container, url)
+    let picked = pick_dumper(engine, container, url)
         .await
         .with_context(|| format!("cannot back up database `{}`", url.database()))?;
     let compression = match compression {
         Some(compression) => compression,
         None => {
-            let version = match dumper.0 {
+            let version = match picked.dumper {
                 Dumper::Exec => {
                     let argv = ["pg_dump".to_string(), "--version".to_string()];
                     engine.exec_checked(container, &argv).await?
                 }
-                Dumper::Host => dumper.1.clone(),
+                Dumper::Host => picked.host_version.clone(),
             };
             compression_for(parse_major_version(&version).unwrap_or(0), format)
         }
     };
     let argv = pg_dump_argv(&url.user(), &url.database(), format, &compression, snapshot);
-    match dump_once(engine, container, url, dumper.0, &argv, path).await {
+    match dump_once(engine, container, url, picked.dumper, &argv, path).await {
         Err(DumpError::Refused(stderr))
             if compression == Compression::Zstd(1) && is_unsupported_compression(&stderr) =>
         {
@@ -67,7 +66,7 @@ pub(crate) async fn dump_to_file(
                 &Compression::Default,
                 snapshot,
             );
-            dump_once(engine, container, url, dumper.0, &argv, path)
+            dump_once(engine, container, url, picked.dumper, &argv, path)
                 .await
                 .map_err(DumpError::into_anyhow)
         }
@@ -76,15 +75,24 @@ pub(crate) async fn dump_to_file(
     .with_context(|| format!("cannot back up database `{}`", url.database()))
 }
 
-/// The container's pg_dump unless the host has one at least as recent as the server; with
-/// the host's `--version` output.
+/// Which pg_dump runs, and what the host's said of its version.
+struct PickedDumper {
+    dumper: Dumper,
+    /// The host's `pg_dump --version` output; empty when the host has no pg_dump.
+    host_version: String,
+}
+
+/// The container's pg_dump unless the host has one at least as recent as the server.
 async fn pick_dumper(
     engine: &Engine,
     container: &str,
     url: &DatabaseUrl,
-) -> anyhow::Result<(Dumper, String)> {
+) -> anyhow::Result<PickedDumper> {
     let Some(host_version) = host_pg_dump_version().await else {
-        return Ok((Dumper::Exec, String::new()));
+        return Ok(PickedDumper {
+            dumper: Dumper::Exec,
+            host_version: String::new(),
+        });
     };
     let query = [
         "psql",
@@ -106,7 +114,10 @@ async fn pick_dumper(
         .map(|number| number / 10_000)
         .unwrap_or(u32::MAX);
     let host_major = parse_major_version(&host_version);
-    Ok((choose_dumper(host_major, server_major), host_version))
+    Ok(PickedDumper {
+        dumper: choose_dumper(host_major, server_major),
+        host_version,
+    })
 }
 
 async fn host_pg_dump_version() -> Option<String> {
@@ -157,7 +168,7 @@ async fn dump_once(
         Dumper::Exec => stream_exec(engine, container, argv, &mut dump, &bar).await,
         Dumper::Host => stream_host(url, argv, &mut dump, &bar).await,
     };
-    ui::failed(&bar);
+    ui::clear(&bar);
     result?;
     // Only a pg_dump that exited 0 gets its file put in place; otherwise `dump` is dropped
     // and its partial removed.
@@ -169,7 +180,7 @@ async fn stream_exec(
     container: &str,
     argv: &[String],
     dump: &mut AtomicDump,
-    bar: &ProgressBar,
+    bar: &ui::Progress,
 ) -> Result<(), DumpError> {
     let mut running = engine.start_exec(container, argv, false).await?;
     let mut stderr = BytesMut::new();
@@ -200,7 +211,7 @@ async fn stream_host(
     url: &DatabaseUrl,
     argv: &[String],
     dump: &mut AtomicDump,
-    bar: &ProgressBar,
+    bar: &ui::Progress,
 ) -> Result<(), DumpError> {
     let mut child = tokio::process::Command::new(&argv[0])
         .args(&argv[1..])

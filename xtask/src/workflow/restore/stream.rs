@@ -9,13 +9,13 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::plain::Restrictor;
-use crate::backup::dump::Format;
-use crate::backup::roles::RoleFilter;
-use crate::db::backup::keep_tail;
 use crate::docker::Engine;
 use crate::docker::exec::ExecChunk;
+use crate::dump::programs::{Format, pg_restore_script_argv, psql_script_argv};
+use crate::dump::roles::RoleFilter;
+use crate::dump::script::Restrictor;
 use crate::ui;
+use crate::workflow::pg_dump::keep_tail;
 
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -59,7 +59,7 @@ pub(crate) async fn feed_file(
         anyhow::Ok((stdout, String::from_utf8_lossy(&stderr).into_owned()))
     };
     let (fed, drained) = tokio::join!(feed, drain);
-    ui::failed(&bar);
+    ui::clear(&bar);
     let (stdout, stderr) = drained?;
     let exit_code = engine.exec_exit_code(&running.id).await?;
     if exit_code != Some(0) {
@@ -95,20 +95,7 @@ pub(crate) async fn restore_filtered(
     let total = file.metadata().await.map(|meta| meta.len()).unwrap_or(0);
     let bar = ui::byte_counter(format!("restoring into `{database}`"));
     bar.set_length(total);
-    let psql_argv = [
-        "psql",
-        "--no-psqlrc",
-        "--quiet",
-        "--set",
-        "ON_ERROR_STOP=1",
-        "--username",
-        user,
-        "--dbname",
-        database,
-        "--file",
-        "-",
-    ]
-    .map(String::from);
+    let psql_argv = psql_script_argv(user, database);
     let mut psql = engine.start_exec(container, &psql_argv, true).await?;
     let psql_input = psql.input.take().expect("stdin attached");
     let psql_output = std::mem::replace(&mut psql.output, Box::pin(futures_util::stream::empty()));
@@ -116,7 +103,7 @@ pub(crate) async fn restore_filtered(
     let (script, pg_restore) = match format {
         Format::Plain => (Script::File(file), None),
         Format::Custom => {
-            let argv = ["pg_restore", "--file=-"].map(String::from);
+            let argv = pg_restore_script_argv();
             let mut running = engine.start_exec(container, &argv, true).await?;
             let input = running.input.take().expect("stdin attached");
             let output =
@@ -141,7 +128,7 @@ pub(crate) async fn restore_filtered(
         anyhow::Ok(String::from_utf8_lossy(&stderr).into_owned())
     };
     let (pumped, psql_stderr) = tokio::join!(pump(script, psql_input, filter, &bar), drain);
-    ui::failed(&bar);
+    ui::clear(&bar);
     let psql_failure = match engine.exec_exit_code(&psql.id).await? {
         Some(0) => None,
         code => {
@@ -198,7 +185,7 @@ enum Script<F> {
 async fn copy_file(
     mut file: tokio::fs::File,
     mut input: Input,
-    bar: &indicatif::ProgressBar,
+    bar: &ui::Progress,
 ) -> std::io::Result<()> {
     let mut buffer = BytesMut::with_capacity(READ_BUFFER);
     loop {
@@ -220,7 +207,7 @@ async fn pump<F>(
     script: Script<F>,
     mut psql_input: Input,
     mut filter: Option<&mut RoleFilter>,
-    bar: &indicatif::ProgressBar,
+    bar: &ui::Progress,
 ) -> anyhow::Result<String>
 where
     F: std::future::Future<Output = std::io::Result<()>> + Unpin,

@@ -7,7 +7,7 @@
 //! defence on the way into psql: it drops the dump's own `\restrict` lines and starts the
 //! stream with a `\restrict` of a key of its own, so psql refuses every meta-command.
 
-use crate::backup::lines::LineBuffer;
+use super::lines::LineBuffer;
 
 /// What a line of a script is.
 #[derive(Debug, Clone, PartialEq, Eq)]

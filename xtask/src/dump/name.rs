@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::dump::Format;
+use super::programs::Format;
 
 const TIMESTAMP_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 const TIMESTAMP_LEN: usize = 16;

@@ -17,9 +17,10 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::name::{
+use crate::dump::name::{
     CHECKSUM_SUFFIX, checksum_line, numbered_file_name, parse_partial_file_name, partial_file_name,
 };
+use crate::{process, ui};
 
 const WRITE_BUFFER: usize = 1024 * 1024;
 /// Chunks in flight between the stream and the writer thread (Docker's are 32 KiB at most).
@@ -254,20 +255,19 @@ fn write_checksum(dump_path: &Path, sha256: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether a write failed because the file system is full (or the user's quota is).
+/// Whether a write failed because the file system is full (`ENOSPC`) or the user's quota is
+/// (`EDQUOT`).
 fn is_disk_full(error: &io::Error) -> bool {
-    error.kind() == io::ErrorKind::StorageFull
-        || matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// The backup folder is full: where, how much is free, and what to do.
 fn disk_full_message(dir: &Path) -> String {
     let space = match free_space(dir) {
-        Some((free, total)) => format!(
-            "{} free of {}",
-            indicatif::HumanBytes(free),
-            indicatif::HumanBytes(total)
-        ),
+        Some((free, total)) => format!("{} free of {}", ui::bytes(free), ui::bytes(total)),
         None => "its free space is unknown".to_string(),
     };
     format!(
@@ -291,7 +291,10 @@ fn free_space(dir: &Path) -> Option<(u64, u64)> {
     // SAFETY: statvfs returned 0, so it filled `stats`.
     let stats = unsafe { stats.assume_init() };
     let block = stats.f_frsize;
-    Some((stats.f_bavail * block, stats.f_blocks * block))
+    // `fsblkcnt_t` is 64 bits on Linux but 32 on macOS.
+    #[allow(clippy::useless_conversion)]
+    let (available, blocks) = (u64::from(stats.f_bavail), u64::from(stats.f_blocks));
+    Some((available * block, blocks * block))
 }
 
 /// `nelo-...dump` -> `nelo-...dump.sha256`.
@@ -335,20 +338,11 @@ pub fn sweep_stale_partials(dir: &Path) -> anyhow::Result<usize> {
         let Some(pid) = name.to_str().and_then(parse_partial_file_name) else {
             continue;
         };
-        if !process_is_alive(pid) && fs::remove_file(entry.path()).is_ok() {
+        if !process::is_alive(pid) && fs::remove_file(entry.path()).is_ok() {
             removed += 1;
         }
     }
     Ok(removed)
-}
-
-fn process_is_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
@@ -432,6 +426,14 @@ mod tests {
         let exact = AtomicDump::create(&DumpPath::exact(path.clone())).unwrap();
         assert!(exact.commit().await.is_err());
         assert_eq!(fs::read(&path).unwrap(), b"PGDMP two");
+    }
+
+    #[test]
+    fn a_full_file_system_or_quota_is_a_full_disk() {
+        for code in [libc::ENOSPC, libc::EDQUOT] {
+            assert!(is_disk_full(&io::Error::from_raw_os_error(code)), "{code}");
+        }
+        assert!(!is_disk_full(&io::Error::from_raw_os_error(libc::EACCES)));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `pg_dump`'s argv, its compression, where it runs, and how to tell dump formats apart.
+//! The client programs' argv (`pg_dump`, and `pg_restore`/`psql` for restores), pg_dump's
+//! compression and where it runs, and how to tell dump formats apart.
 
 /// The first bytes of a custom-format archive.
 pub const CUSTOM_MAGIC: &[u8] = b"PGDMP";
@@ -111,6 +112,48 @@ pub fn pg_dump_argv(
     argv
 }
 
+/// The argv of `pg_restore` restoring the archive on its stdin into the existing `database`
+/// as `user`, stopping at the first error; with the archive's owners, or (`keep_owners:
+/// false`) everything owned by `user`.
+pub fn pg_restore_argv(user: &str, database: &str, keep_owners: bool) -> Vec<String> {
+    let mut argv = vec!["pg_restore", "--exit-on-error"];
+    if !keep_owners {
+        argv.push("--no-owner");
+    }
+    argv.extend(["--username", user, "--dbname", database]);
+    argv.into_iter().map(String::from).collect()
+}
+
+/// The argv of `pg_restore` reading only the table of contents of the archive on its stdin.
+pub fn pg_restore_list_argv() -> Vec<String> {
+    ["pg_restore", "--list"].map(String::from).to_vec()
+}
+
+/// The argv of `pg_restore` turning the archive on its stdin into an SQL script on its stdout.
+pub fn pg_restore_script_argv() -> Vec<String> {
+    ["pg_restore", "--file=-"].map(String::from).to_vec()
+}
+
+/// The argv of `psql` running the script on its stdin in `database` as `user`, without
+/// `~/.psqlrc`, stopping at the first error.
+pub fn psql_script_argv(user: &str, database: &str) -> Vec<String> {
+    [
+        "psql",
+        "--no-psqlrc",
+        "--quiet",
+        "--set",
+        "ON_ERROR_STOP=1",
+        "--username",
+        user,
+        "--dbname",
+        database,
+        "--file",
+        "-",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// Where pg_dump runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dumper {
@@ -192,6 +235,25 @@ mod tests {
         assert!(given.contains(&"--snapshot=00000003-0000001B-1".to_string()));
         assert_eq!(given.last().unwrap(), "nelo");
         assert_eq!(Compression::from_flag("default"), Compression::Default);
+    }
+
+    #[test]
+    fn restore_argv_reads_stdin_into_the_named_database_and_stops_at_the_first_error() {
+        assert_eq!(
+            pg_restore_argv("nelo", "nelo_restore_x", false).join(" "),
+            "pg_restore --exit-on-error --no-owner --username nelo --dbname nelo_restore_x"
+        );
+        assert_eq!(
+            pg_restore_argv("nelo", "scratch", true).join(" "),
+            "pg_restore --exit-on-error --username nelo --dbname scratch"
+        );
+        assert_eq!(pg_restore_list_argv().join(" "), "pg_restore --list");
+        assert_eq!(pg_restore_script_argv().join(" "), "pg_restore --file=-");
+        assert_eq!(
+            psql_script_argv("nelo", "scratch").join(" "),
+            "psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username nelo --dbname scratch \
+             --file -"
+        );
     }
 
     #[test]
