@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::dump::name::{
     CHECKSUM_SUFFIX, checksum_line, numbered_file_name, parse_partial_file_name, partial_file_name,
 };
-use crate::{process, ui};
+use crate::{os, ui};
 
 const WRITE_BUFFER: usize = 1024 * 1024;
 /// Chunks in flight between the stream and the writer thread (Docker's are 32 KiB at most).
@@ -257,7 +257,7 @@ fn write_checksum(dump_path: &Path, sha256: &str) -> anyhow::Result<()> {
 
 /// Whether a write failed because the file system is full (`ENOSPC`) or the user's quota is
 /// (`EDQUOT`).
-fn is_disk_full(error: &io::Error) -> bool {
+pub(crate) fn is_disk_full(error: &io::Error) -> bool {
     matches!(
         error.kind(),
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
@@ -266,7 +266,7 @@ fn is_disk_full(error: &io::Error) -> bool {
 
 /// The backup folder is full: where, how much is free, and what to do.
 fn disk_full_message(dir: &Path) -> String {
-    let space = match free_space(dir) {
+    let space = match os::free_space(dir) {
         Some((free, total)) => format!("{} free of {}", ui::bytes(free), ui::bytes(total)),
         None => "its free space is unknown".to_string(),
     };
@@ -276,25 +276,6 @@ fn disk_full_message(dir: &Path) -> String {
          point NELO_BACKUP_DIR (or --output) at a folder with room",
         dir.display()
     )
-}
-
-/// The bytes available to this user and the size of the file system holding `dir`.
-fn free_space(dir: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `path` is a valid C string and `stats` is written by statvfs before it is read.
-    let result = unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) };
-    if result != 0 {
-        return None;
-    }
-    // SAFETY: statvfs returned 0, so it filled `stats`.
-    let stats = unsafe { stats.assume_init() };
-    let block = stats.f_frsize;
-    // `fsblkcnt_t` is 64 bits on Linux but 32 on macOS.
-    #[allow(clippy::useless_conversion)]
-    let (available, blocks) = (u64::from(stats.f_bavail), u64::from(stats.f_blocks));
-    Some((available * block, blocks * block))
 }
 
 /// `nelo-...dump` -> `nelo-...dump.sha256`.
@@ -338,7 +319,7 @@ pub fn sweep_stale_partials(dir: &Path) -> anyhow::Result<usize> {
         let Some(pid) = name.to_str().and_then(parse_partial_file_name) else {
             continue;
         };
-        if !process::is_alive(pid) && fs::remove_file(entry.path()).is_ok() {
+        if !os::is_alive(pid) && fs::remove_file(entry.path()).is_ok() {
             removed += 1;
         }
     }
@@ -426,14 +407,6 @@ mod tests {
         let exact = AtomicDump::create(&DumpPath::exact(path.clone())).unwrap();
         assert!(exact.commit().await.is_err());
         assert_eq!(fs::read(&path).unwrap(), b"PGDMP two");
-    }
-
-    #[test]
-    fn a_full_file_system_or_quota_is_a_full_disk() {
-        for code in [libc::ENOSPC, libc::EDQUOT] {
-            assert!(is_disk_full(&io::Error::from_raw_os_error(code)), "{code}");
-        }
-        assert!(!is_disk_full(&io::Error::from_raw_os_error(libc::EACCES)));
     }
 
     #[test]

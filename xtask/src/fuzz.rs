@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     }
 
     ui::step(format!("fuzzing `{target}` for {} s", args.seconds));
-    let cpu_before = children_cpu_seconds();
+    let cpu_before = crate::os::children_cpu_time().as_secs_f64();
     let mut child = cargo_fuzz(&fuzz_dir)
         .args(run_args(args.target, args.sanitizer, args.seconds))
         .stderr(Stdio::piped())
@@ -98,7 +98,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let status = child.wait().context("cannot wait for `cargo fuzz run`")?;
-    let cpu_seconds = children_cpu_seconds() - cpu_before;
+    let cpu_seconds = crate::os::children_cpu_time().as_secs_f64() - cpu_before;
     let findings = findings(&lines);
 
     let executions = findings
@@ -199,18 +199,6 @@ pub fn findings(lines: &[String]) -> Findings {
             .map(|(_, path)| PathBuf::from(path.trim()))
             .collect(),
     }
-}
-
-/// User plus system CPU time of the finished child processes, in seconds.
-fn children_cpu_seconds() -> f64 {
-    // SAFETY: `getrusage` fills the zeroed struct it is given and keeps no pointer to it.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage
-    };
-    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 #[cfg(test)]

@@ -13,12 +13,15 @@ mod dump;
 mod dump_file;
 mod fuzz;
 mod image;
+#[cfg(unix)]
+mod os;
 mod postgres;
-mod process;
 mod server;
 mod signal;
 mod spec;
 mod test_suite;
+#[cfg(test)]
+mod tidy;
 mod ui;
 mod workflow;
 

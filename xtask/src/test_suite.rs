@@ -11,7 +11,7 @@ use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::docker::{self, Engine, LabelledResource};
 use crate::spec::{self, TEST_RUN_LABEL};
-use crate::{process, server, ui};
+use crate::{os, server, ui};
 
 /// How long the throwaway server may take to initialise and start.
 const READY_DEADLINE: Duration = Duration::from_secs(90);
@@ -124,7 +124,7 @@ async fn sweep_leftovers(engine: &Engine) -> anyhow::Result<()> {
         .unwrap_or_default()
         .as_secs() as i64;
     for container in engine.containers_labelled(TEST_RUN_LABEL).await? {
-        if is_leftover(&container, now, process::is_alive) {
+        if is_leftover(&container, now, os::is_alive) {
             engine.remove_container(&container.name).await?;
             ui::note(format!(
                 "removed `{}`, left over by an earlier test run",
@@ -133,7 +133,7 @@ async fn sweep_leftovers(engine: &Engine) -> anyhow::Result<()> {
         }
     }
     for volume in engine.volumes_labelled(TEST_RUN_LABEL).await? {
-        if is_leftover(&volume, now, process::is_alive)
+        if is_leftover(&volume, now, os::is_alive)
             && engine.remove_volume(&volume.name).await.is_ok()
         {
             ui::note(format!(

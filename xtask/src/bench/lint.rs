@@ -266,13 +266,13 @@ fn squawk_binary() -> anyhow::Result<PathBuf> {
 /// wall time, and the CPU time (user + system) it used, which a busy machine changes less.
 fn time(mut command: std::process::Command) -> anyhow::Result<(Duration, Duration)> {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let cpu_before = children_cpu();
+    let cpu_before = crate::os::children_cpu_time();
     let started = Instant::now();
     let output = command
         .output()
         .with_context(|| format!("cannot run {command:?}"))?;
     let elapsed = started.elapsed();
-    let cpu = children_cpu().saturating_sub(cpu_before);
+    let cpu = crate::os::children_cpu_time().saturating_sub(cpu_before);
     anyhow::ensure!(
         matches!(output.status.code(), Some(0 | 1)),
         "{command:?} failed ({}): {}",
@@ -280,20 +280,6 @@ fn time(mut command: std::process::Command) -> anyhow::Result<(Duration, Duratio
         String::from_utf8_lossy(&output.stderr).trim()
     );
     Ok((elapsed, cpu))
-}
-
-/// The CPU time (user + system) of every child that has ended so far.
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage
-    };
-    let time = |value: libc::timeval| {
-        Duration::from_secs(value.tv_sec as u64) + Duration::from_micros(value.tv_usec as u64)
-    };
-    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 fn version(program: &Path) -> anyhow::Result<String> {

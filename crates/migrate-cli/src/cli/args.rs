@@ -62,6 +62,19 @@ pub struct SeedArgs {
     pub seed_command: Option<String>,
 }
 
+impl SeedArgs {
+    /// Runs the seed command against `database_url` and passes its output on (`seed`, and
+    /// `reset` afterwards).
+    pub fn run(&self, database_url: &str) -> anyhow::Result<()> {
+        let command = nelo_migrate::seed::configured_command(self.seed_command.as_deref())?;
+        let output =
+            nelo_migrate::seed::run_command(command, database_url).context("seeding failed")?;
+        nelo_migrate_cli::print_stdout(&output.stdout)?;
+        eprint!("{}", output.stderr);
+        Ok(())
+    }
+}
+
 /// A migrator for the folder and server; commands that lock add their lock timeout.
 pub fn migrator(migrations: &MigrationsArgs, connection: &ConnectionArgs) -> Migrator {
     Migrator::new(&migrations.dir).connect_timeout(connection.connect_timeout)

@@ -6,7 +6,7 @@ use anyhow::Context;
 use nelo_migrate_cli::{Confirmation, confirm};
 
 use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, SeedArgs, migrator};
-use super::{seed, ui};
+use super::ui;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -57,6 +57,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ui::note("no seed command configured (NELO_SEED_COMMAND or --seed-command); skipping seed");
         return Ok(ExitCode::SUCCESS);
     }
-    seed::run_seed(&args.seed, url.as_str())?;
+    args.seed.run(url.as_str())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -197,7 +197,8 @@ impl BenchServer {
             .stdin(Stdio::null())
             .stderr(File::create(&log)?)
             .spawn()?;
-        let (status, peak_rss_kib) = wait_with_rusage(child.id())?;
+        let (status, peak_rss_kib) = crate::os::wait_with_peak_memory(child.id())
+            .context("cannot wait for the child (wait4)")?;
         let seconds = started.elapsed().as_secs_f64();
         if status != 0 {
             let stderr = std::fs::read_to_string(&log).unwrap_or_default();
@@ -225,25 +226,6 @@ impl Drop for BenchServer {
                 .output();
         }
     }
-}
-
-/// Waits for `pid` and returns its raw wait status and its own peak RSS in KiB.
-fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child, not yet waited for; the pointers are valid for the call.
-    let waited = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    if waited < 0 {
-        return Err(std::io::Error::last_os_error()).context("wait4 failed");
-    }
-    // Linux counts the peak RSS in KiB, macOS in bytes.
-    let peak_rss_kib = if cfg!(target_os = "macos") {
-        usage.ru_maxrss / 1024
-    } else {
-        usage.ru_maxrss
-    };
-    Ok((status, peak_rss_kib))
 }
 
 /// Each variant's runs; the table shows the fastest and lists them all.

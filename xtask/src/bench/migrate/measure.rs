@@ -117,14 +117,26 @@ impl Runner {
         Ok(started.elapsed())
     }
 
-    /// Rows in the tool's history table after a run, to check it applied everything.
-    fn history_query(self) -> Option<&'static str> {
+    /// The migrations the tool recorded as applied after a run, to check it applied
+    /// everything (nelo's through its own status: its history SQL lives in its store).
+    async fn applied_count(self, case: &Case, url: &DatabaseUrl) -> anyhow::Result<Option<usize>> {
         match self {
-            Runner::Floor => None,
-            Runner::SqlxCli => Some("SELECT count(*) FROM _sqlx_migrations WHERE success"),
-            Runner::NeloProcess | Runner::NeloLibrary => Some(
-                "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
-            ),
+            Runner::Floor => Ok(None),
+            Runner::SqlxCli => {
+                let mut conn = postgres::connect(url, postgres::CONNECT_TIMEOUT).await?;
+                let applied: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(&mut conn)
+                        .await?;
+                conn.close().await?;
+                Ok(Some(applied as usize))
+            }
+            Runner::NeloProcess | Runner::NeloLibrary => {
+                let report = nelo_migrate::Migrator::new(&case.prisma_dir)
+                    .status(url.as_str())
+                    .await?;
+                Ok(Some(report.in_state(nelo_migrate::State::Applied).count()))
+            }
         }
     }
 }
@@ -159,12 +171,9 @@ pub async fn deploy(
     let (name, url) = create_scratch(admin, server).await?;
     let outcome = async {
         let elapsed = runner.deploy(tools, case, &url).await?;
-        if let Some(query) = runner.history_query() {
-            let mut conn = postgres::connect(&url, postgres::CONNECT_TIMEOUT).await?;
-            let applied: i64 = sqlx::query_scalar(query).fetch_one(&mut conn).await?;
-            conn.close().await?;
+        if let Some(applied) = runner.applied_count(case, &url).await? {
             anyhow::ensure!(
-                applied as usize == case.names.len(),
+                applied == case.names.len(),
                 "applied {applied} of {} migrations",
                 case.names.len()
             );
@@ -209,13 +218,13 @@ pub async fn status(
             command
                 .args(["status", "--database-url", url.as_str(), "--migrations"])
                 .arg(&dir);
-            let cpu_before = children_cpu_time();
+            let cpu_before = crate::os::children_cpu_time();
             let started = Instant::now();
             run_child(command, &dir)
                 .await
                 .context("`nelo-migrate status` on an up-to-date database")?;
             samples.push(started.elapsed());
-            cpu.push(children_cpu_time().saturating_sub(cpu_before));
+            cpu.push(crate::os::children_cpu_time().saturating_sub(cpu_before));
         }
         Ok(StatusResult {
             migrations: count,
@@ -227,20 +236,6 @@ pub async fn status(
     .await;
     drop_scratch(admin, &name).await?;
     outcome
-}
-
-/// User + system CPU time of the children waited for so far.
-fn children_cpu_time() -> Duration {
-    // SAFETY: rusage is plain integers, for which all zeroes is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage only writes into the struct it is given and keeps no pointer to it.
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
-        return Duration::ZERO;
-    }
-    let time = |value: libc::timeval| {
-        Duration::from_secs(value.tv_sec as u64) + Duration::from_micros(value.tv_usec as u64)
-    };
-    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 async fn create_scratch(
