@@ -6,12 +6,14 @@ mod confirm;
 pub mod dotenv;
 mod error_chain;
 mod resolve;
+mod schema_report;
 mod status_table;
 mod stdout;
 
 pub use confirm::{Confirmation, confirm, is_interactive};
 pub use error_chain::{error_chain_text, print_error_chain};
 pub use resolve::ResolveArgs;
+pub use schema_report::{diff_summary, difference_lines, drift_summary};
 pub use status_table::status_table;
 pub use stdout::{is_broken_pipe, print_stdout};
 

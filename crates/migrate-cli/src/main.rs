@@ -35,6 +35,9 @@ enum Command {
     /// Compare two schemas (empty, migrations, a database, a schema file) and print the
     /// difference, or with --script the verified SQL (exit 2 with --exit-code: different)
     Diff(cli::diff::Args),
+    /// Make the database what a schema file declares, without a migration (prototyping;
+    /// refuses data loss without --accept-data-loss)
+    Push(cli::push::Args),
     /// Review migrations with squawk's rules before they run
     /// (exit 0: no error-level finding, 1: findings at error level, 2: could not lint)
     Lint(cli::lint::Args),
@@ -87,6 +90,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Resolve(args) => cli::resolve::run(args).await,
         Command::Seed(args) => cli::seed::run(args),
         Command::Diff(args) => cli::diff::run(args).await,
+        Command::Push(args) => cli::push::run(args).await,
         Command::Lint(args) => cli::lint::run(args).await,
     }
 }

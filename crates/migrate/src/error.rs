@@ -42,7 +42,7 @@ pub enum Error {
         text: String,
     },
 
-    #[error("`{}` sets provider `{provider}`, but nelo-migrate only supports `postgresql`", path.display())]
+    #[error("`{}` sets provider `{provider}`, but only `postgresql` is supported (Prisma's P3019)", path.display())]
     Provider { path: PathBuf, provider: String },
 
     #[error(transparent)]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use nelo_migrate::diff::DiffOptions;
 use nelo_migrate::{DatabaseUrl, Migrator};
 
 use super::ui;
@@ -52,6 +53,34 @@ pub struct LockArgs {
     /// Seconds to wait for the migration lock while another deploy (or Prisma) holds it
     #[arg(long, env = "NELO_LOCK_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     pub lock_timeout: Duration,
+}
+
+/// Where shadow databases go (diff, drift, push, create --from-schema).
+#[derive(clap::Args, Debug)]
+pub struct ShadowArgs {
+    /// URL of any database on the server where shadow databases are created and dropped
+    /// (default: the server of the database compared, else DATABASE_URL's; the role needs
+    /// CREATEDB there)
+    #[arg(
+        long,
+        env = "NELO_SHADOW_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub shadow_database_url: Option<String>,
+}
+
+impl ShadowArgs {
+    /// The diff options: shadows on `--shadow-database-url`, else on `fallback`'s server.
+    pub fn options(&self, fallback: Option<&str>, connect_timeout: Duration) -> DiffOptions {
+        DiffOptions {
+            shadow_server_url: self
+                .shadow_database_url
+                .clone()
+                .or_else(|| fallback.map(String::from)),
+            connect_timeout,
+        }
+    }
 }
 
 /// The seed command.

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use nelo_migrate::diff::{DiffOptions, Source};
+use nelo_migrate::diff::Source;
 
 use nelo_migrate_cli::print_stdout;
 
-use super::args::MigrationsArgs;
+use super::args::{MigrationsArgs, ShadowArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -22,22 +22,18 @@ pub struct Args {
     /// a folder of .sql files) as the migration; nothing is written when there is none
     #[arg(long, value_name = "PATH")]
     from_schema: Option<PathBuf>,
-    /// URL of any database on the server where shadow databases are created (with
-    /// --from-schema; default: DATABASE_URL's server)
-    #[arg(
-        long,
-        env = "NELO_SHADOW_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
-    shadow_database_url: Option<String>,
+    #[command(flatten)]
+    shadow: ShadowArgs,
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, hide = true)]
     database_url: Option<String>,
+    /// Seconds to keep retrying while the shadow server is unreachable or starting up
+    #[arg(long, env = "NELO_CONNECT_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = super::args::parse_seconds)]
+    connect_timeout: Duration,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let body = match &args.from_schema {
-        None => nelo_migrate::EMPTY_MIGRATION.to_string(),
+    let bodies = match &args.from_schema {
+        None => vec![nelo_migrate::EMPTY_MIGRATION.to_string()],
         Some(schema) => {
             let dir = &args.migrations.dir;
             let from = if dir.exists() {
@@ -45,10 +41,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 Source::Empty
             };
-            let options = DiffOptions {
-                shadow_server_url: args.shadow_database_url.or(args.database_url),
-                connect_timeout: Duration::from_secs(10),
-            };
+            let options = args
+                .shadow
+                .options(args.database_url.as_deref(), args.connect_timeout);
             let to = Source::Schema(schema.clone());
             let diff = nelo_migrate::diff::diff(&from, &to, &options)
                 .await
@@ -60,16 +55,37 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ));
                 return Ok(ExitCode::SUCCESS);
             }
-            diff.script()
+            diff.migration_scripts()
         }
     };
-    let path =
-        nelo_migrate::create_migration(&args.migrations.dir, &args.name, &body, chrono::Utc::now())
-            .with_context(|| format!("cannot create migration `{}`", args.name))?;
-    if args.from_schema.is_some() {
-        lint_generated(&args.migrations.dir, &path)?;
+    // A change that uses enum values it adds is two migrations: PostgreSQL accepts a new
+    // value only once it is committed. The second is stamped a second later, so it sorts after.
+    let now = chrono::Utc::now();
+    let mut paths = Vec::new();
+    for (index, body) in bodies.iter().enumerate() {
+        let name = if index == 0 {
+            args.name.clone()
+        } else {
+            format!("{}_after_enum_values", args.name)
+        };
+        let stamp = now + chrono::Duration::seconds(index as i64);
+        let path = nelo_migrate::create_migration(&args.migrations.dir, &name, body, stamp)
+            .with_context(|| format!("cannot create migration `{name}`"))?;
+        paths.push(path);
     }
-    print_stdout(&format!("{}\n", path.display()))?;
+    if args.from_schema.is_some() {
+        for path in &paths {
+            lint_generated(&args.migrations.dir, path)?;
+        }
+        if paths.len() > 1 {
+            super::ui::note(
+                "the change uses enum values it adds, so it is two migrations: the second runs after the first commits",
+            );
+        }
+    }
+    for path in &paths {
+        print_stdout(&format!("{}\n", path.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

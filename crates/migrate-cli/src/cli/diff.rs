@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use nelo_migrate::diff::{Change, DiffOptions, SchemaDiff, Source, side_text};
-use nelo_migrate_cli::print_stdout;
+use nelo_migrate::diff::Source;
+use nelo_migrate_cli::{diff_summary, print_stdout};
+
+use super::args::ShadowArgs;
 
 /// The `from` side (one of).
 #[derive(clap::Args, Debug)]
@@ -59,15 +61,8 @@ pub struct Args {
     /// Print the differences, the script and what was not compared as JSON on stdout
     #[arg(long, conflicts_with = "script")]
     json: bool,
-    /// URL of any database on the server where shadow databases are created (default: the
-    /// server of --from-url/--to-url, else DATABASE_URL's)
-    #[arg(
-        long,
-        env = "NELO_SHADOW_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
-    shadow_database_url: Option<String>,
+    #[command(flatten)]
+    shadow: ShadowArgs,
     /// The database whose server holds the shadow databases when nothing else names one
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, hide = true)]
     database_url: Option<String>,
@@ -113,14 +108,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.to.to_schema,
     );
     let uses_url = matches!(from, Source::Url(_)) || matches!(to, Source::Url(_));
-    let options = DiffOptions {
-        shadow_server_url: args.shadow_database_url.or(if uses_url {
-            None
-        } else {
-            args.database_url
-        }),
-        connect_timeout: args.connect_timeout,
+    // A live side's own server holds the shadows unless one is named.
+    let fallback = if uses_url {
+        None
+    } else {
+        args.database_url.as_deref()
     };
+    let options = args.shadow.options(fallback, args.connect_timeout);
     let diff = nelo_migrate::diff::diff(&from, &to, &options)
         .await
         .with_context(|| format!("cannot diff {from} with {to}"))?;
@@ -142,7 +136,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         print_stdout(&script)?;
     } else {
-        print_stdout(&summary(&diff))?;
+        print_stdout(&diff_summary(&diff))?;
     }
     for note in &diff.notes {
         super::ui::note(&format!("note: {note}"));
@@ -152,39 +146,4 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The human summary: one line per difference, then warnings and what was not compared.
-fn summary(diff: &SchemaDiff) -> String {
-    let mut text = String::new();
-    if diff.is_empty() {
-        text.push_str("No difference detected.\n");
-    } else {
-        for difference in &diff.differences {
-            let mark = match difference.change {
-                Change::Added => "[+]",
-                Change::Removed => "[-]",
-                Change::Changed { .. } => "[*]",
-            };
-            text += &format!("{mark} {difference}\n");
-        }
-    }
-    if !diff.plan.warnings.is_empty() {
-        text.push_str("\nWarnings:\n");
-        for warning in &diff.plan.warnings {
-            text += &format!("  - {warning}\n");
-        }
-    }
-    if !diff.not_compared.is_empty() {
-        text.push_str("\nNot compared (nelo does not diff these kinds; check them by hand):\n");
-        for object in &diff.not_compared {
-            text += &format!(
-                "  {} {} ({})\n",
-                object.kind,
-                object.identity,
-                side_text(object.side)
-            );
-        }
-    }
-    text
 }

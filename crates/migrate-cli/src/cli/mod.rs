@@ -6,6 +6,7 @@ pub mod create;
 pub mod deploy;
 pub mod diff;
 pub mod lint;
+pub mod push;
 pub mod reset;
 pub mod resolve;
 pub mod seed;

@@ -1,0 +1,73 @@
+//! `nelo-migrate push`: the schema file applied directly, without a migration (prototyping,
+//! as `prisma db push`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use nelo_migrate::diff::{PushOptions, push};
+use nelo_migrate_cli::{difference_lines, print_stdout};
+
+use super::args::{ConnectionArgs, LockArgs, ShadowArgs};
+use super::ui;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(flatten)]
+    lock: LockArgs,
+    #[command(flatten)]
+    shadow: ShadowArgs,
+    /// The declared schema: a SQL file, or a folder of .sql files applied in name order
+    #[arg(long, value_name = "PATH")]
+    schema: PathBuf,
+    /// Apply the change even when a step loses data (a dropped table or column, a narrowed
+    /// type)
+    #[arg(long)]
+    accept_data_loss: bool,
+    /// Print what was applied as JSON on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let url = args.connection.url()?;
+    let options = PushOptions {
+        diff: args
+            .shadow
+            .options(Some(url.as_str()), args.connection.connect_timeout),
+        accept_data_loss: args.accept_data_loss,
+        lock_timeout: args.lock.lock_timeout,
+    };
+    let pushed = push(url.as_str(), &args.schema, &options)
+        .await
+        .with_context(|| format!("cannot push `{}` to {url}", args.schema.display()))?;
+    let diff = &pushed.diff;
+    if args.json {
+        let json = serde_json::json!({
+            "applied": !diff.is_empty(),
+            "differences": diff.differences,
+            "warnings": diff.plan.warnings,
+            "not_compared": diff.not_compared,
+            "script": diff.script(),
+        });
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
+    } else if diff.is_empty() {
+        ui::note(&format!(
+            "{url} is already in sync with `{}`; nothing to apply",
+            args.schema.display()
+        ));
+    } else {
+        print_stdout(&difference_lines(&diff.differences))?;
+        for warning in &diff.plan.warnings {
+            ui::warning(&format!("applied with data loss: {warning}"));
+        }
+        ui::note(&format!(
+            "{url} is now in sync with `{}` (no migration was recorded: write one with `nelo-migrate create --name NAME --from-schema {}` before deploying elsewhere)",
+            args.schema.display(),
+            args.schema.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}

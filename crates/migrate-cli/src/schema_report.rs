@@ -1,0 +1,88 @@
+//! Schema differences for people: `diff`'s summary and the drift report of `status --drift`
+//! (nelo-migrate) and `db status` (cargo xtask), written once.
+
+use nelo_migrate::diff::{Change, Difference, Drift, NotCompared, SchemaDiff, side_text};
+
+/// One line per difference, marked `[+]` added, `[-]` removed, `[*]` changed.
+pub fn difference_lines(differences: &[Difference]) -> String {
+    differences
+        .iter()
+        .map(|difference| {
+            let mark = match difference.change {
+                Change::Added => "[+]",
+                Change::Removed => "[-]",
+                Change::Changed { .. } => "[*]",
+            };
+            format!("{mark} {difference}\n")
+        })
+        .collect()
+}
+
+fn not_compared_lines(not_compared: &[NotCompared]) -> String {
+    if not_compared.is_empty() {
+        return String::new();
+    }
+    let mut text =
+        "\nNot compared (nelo does not diff these kinds; check them by hand):\n".to_string();
+    for object in not_compared {
+        text += &format!(
+            "  {} {} ({})\n",
+            object.kind,
+            object.identity,
+            side_text(object.side)
+        );
+    }
+    text
+}
+
+/// `diff`'s human summary: the differences, the data-loss warnings, what was not compared.
+pub fn diff_summary(diff: &SchemaDiff) -> String {
+    let mut text = if diff.is_empty() {
+        "No difference detected.\n".to_string()
+    } else {
+        difference_lines(&diff.differences)
+    };
+    if !diff.plan.warnings.is_empty() {
+        text.push_str("\nWarnings:\n");
+        for warning in &diff.plan.warnings {
+            text += &format!("  - {warning}\n");
+        }
+    }
+    text + &not_compared_lines(&diff.not_compared)
+}
+
+/// The drift report: whether the database is what its applied migrations build, each
+/// difference (`[+]` only in the database, `[-]` only in the migrations), and what the
+/// comparison could not see. `diff_command` is the caller's command that writes the drift as
+/// a migration's SQL.
+pub fn drift_summary(drift: &Drift, diff_command: &str) -> String {
+    let replayed = crate::count(drift.replayed.len(), "applied migration");
+    let mut text = if drift.is_empty() {
+        format!("\nNo drift: the database is what its {replayed} build.\n")
+    } else {
+        format!(
+            "\nDrift detected: the database differs from what its {replayed} build \
+             ([+] only in the database, [-] only in the migrations):\n{}",
+            difference_lines(&drift.differences)
+        )
+    };
+    if !drift.modified.is_empty() {
+        text += &format!(
+            "(replayed as the files are now; modified after they were applied: {})\n",
+            drift.modified.join(", ")
+        );
+    }
+    if !drift.failed.is_empty() {
+        text += &format!(
+            "(not replayed, recorded as failed: {}; what they left shows as drift)\n",
+            drift.failed.join(", ")
+        );
+    }
+    if !drift.is_empty() {
+        text += &format!(
+            "to keep the change, write it as a migration (`{diff_command}` prints its SQL); \
+             to drop it, reset the database or undo it by hand\n"
+        );
+    }
+    text + &not_compared_lines(&drift.not_compared)
+}
