@@ -141,3 +141,56 @@ async fn drift_is_read_in_the_urls_schema() {
     let found = drift(&url, dir.path(), &options()).await.unwrap();
     assert_eq!(shown(&found), ["added table `app.extra`"]);
 }
+
+/// One change by hand per kind the model compares beyond tables, columns and indexes: each is
+/// drift, named by its kind.
+#[tokio::test]
+async fn each_kind_changed_by_hand_is_drift_of_that_kind() {
+    let base = "CREATE TYPE mood AS ENUM ('calm', 'angry');\n\
+                CREATE TABLE note (id bigint PRIMARY KEY, body text NOT NULL CHECK (body <> ''), m mood);\n\
+                CREATE SEQUENCE note_number;\n\
+                CREATE FUNCTION shout(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper(t) $$;\n\
+                CREATE VIEW loud AS SELECT shout(body) AS body FROM note;\n\
+                CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+                CREATE TRIGGER note_touch BEFORE UPDATE ON note FOR EACH ROW EXECUTE FUNCTION touch();\n\
+                COMMENT ON TABLE note IS 'a note';\n";
+    let cases = [
+        ("ALTER TYPE mood ADD VALUE 'happy'", "enum"),
+        (
+            "ALTER TABLE note DROP CONSTRAINT note_body_check",
+            "constraint",
+        ),
+        ("ALTER SEQUENCE note_number INCREMENT BY 10", "sequence"),
+        (
+            "CREATE OR REPLACE FUNCTION shout(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(t) $$",
+            "function",
+        ),
+        (
+            "CREATE OR REPLACE VIEW loud AS SELECT shout(body) AS body FROM note WHERE id > 0",
+            "view",
+        ),
+        ("DROP TRIGGER note_touch ON note", "trigger"),
+        ("COMMENT ON TABLE note IS 'changed by hand'", "comment"),
+    ];
+    for (change, kind) in cases {
+        let db = TestDb::new().await;
+        let dir = folder(&[("1_init", base)]);
+        Migrator::new(dir.path())
+            .deploy(&db.url, ignore_events)
+            .await
+            .expect("deploy");
+        let before = drift(&db.url, dir.path(), &options()).await.unwrap();
+        assert!(before.is_empty(), "{kind}: {:?}", shown(&before));
+        db.execute(change).await;
+        let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+        let shown = shown(&found);
+        assert!(
+            !shown.is_empty(),
+            "{kind}: `{change}` was not seen as drift"
+        );
+        assert!(
+            shown.iter().any(|line| line.contains(kind)),
+            "{kind}: `{change}` shown as {shown:?}"
+        );
+    }
+}
