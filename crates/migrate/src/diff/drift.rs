@@ -4,8 +4,9 @@
 //! your migration history" after replaying the applied migrations into a shadow database and
 //! comparing (prisma-engines `schema-engine/core/src/commands/dev_diagnostic.rs`,
 //! `DevAction::Reset` with a `DriftDetected` reason). nelo does the same, read only: the
-//! applied migrations (by the history table) are replayed into a shadow on the shadow server,
-//! both sides are read with the catalog introspector, and the differences are the drift.
+//! applied migrations (by the history table) are replayed into a shadow on the shadow server
+//! (a clone of their template, [`crate::template`], built by the first check), both sides are
+//! read with the catalog introspector, and the differences are the drift.
 
 use std::path::Path;
 

@@ -112,6 +112,31 @@ pub struct Template {
     pub built: Built,
 }
 
+/// The template of every migration of `dir` deployed into `server`'s schema (its
+/// `?schema=`, else `public`): what `diff --from-migrations DIR` and a drift check of a fully
+/// migrated database clone. `cargo xtask db up` builds it as the server's superuser, so that
+/// a role that cannot install `vector` (not a trusted extension) still gets shadows.
+///
+/// # Errors
+/// As [`ensure_template`]; [`Error::FolderMissing`] and the folder's errors when `dir`
+/// cannot be read.
+pub async fn ensure_folder_template(
+    server: &DatabaseUrl,
+    connect_timeout: Duration,
+    dir: &Path,
+) -> Result<Template, Error> {
+    let folder = canonical_folder(dir)?;
+    let migrations = crate::load(&folder)?;
+    let request = TemplateRequest {
+        folder: &folder,
+        migrations: &migrations,
+        schema: server.schema().unwrap_or("public"),
+        slot: Slot::Full,
+        lint: LintMode::Off,
+    };
+    ensure_template(server, connect_timeout, &request).await
+}
+
 /// Whether the finished template `name` exists (an unfinished build does not count).
 ///
 /// # Errors
