@@ -171,6 +171,14 @@ pub enum Error {
     /// A schema diff could not be made or verified.
     #[error(transparent)]
     Diff(Box<crate::diff::DiffError>),
+
+    #[error("cannot build the template database `{template}` from `{}`; nothing was kept", folder.display())]
+    TemplateDeploy {
+        template: String,
+        folder: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 /// The backend holding the migration lock, as `pg_stat_activity` shows it.

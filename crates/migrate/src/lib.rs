@@ -33,6 +33,7 @@ pub mod split;
 pub mod sql;
 mod status;
 mod store;
+pub mod template;
 mod wire;
 
 pub use checksum::checksum;

@@ -14,6 +14,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
 use crate::diff::DiffError;
+use crate::template::{self, Template, TemplateRequest};
 use crate::{DatabaseUrl, Error, postgres};
 
 pub const SHADOW_PREFIX: &str = "nelo_shadow_";
@@ -62,19 +63,19 @@ pub fn is_leftover(
 /// This boot, machine and pid namespace, as 8 hex digits (`unknown` where `/proc` cannot tell,
 /// which then never matches a live host).
 pub fn host_tag() -> String {
-    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok();
-    let namespace = std::fs::read_link("/proc/self/ns/pid").ok();
-    match (boot_id, namespace) {
-        (Some(boot_id), Some(namespace)) => {
-            let digest = Sha256::new()
-                .chain_update(boot_id.trim())
-                .chain_update("\n")
-                .chain_update(namespace.to_string_lossy().as_bytes())
-                .finalize();
-            hex::encode(&digest[..4])
-        }
-        _ => "unknown".to_string(),
-    }
+    known_host_tag().unwrap_or_else(|| "unknown".to_string())
+}
+
+/// [`host_tag`], `None` where `/proc` cannot tell.
+pub fn known_host_tag() -> Option<String> {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let digest = Sha256::new()
+        .chain_update(boot_id.trim())
+        .chain_update("\n")
+        .chain_update(namespace.to_string_lossy().as_bytes())
+        .finalize();
+    Some(hex::encode(&digest[..4]))
 }
 
 fn process_alive(pid: u32) -> bool {
@@ -140,6 +141,15 @@ impl ShadowServer {
 
     /// A new, empty shadow database for `purpose` (lowercase letters: `from`, `to`, `verify`).
     pub async fn create(&self, purpose: &str) -> Result<Shadow, Error> {
+        self.create_from(purpose, None).await
+    }
+
+    /// A new shadow database for `purpose`, a clone of `template` when given.
+    pub async fn create_from(
+        &self,
+        purpose: &str,
+        template: Option<&str>,
+    ) -> Result<Shadow, Error> {
         let name = shadow_name(
             purpose,
             now_unix_secs(),
@@ -148,25 +158,13 @@ impl ShadowServer {
             SEQUENCE.fetch_add(1, Ordering::Relaxed),
         );
         let mut conn = self.connect().await?;
-        let created = postgres::create_database(&mut conn, &name, None).await;
+        let created = postgres::create_database(&mut conn, &name, template).await;
         let _ = conn.close().await;
         if let Err(source) = created {
-            let denied = source
-                .as_database_error()
-                .and_then(|error| error.code())
-                .is_some_and(|code| code == "42501");
-            if denied {
-                let target = DatabaseUrl::parse(&self.admin_url)?;
-                return Err(DiffError::ShadowNotPermitted {
-                    role: target.user(),
-                    server: target.server(),
-                }
-                .into());
-            }
-            return Err(Error::Database {
+            return Err(self.not_permitted_or(Error::Database {
                 action: "creating a shadow database",
                 source,
-            });
+            }));
         }
         Ok(Shadow {
             url: url_with_database(&self.admin_url, &name)?,
@@ -175,6 +173,58 @@ impl ShadowServer {
             dropped: false,
         })
     }
+
+    /// The template of `request` on this server, built if need be
+    /// ([`template::ensure_template`]).
+    pub async fn ensure_template(&self, request: &TemplateRequest<'_>) -> Result<Template, Error> {
+        let url = DatabaseUrl::parse(&self.admin_url)?;
+        template::ensure_template(&url, self.connect_timeout, request)
+            .await
+            .map_err(|error| self.not_permitted_or(error))
+    }
+
+    /// A new shadow for `purpose` holding what `request`'s migrations build: a clone of
+    /// their template, built first if need be.
+    pub async fn create_from_template(
+        &self,
+        purpose: &str,
+        request: &TemplateRequest<'_>,
+    ) -> Result<Shadow, Error> {
+        let template = self.ensure_template(request).await?;
+        match self.create_from(purpose, Some(&template.name)).await {
+            // Another run dropped the template (it superseded it) between the two steps:
+            // build it again, under the same name.
+            Err(Error::Database { source, .. }) if has_sqlstate(&source, "3D000") => {
+                let template = self.ensure_template(request).await?;
+                self.create_from(purpose, Some(&template.name)).await
+            }
+            created => created,
+        }
+    }
+
+    /// [`DiffError::ShadowNotPermitted`] when `error` is the server refusing to create a
+    /// database (SQLSTATE `42501`), else `error`.
+    fn not_permitted_or(&self, error: Error) -> Error {
+        let denied = match &error {
+            Error::Database { source, .. } => has_sqlstate(source, "42501"),
+            _ => false,
+        };
+        match DatabaseUrl::parse(&self.admin_url) {
+            Ok(target) if denied => DiffError::ShadowNotPermitted {
+                role: target.user(),
+                server: target.server(),
+            }
+            .into(),
+            _ => error,
+        }
+    }
+}
+
+fn has_sqlstate(error: &sqlx::Error, sqlstate: &str) -> bool {
+    error
+        .as_database_error()
+        .and_then(|error| error.code())
+        .is_some_and(|code| code == sqlstate)
 }
 
 async fn drop_database(conn: &mut PgConnection, name: &str) -> Result<(), Error> {

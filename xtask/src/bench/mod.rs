@@ -2,6 +2,7 @@
 //! and the date, and measures the reference it names in the same run.
 
 mod backup;
+mod diff;
 mod lint;
 mod machine;
 mod migrate;
@@ -28,6 +29,9 @@ pub enum Command {
     /// `nelo-migrate lint` vs the `squawk` command line on 1,000 generated and 300 realistic
     /// migrations, and the findings per rule.
     Lint(lint::Args),
+    /// Catalog introspection vs `pg_dump --schema-only`; drift checks cold (replay) and warm
+    /// (template clone) on 1,000 generated and 300 realistic migrations.
+    Diff(diff::Args),
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
@@ -37,5 +41,6 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => backup::run(ctx, args).await,
         Command::Testdb(args) => testdb::run(ctx, args).await,
         Command::Lint(args) => lint::run(ctx, args).await,
+        Command::Diff(args) => diff::run(ctx, args).await,
     }
 }

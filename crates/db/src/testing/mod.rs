@@ -9,8 +9,10 @@
 //!
 //! The server is `NELO_TEST_SERVER_URL`, a superuser URL to its `postgres` database (`cargo
 //! xtask test` sets it). Each migrations folder gets a template database, `nelo_tpl_<key>`,
-//! migrated once with `nelo_migrate` and keyed by the checksums of the migrations, so that
-//! editing or adding a migration builds a new template (and drops the old one). A test's
+//! migrated once and keyed by the checksums of the migrations, so that editing or adding a
+//! migration builds a new template (and drops the old one): [`nelo_migrate::template`],
+//! which `nelo-migrate diff` uses for its shadows too (a test database and a diff of the
+//! same folder share one template). A test's
 //! database is cloned from it with `CREATE DATABASE ... TEMPLATE` and dropped with the guard.
 //! Databases left by killed runs are swept by the next run, see [`names`]. The statements
 //! to the server run on a runtime of the process's own, over a few shared connections, so
@@ -61,6 +63,11 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot make the template database on the test server")]
+    Template {
+        #[source]
+        source: nelo_migrate::Error,
     },
     #[error("cannot connect to the test server")]
     Connect {
@@ -212,7 +219,7 @@ async fn clone_template(
 /// The name of the template that databases with the migrations of `dir` are cloned from,
 /// `nelo_tpl_<key>`, whether it exists yet or not.
 pub fn template_name(dir: &Path) -> Result<String, Error> {
-    Ok(names::template_name(&MigrationsFolder::read(dir)?.key))
+    Ok(MigrationsFolder::read(dir)?.template_name())
 }
 
 /// The server: how to reach its `postgres` database and the other databases on it.
@@ -240,13 +247,6 @@ impl Server {
 
     fn host_tag(&self) -> Option<&'static str> {
         this_host_tag()
-    }
-
-    /// A connection of its own to the `postgres` database.
-    async fn connect_admin(&self) -> Result<PgConnection, Error> {
-        postgres::connect(&self.url, postgres::CONNECT_TIMEOUT)
-            .await
-            .map_err(|source| Error::Connect { source })
     }
 
     /// A pooled connection to the `postgres` database; only on the admin runtime.

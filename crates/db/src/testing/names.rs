@@ -1,4 +1,6 @@
-//! The names of test databases and templates, and which of them a run may remove.
+//! The names of test databases, and which of them a run may remove.
+//!
+//! The names of templates are [`nelo_migrate::template`]'s.
 //!
 //! A test database is named `nelo_test_<created, unix seconds>_<host tag>_<pid>_<sequence>`.
 //! The host tag identifies this boot of this machine and this pid namespace, so that a later
@@ -11,9 +13,6 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 pub const TEST_DATABASE_PREFIX: &str = "nelo_test_";
-pub const TEMPLATE_PREFIX: &str = "nelo_tpl_";
-/// The start of every template's comment; the rest says who made it for which folder.
-const TEMPLATE_COMMENT_PREFIX: &str = "nelo test template: host=";
 
 /// A test database of another host (or of an unknown creator) older than this is a leftover.
 pub const LEFTOVER_AGE: Duration = Duration::from_secs(2 * 60 * 60);
@@ -84,39 +83,6 @@ pub fn is_leftover(
     now_unix_secs.saturating_sub(parsed.created_unix_secs) > LEFTOVER_AGE.as_secs()
 }
 
-/// `nelo_tpl_<key>`: a template is named after the checksum of its migrations.
-pub fn template_name(key: &str) -> String {
-    format!("{TEMPLATE_PREFIX}{key}")
-}
-
-/// What a template records about its origin, in `COMMENT ON DATABASE`.
-pub fn template_comment(host: Option<&str>, folder: &str) -> String {
-    format!(
-        "{TEMPLATE_COMMENT_PREFIX}{} folder={folder}",
-        host.unwrap_or(UNKNOWN_HOST)
-    )
-}
-
-/// Whether the template with `comment` is superseded once a template for `folder` is built
-/// on `this_host`: it was built here from the same folder (an older version of it), or from a
-/// folder that no longer exists (a benchmark's temporary folder). Templates of other hosts,
-/// and of folders that still exist, are left alone.
-pub fn is_superseded_template(
-    comment: &str,
-    this_host: Option<&str>,
-    folder: &str,
-    folder_exists: impl Fn(&str) -> bool,
-) -> bool {
-    let Some((host, template_folder)) = comment
-        .strip_prefix(TEMPLATE_COMMENT_PREFIX)
-        .and_then(|rest| rest.split_once(" folder="))
-    else {
-        return false;
-    };
-    this_host.is_some_and(|this_host| this_host == host)
-        && (template_folder == folder || !folder_exists(template_folder))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,45 +144,5 @@ mod tests {
                 "{name}"
             );
         }
-    }
-
-    #[test]
-    fn superseded_templates_are_this_hosts_of_the_same_or_a_vanished_folder() {
-        let here = Some("0a1b2c3d");
-        let exists = |folder: &str| folder != "/tmp/gone";
-        let same = template_comment(here, "/repo/migrations");
-        assert!(is_superseded_template(
-            &same,
-            here,
-            "/repo/migrations",
-            exists
-        ));
-        let vanished = template_comment(here, "/tmp/gone");
-        assert!(is_superseded_template(
-            &vanished,
-            here,
-            "/repo/migrations",
-            exists
-        ));
-        let other_folder = template_comment(here, "/other/migrations");
-        assert!(!is_superseded_template(
-            &other_folder,
-            here,
-            "/repo/migrations",
-            exists
-        ));
-        let other_host = template_comment(Some("ffffffff"), "/repo/migrations");
-        assert!(!is_superseded_template(
-            &other_host,
-            here,
-            "/repo/migrations",
-            exists
-        ));
-        assert!(!is_superseded_template(
-            "made by hand",
-            here,
-            "/repo/migrations",
-            exists
-        ));
     }
 }

@@ -4,8 +4,9 @@
 //! your migration history" after replaying the applied migrations into a shadow database and
 //! comparing (prisma-engines `schema-engine/core/src/commands/dev_diagnostic.rs`,
 //! `DevAction::Reset` with a `DriftDetected` reason). nelo does the same, read only: the
-//! applied migrations (by the history table) are replayed into a shadow on the shadow server,
-//! both sides are read with the catalog introspector, and the differences are the drift.
+//! applied migrations (by the history table) are replayed into a shadow on the shadow server
+//! (a clone of their template, [`crate::template`], built by the first check), both sides are
+//! read with the catalog introspector, and the differences are the drift.
 
 use std::path::Path;
 
@@ -16,6 +17,7 @@ use super::{DiffError, DiffOptions, Difference, NotCompared, compare};
 use crate::database_url::url_schema;
 use crate::plan::State;
 use crate::shadow::ShadowServer;
+use crate::template::{Slot, canonical_folder};
 use crate::{Error, Migrator, folder};
 
 /// What [`drift`] found.
@@ -79,11 +81,19 @@ pub async fn drift(
         .filter(|entry| matches!(entry.state, State::Applied | State::Modified))
         .map(|entry| entry.name.clone())
         .collect();
-    let local = folder::load(migrations_dir)?;
+    let folder = canonical_folder(migrations_dir)?;
+    let local = folder::load(&folder)?;
+    let local_count = local.len();
     let to_replay: Vec<_> = local
         .into_iter()
         .filter(|migration| replayed.contains(&migration.name))
         .collect();
+    // The whole folder shares `diff`'s template; a subset keeps a slot of its own.
+    let slot = if to_replay.len() == local_count {
+        Slot::Full
+    } else {
+        Slot::Applied
+    };
 
     let server_url = options
         .shadow_server_url
@@ -96,7 +106,7 @@ pub async fn drift(
         connect_timeout: options.connect_timeout,
     };
     context.server.sweep().await?;
-    let expected = context.replay(&to_replay).await?;
+    let expected = context.replay(&folder, &to_replay, slot).await?;
     let live = context.introspect(database_url).await?;
     Ok(Drift {
         replayed,

@@ -1,5 +1,6 @@
 //! `diff`: the difference between two database schemas, and the SQL that turns one into the
-//! other. Each side is materialised in a real database (a shadow, or the live one) and read
+//! other. Each side is materialised in a real database (a shadow, or the live one; a
+//! migrations folder's shadow is a clone of its template, [`crate::template`]) and read
 //! with one introspector over `pg_catalog` ([`catalog`]); the comparison ([`compare`]) and
 //! the planner ([`plan`]) are pure. Every plan is applied to a shadow holding the `from` side
 //! and compared with the `to` side again before it is returned.

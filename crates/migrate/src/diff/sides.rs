@@ -1,6 +1,7 @@
 //! Each side of a diff in a database: a shadow built from the source (or the live database),
 //! read with the introspector.
 
+use std::path::Path;
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -8,11 +9,11 @@ use sqlx::Connection;
 use super::model::SchemaModel;
 use super::schema_file::{apply_schema, schema_files};
 use super::{DiffError, Source, catalog};
-use crate::database_url::url_schema;
-use crate::folder::Migration;
+use crate::folder::{self, Migration};
 use crate::lint::LintMode;
 use crate::shadow::{Shadow, ShadowServer};
-use crate::{DatabaseUrl, Error, Migrator, postgres};
+use crate::template::{Slot, TemplateRequest, canonical_folder};
+use crate::{DatabaseUrl, Error, postgres};
 
 pub(super) struct Context {
     pub server: ShadowServer,
@@ -32,47 +33,94 @@ impl Context {
         if let Source::Url(url) = source {
             return self.introspect(url).await;
         }
-        let shadow = self.server.create(side).await?;
-        let outcome = self.build_and_read(&shadow, source, side).await;
+        let shadow = self.shadow_holding(source, side, side).await?;
+        let model = self.introspect(&shadow.url).await;
         let removed = shadow.remove().await;
-        let model = outcome?;
+        let model = model?;
         removed?;
         Ok(model)
     }
 
-    async fn build_and_read(
+    /// A new shadow for `purpose` holding `source` (a live database's is empty): a clone of
+    /// the template of a migrations folder, else a new database the source is applied to.
+    /// Failures to build the source are [`DiffError::Materialise`] of `side`.
+    pub(super) async fn shadow_holding(
         &self,
-        shadow: &Shadow,
         source: &Source,
+        purpose: &'static str,
         side: &'static str,
-    ) -> Result<SchemaModel, Error> {
-        self.materialise(shadow, source)
-            .await
-            .map_err(|error| DiffError::Materialise {
+    ) -> Result<Shadow, Error> {
+        let materialise_error = |error: Error| -> Error {
+            DiffError::Materialise {
                 side,
                 source_text: source.to_string(),
                 source: Box::new(error),
-            })?;
-        self.introspect(&shadow.url).await
+            }
+            .into()
+        };
+        if let Source::Migrations(dir) = source {
+            let loaded = canonical_folder(dir).and_then(|folder| {
+                let migrations = folder::load(&folder)?;
+                Ok((folder, migrations))
+            });
+            let (folder, migrations) = loaded.map_err(materialise_error)?;
+            let request = self.template_request(&folder, &migrations, Slot::Full, LintMode::Warn);
+            return self
+                .server
+                .create_from_template(purpose, &request)
+                .await
+                .map_err(|error| match error {
+                    Error::TemplateDeploy { source, .. } => materialise_error(*source),
+                    other => other,
+                });
+        }
+        let shadow = self.server.create(purpose).await?;
+        self.materialise(&shadow, source)
+            .await
+            .map_err(materialise_error)?;
+        Ok(shadow)
     }
 
-    /// The model of what `migrations` build, deployed in order into a new shadow database
-    /// (not linted: they are applied migrations being replayed).
-    pub(super) async fn replay(&self, migrations: &[Migration]) -> Result<SchemaModel, Error> {
-        let shadow = self.server.create("drift").await?;
-        let outcome = async {
-            Migrator::new(".")
-                .connect_timeout(self.connect_timeout)
-                .lint(LintMode::Off)
-                .deploy_loaded(&self.shadow_url(&shadow)?, migrations, |_| {})
-                .await?;
-            self.introspect(&shadow.url).await
-        }
-        .await;
+    /// The model of what `migrations` (read from `folder`) build, deployed in order into a
+    /// new shadow database: a clone of their template (not linted: they are applied
+    /// migrations being replayed).
+    pub(super) async fn replay(
+        &self,
+        folder: &Path,
+        migrations: &[Migration],
+        slot: Slot,
+    ) -> Result<SchemaModel, Error> {
+        let request = self.template_request(folder, migrations, slot, LintMode::Off);
+        let shadow = self
+            .server
+            .create_from_template("drift", &request)
+            .await
+            .map_err(|error| match error {
+                Error::TemplateDeploy { source, .. } => *source,
+                other => other,
+            })?;
+        let model = self.introspect(&shadow.url).await;
         let removed = shadow.remove().await;
-        let model = outcome?;
+        let model = model?;
         removed?;
         Ok(model)
+    }
+
+    /// The template of `migrations` deployed into the target schema.
+    pub(super) fn template_request<'a>(
+        &'a self,
+        folder: &'a Path,
+        migrations: &'a [Migration],
+        slot: Slot,
+        lint: LintMode,
+    ) -> TemplateRequest<'a> {
+        TemplateRequest {
+            folder,
+            migrations,
+            schema: &self.search_path,
+            slot,
+            lint,
+        }
     }
 
     pub(super) async fn introspect(&self, url: &str) -> Result<SchemaModel, Error> {
@@ -86,15 +134,11 @@ impl Context {
         Ok(model)
     }
 
-    /// Puts `source` into the empty database `shadow`.
-    pub(super) async fn materialise(&self, shadow: &Shadow, source: &Source) -> Result<(), Error> {
+    /// Puts `source` into the empty database `shadow` (a migrations folder goes through its
+    /// template instead, see [`Context::shadow_holding`]).
+    async fn materialise(&self, shadow: &Shadow, source: &Source) -> Result<(), Error> {
         match source {
-            Source::Empty | Source::Url(_) => Ok(()),
-            Source::Migrations(dir) => Migrator::new(dir)
-                .connect_timeout(self.connect_timeout)
-                .deploy(&self.shadow_url(shadow)?, |_| {})
-                .await
-                .map(drop),
+            Source::Empty | Source::Url(_) | Source::Migrations(_) => Ok(()),
             Source::Schema(path) => {
                 let files = schema_files(path)?;
                 let mut conn =
@@ -105,16 +149,5 @@ impl Context {
                 outcome
             }
         }
-    }
-
-    /// The shadow's URL with the target schema as `?schema=` (deploy creates it).
-    fn shadow_url(&self, shadow: &Shadow) -> Result<String, Error> {
-        DatabaseUrl::parse(&shadow.url)?;
-        let mut url = url::Url::parse(&shadow.url).expect("a DatabaseUrl is a URL");
-        if self.search_path != "public" && url_schema(&shadow.url).is_none() {
-            url.query_pairs_mut()
-                .append_pair("schema", &self.search_path);
-        }
-        Ok(url.to_string())
     }
 }

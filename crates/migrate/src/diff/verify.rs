@@ -20,7 +20,7 @@ impl Context {
         to_model: &SchemaModel,
         plan: &Plan,
     ) -> Result<(), Error> {
-        let shadow = self.server.create("verify").await?;
+        let shadow = self.shadow_holding(from, "verify", "from").await?;
         let outcome = self
             .verify_in(&shadow, from, from_model, to_model, plan)
             .await;
@@ -29,6 +29,7 @@ impl Context {
         removed
     }
 
+    /// `shadow` holds `from` already, except for a live database's (empty).
     async fn verify_in(
         &self,
         shadow: &Shadow,
@@ -45,14 +46,6 @@ impl Context {
             let renames = compare::possible_renames(&differences, &empty, from_model);
             let base = plan::plan(&empty, from_model, &differences, &renames);
             self.apply_and_compare(shadow, from_model, &base).await?;
-        } else {
-            self.materialise(shadow, from)
-                .await
-                .map_err(|error| DiffError::Materialise {
-                    side: "from",
-                    source_text: from.to_string(),
-                    source: Box::new(error),
-                })?;
         }
         self.apply_and_compare(shadow, to_model, plan).await
     }

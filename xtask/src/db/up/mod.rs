@@ -83,6 +83,19 @@ async fn converge(
     for url in [&config.database_url, &config.test_database_url] {
         changed |= ensure_database_ready(ctx, backup_with, url).await?;
     }
+    // Diff shadows and drift checks clone it: built here by the superuser, `vector` included.
+    let template = nelo_migrate::template::ensure_folder_template(
+        &config.database_url,
+        nelo_migrate::postgres::CONNECT_TIMEOUT,
+        &config.migrations_dir,
+    );
+    let template = template
+        .await
+        .context("cannot build the template of the migrations")?;
+    if template.built != nelo_migrate::template::Built::Existing {
+        ui::step(format!("built `{}` for diff shadows", template.name));
+        changed = true;
+    }
     if args.seed {
         seed_target(ctx, &config.database_url)
             .await
