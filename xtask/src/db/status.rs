@@ -300,3 +300,53 @@ fn print_human(status: &Status) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(drifted: bool, drift_failed: bool) -> DatabaseStatus {
+        DatabaseStatus {
+            name: "nelo".into(),
+            url: "postgresql://nelo:***@localhost/nelo".into(),
+            reachable: true,
+            error: None,
+            applied: 1,
+            pending: Vec::new(),
+            failed: Vec::new(),
+            other: Vec::new(),
+            drift: None,
+            drift_not_checked: None,
+            drift_lines: String::new(),
+            drifted,
+            drift_failed,
+            status_command: "cargo xtask db migrate status",
+        }
+    }
+
+    fn status(databases: Vec<DatabaseStatus>) -> Status {
+        Status {
+            engine: "reachable",
+            docker_host: "unix:///var/run/docker.sock".into(),
+            container: "nelo_postgres".into(),
+            state: "running".into(),
+            running: true,
+            image: None,
+            port: None,
+            volume: None,
+            health: None,
+            databases,
+        }
+    }
+
+    #[test]
+    fn drift_needs_attention_and_a_failed_check_alone_is_unknown() {
+        let clean = || database(false, false);
+        assert_eq!(status(vec![clean(), clean()]).exit_code(), 0);
+        assert_eq!(status(vec![database(true, false), clean()]).exit_code(), 1);
+        assert_eq!(status(vec![clean(), database(false, true)]).exit_code(), 2);
+        let mut pending = database(false, true);
+        pending.pending.push("20250101000000_a".into());
+        assert_eq!(status(vec![pending, clean()]).exit_code(), 1);
+    }
+}
