@@ -25,6 +25,9 @@ pub struct Config {
     pub volume: String,
     pub backup_dir: PathBuf,
     pub migrations_dir: PathBuf,
+    /// The declared schema `db migrate dev`, `db migrate create --from-schema` and `db push`
+    /// read (`NELO_SCHEMA`; default `schema.sql` at the workspace root).
+    pub schema_path: PathBuf,
     /// How long deploy, reset and resolve wait for another migrator's lock
     /// (`NELO_LOCK_TIMEOUT`).
     pub lock_timeout: Duration,
@@ -86,6 +89,7 @@ impl Config {
             volume: get("NELO_PG_VOLUME").unwrap_or(DEFAULT_VOLUME).to_string(),
             backup_dir: relative_to_root(get("NELO_BACKUP_DIR").unwrap_or("backups")),
             migrations_dir: relative_to_root(get("NELO_MIGRATIONS_DIR").unwrap_or("migrations")),
+            schema_path: relative_to_root(get("NELO_SCHEMA").unwrap_or("schema.sql")),
             lock_timeout: seconds("NELO_LOCK_TIMEOUT", postgres::LOCK_TIMEOUT)?,
             connect_timeout: seconds("NELO_CONNECT_TIMEOUT", postgres::CONNECT_TIMEOUT)?,
         })
@@ -171,6 +175,7 @@ mod tests {
         assert_eq!(config.volume, "nelo_pgdata");
         assert_eq!(config.backup_dir, Path::new("/repo/backups"));
         assert_eq!(config.migrations_dir, Path::new("/repo/migrations"));
+        assert_eq!(config.schema_path, Path::new("/repo/schema.sql"));
         assert_eq!(config.lock_timeout, Duration::from_secs(10));
         assert_eq!(config.connect_timeout, Duration::from_secs(10));
     }

@@ -47,3 +47,38 @@ pub fn confirm(confirmation: &Confirmation) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Asks `question` with `[y/N]` at the terminal; true only for `y` or `yes` (any case). An
+/// error when nobody can answer ([`is_interactive`]) or stdin cannot be read.
+pub fn yes_or_no(question: &str) -> anyhow::Result<bool> {
+    if !is_interactive() {
+        bail!(
+            "cannot ask `{question}`: nobody can answer here (no terminal on stdin, or CI is set)"
+        );
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    Ok(is_yes(&answer))
+}
+
+/// Whether an answer to a `[y/N]` question is yes: `y` or `yes`, any case; anything else,
+/// the empty answer included, is no.
+pub fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_y_and_yes_are_yes() {
+        for yes in ["y", "Y\n", " yes ", "YES"] {
+            assert!(super::is_yes(yes), "{yes:?}");
+        }
+        for no in ["", "\n", "n", "no", "yep", "y es"] {
+            assert!(!super::is_yes(no), "{no:?}");
+        }
+    }
+}

@@ -3,17 +3,23 @@
 //! passes its own ([`Commands`]). The engine itself (crates/migrate) never prints.
 
 mod confirm;
+mod diff_args;
 pub mod dotenv;
 mod error_chain;
 mod resolve;
+mod schema_migration;
 mod schema_report;
 mod status_table;
 mod stdout;
 
-pub use confirm::{Confirmation, confirm, is_interactive};
+pub use confirm::{Confirmation, confirm, is_interactive, is_yes, yes_or_no};
+pub use diff_args::{DiffOutputArgs, FromArgs, ToArgs};
 pub use error_chain::{error_chain_text, print_error_chain};
 pub use resolve::ResolveArgs;
-pub use schema_report::{diff_summary, difference_lines, drift_summary};
+pub use schema_migration::{TWO_MIGRATIONS_NOTE, Written, schema_change, write_schema_change};
+pub use schema_report::{
+    diff_json, diff_summary, difference_lines, drift_json, drift_summary, push_json,
+};
 pub use status_table::status_table;
 pub use stdout::{is_broken_pipe, print_stdout};
 

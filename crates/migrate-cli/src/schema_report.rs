@@ -86,3 +86,42 @@ pub fn drift_summary(drift: &Drift, diff_command: &str) -> String {
     }
     text + &not_compared_lines(&drift.not_compared)
 }
+
+/// `diff --json`: `{ "empty", "differences", "possible_renames", "warnings", "not_compared",
+/// "notes", "script" }`.
+pub fn diff_json(diff: &SchemaDiff) -> serde_json::Value {
+    serde_json::json!({
+        "empty": diff.is_empty(),
+        "differences": diff.differences,
+        "possible_renames": diff.possible_renames,
+        "warnings": diff.plan.warnings,
+        "not_compared": diff.not_compared,
+        "notes": diff.notes,
+        "script": diff.script(),
+    })
+}
+
+/// `status --json`'s `drift` (and `db status --json`'s, per database): `{ "drifted",
+/// "differences", "replayed", "modified", "failed", "not_compared" }`.
+pub fn drift_json(drift: &Drift) -> serde_json::Value {
+    serde_json::json!({
+        "drifted": !drift.is_empty(),
+        "differences": drift.differences,
+        "replayed": drift.replayed,
+        "modified": drift.modified,
+        "failed": drift.failed,
+        "not_compared": drift.not_compared,
+    })
+}
+
+/// `push --json`: `{ "applied", "differences", "warnings", "not_compared", "script" }`
+/// (`applied` is false when the database was already in sync).
+pub fn push_json(diff: &SchemaDiff) -> serde_json::Value {
+    serde_json::json!({
+        "applied": !diff.is_empty(),
+        "differences": diff.differences,
+        "warnings": diff.plan.warnings,
+        "not_compared": diff.not_compared,
+        "script": diff.script(),
+    })
+}

@@ -370,7 +370,7 @@ fn create_from_schema_writes_the_difference_once() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("lint: 1 finding(s) in the generated migration"),
+        stderr.contains("lint: 1 finding in the generated migration"),
         "{stderr}"
     );
     // In sync now: nothing more is written.

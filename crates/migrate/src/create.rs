@@ -77,6 +77,36 @@ pub fn create_migration(
     Ok(sql_path)
 }
 
+/// The suffix of the second migration of a change that uses enum values it adds: PostgreSQL
+/// accepts a new value only once the transaction that added it has committed.
+pub const AFTER_ENUM_VALUES_SUFFIX: &str = "_after_enum_values";
+
+/// Writes `bodies` as migration folders named after `name`, in order: the first `name`, the
+/// next `<name>_after_enum_values` (a second migration that uses enum values the first adds,
+/// as [`crate::diff::SchemaDiff::migration_scripts`] splits them), stamped one second apart
+/// from `now` so that they sort in order. Returns the path of each `migration.sql`. Errors as
+/// [`create_migration`]; nothing is written after the first failure.
+pub fn create_migrations(
+    dir: &Path,
+    name: &str,
+    bodies: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<PathBuf>, Error> {
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(index, body)| {
+            let name = if index == 0 {
+                name.to_string()
+            } else {
+                format!("{}{AFTER_ENUM_VALUES_SUFFIX}", name.trim())
+            };
+            let stamp = now + chrono::Duration::seconds(index as i64);
+            create_migration(dir, &name, body, stamp)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +152,34 @@ mod tests {
         assert_eq!(loaded.len(), 1);
         let error = create_migration(&migrations, "other", "", now).unwrap_err();
         assert!(matches!(error, Error::TimestampTaken { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn writes_the_second_migration_one_second_later_after_enum_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 8, 17, 9, 5, 59).unwrap();
+        let bodies = vec![
+            "ALTER TYPE a ADD VALUE 'b';\n".to_string(),
+            "SELECT 'b'::a;\n".to_string(),
+        ];
+        let paths = create_migrations(dir.path(), "Add B", &bodies, now).unwrap();
+        assert_eq!(
+            paths,
+            [
+                dir.path().join("20250817090559_add_b/migration.sql"),
+                dir.path()
+                    .join("20250817090600_add_b_after_enum_values/migration.sql"),
+            ]
+        );
+        assert_eq!(std::fs::read_to_string(&paths[1]).unwrap(), bodies[1]);
+        let loaded = crate::folder::load(dir.path()).unwrap();
+        let names: Vec<_> = loaded.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "20250817090559_add_b",
+                "20250817090600_add_b_after_enum_values"
+            ]
+        );
     }
 }

@@ -37,7 +37,7 @@ pub mod template;
 mod wire;
 
 pub use checksum::checksum;
-pub use create::{EMPTY_MIGRATION, create_migration};
+pub use create::{AFTER_ENUM_VALUES_SUFFIX, EMPTY_MIGRATION, create_migration, create_migrations};
 pub use database_url::{DatabaseUrl, UrlError, UrlPart};
 pub use error::{ConnectionLoss, Error, LockHolder, MigrationFailure};
 pub use folder::{Migration, NO_TRANSACTION_MARKER, is_migration_folder_name, load};

@@ -57,6 +57,18 @@ async fn pending_migrations_are_not_drift() {
 }
 
 #[tokio::test]
+async fn a_reset_database_has_no_drift() {
+    // `reset` recreates `public` with PostgreSQL's own comment, under a new oid.
+    let (db, dir) = deployed().await;
+    Migrator::new(dir.path())
+        .reset(&db.url, ignore_events)
+        .await
+        .expect("reset");
+    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    assert!(found.is_empty(), "{:?}", shown(&found));
+}
+
+#[tokio::test]
 async fn a_table_created_by_hand_is_drift() {
     let (db, dir) = deployed().await;
     db.execute("CREATE TABLE audit (id bigint)").await;

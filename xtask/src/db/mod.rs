@@ -8,6 +8,7 @@ mod down;
 mod logs;
 mod migrate;
 mod psql;
+mod push;
 mod restore;
 mod seed;
 mod status;
@@ -39,6 +40,8 @@ pub enum Command {
     /// Run the migration engine against the development (or `--test`) database.
     #[command(subcommand)]
     Migrate(migrate::Command),
+    /// Apply the declared schema directly, without a migration (prototyping).
+    Push(push::Args),
     /// Load Nelo's demo data.
     Seed(seed::Args),
     /// Dump a database to `backups/` with pg_dump.
@@ -70,6 +73,7 @@ async fn run_stoppable(ctx: &Context, command: Command) -> anyhow::Result<ExitCo
         Command::Psql(args) => psql::run(ctx, args).await,
         Command::TestSetup(args) => test_setup::run(ctx, args).await,
         Command::Migrate(command) => migrate::run(ctx, command).await,
+        Command::Push(args) => push::run(ctx, args).await,
         Command::Seed(args) => seed::run(ctx, args).await,
         Command::Backup(args) => backup::run(ctx, args).await,
         Command::Restore(args) => restore::run(ctx, args).await,

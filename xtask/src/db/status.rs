@@ -1,15 +1,18 @@
-//! `cargo xtask db status`: the container, and each database with its migrations. Exits 0
-//! only when the server runs and both databases are up to date, 1 when something needs
-//! attention, 2 when the state is unknown (the Docker engine is unreachable; `--json` still
-//! prints an object that says so).
+//! `cargo xtask db status`: the container, and each database with its migrations and drift.
+//! Exits 0 only when the server runs and both databases are up to date without drift, 1 when
+//! something needs attention, 2 when the state is unknown (the Docker engine is unreachable,
+//! which `--json` still says in an object; or a drift check failed where nothing else needs
+//! attention).
 
 use std::process::ExitCode;
 
+use nelo_migrate_cli::{difference_lines, drift_json};
 use serde::Serialize;
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::decision::ContainerStatus;
+use crate::workflow::schema::drift;
 use crate::{docker, ui};
 
 #[derive(clap::Args, Debug)]
@@ -17,6 +20,10 @@ pub struct Args {
     /// Print the status as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Skip the drift check (which replays each database's applied migrations in a shadow
+    /// database on the server).
+    #[arg(long)]
+    no_drift: bool,
 }
 
 /// The exit code when the state cannot be known.
@@ -63,14 +70,49 @@ struct DatabaseStatus {
     failed: Vec<String>,
     /// Modified after apply, or applied but missing from the folder.
     other: Vec<String>,
+    /// The drift check, as `nelo-migrate status --json` gives it: `{ "drifted",
+    /// "differences", "replayed", "modified", "failed", "not_compared" }`; `null` when it did
+    /// not run.
+    drift: Option<serde_json::Value>,
+    /// Why there is no drift check: the database is unavailable, `--no-drift`, or the check
+    /// failed (with its error).
+    drift_not_checked: Option<String>,
+    /// The differences, for people.
+    #[serde(skip)]
+    drift_lines: String,
+    /// Whether the check ran and found drift.
+    #[serde(skip)]
+    drifted: bool,
+    /// Whether the check was wanted but failed.
+    #[serde(skip)]
+    drift_failed: bool,
+    /// The command that shows this database's status and drift in full.
+    #[serde(skip)]
+    status_command: &'static str,
 }
 
 impl Status {
     fn is_healthy(&self) -> bool {
         self.running
             && self.databases.iter().all(|db| {
-                db.reachable && db.pending.is_empty() && db.failed.is_empty() && db.other.is_empty()
+                db.reachable
+                    && db.pending.is_empty()
+                    && db.failed.is_empty()
+                    && db.other.is_empty()
+                    && !db.drifted
             })
+    }
+
+    /// 0 healthy, 1 something needs attention, 2 a drift check failed and nothing else is
+    /// wrong (whether the databases drifted is unknown).
+    fn exit_code(&self) -> u8 {
+        if !self.is_healthy() {
+            1
+        } else if self.databases.iter().any(|db| db.drift_failed) {
+            UNKNOWN
+        } else {
+            0
+        }
     }
 }
 
@@ -97,7 +139,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let running = observed.as_ref().is_some_and(|observed| observed.running);
     let mut databases = Vec::new();
     for url in [&config.database_url, &config.test_database_url] {
-        databases.push(database_status(ctx, url, running).await);
+        databases.push(database_status(ctx, url, running, !args.no_drift).await);
     }
     let status = Status {
         engine: "reachable",
@@ -122,14 +164,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&status);
     }
-    Ok(if status.is_healthy() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitCode::from(status.exit_code()))
 }
 
-async fn database_status(ctx: &Context, url: &DatabaseUrl, running: bool) -> DatabaseStatus {
+async fn database_status(
+    ctx: &Context,
+    url: &DatabaseUrl,
+    running: bool,
+    check_drift: bool,
+) -> DatabaseStatus {
     let mut status = DatabaseStatus {
         name: url.database(),
         url: url.redacted(),
@@ -139,6 +182,16 @@ async fn database_status(ctx: &Context, url: &DatabaseUrl, running: bool) -> Dat
         pending: Vec::new(),
         failed: Vec::new(),
         other: Vec::new(),
+        drift: None,
+        drift_not_checked: Some("the database is unavailable".to_string()),
+        drift_lines: String::new(),
+        drifted: false,
+        drift_failed: false,
+        status_command: if *url == ctx.config.test_database_url {
+            "cargo xtask db migrate status --test"
+        } else {
+            "cargo xtask db migrate status"
+        },
     };
     if !running {
         status.error = Some("the server is not running".to_string());
@@ -166,7 +219,35 @@ async fn database_status(ctx: &Context, url: &DatabaseUrl, running: bool) -> Dat
         }
         Err(error) => status.error = Some(error.to_string()),
     }
+    if status.reachable {
+        check_drift_of(ctx, url, check_drift, &mut status).await;
+    }
     status
+}
+
+/// Fills in the drift of a reachable database (or why it was not checked).
+async fn check_drift_of(
+    ctx: &Context,
+    url: &DatabaseUrl,
+    check_drift: bool,
+    status: &mut DatabaseStatus,
+) {
+    if !check_drift {
+        status.drift_not_checked = Some("skipped (--no-drift)".to_string());
+        return;
+    }
+    match drift(ctx, url).await {
+        Ok(drift) => {
+            status.drift = Some(drift_json(&drift));
+            status.drift_not_checked = None;
+            status.drifted = !drift.is_empty();
+            status.drift_lines = difference_lines(&drift.differences);
+        }
+        Err(error) => {
+            status.drift_not_checked = Some(format!("the check failed: {error:#}"));
+            status.drift_failed = true;
+        }
+    }
 }
 
 fn print_human(status: &Status) {
@@ -203,5 +284,69 @@ fn print_human(status: &Status) {
         for line in &db.other {
             println!("             {line}");
         }
+        match &db.drift_not_checked {
+            Some(reason) => println!("             drift not checked: {reason}"),
+            None if db.drifted => {
+                println!(
+                    "             DRIFT: the database differs from what its migrations build \
+                     ([+] only in the database, [-] only in the migrations; details: `{}`)",
+                    db.status_command
+                );
+                for line in db.drift_lines.lines() {
+                    println!("               {line}");
+                }
+            }
+            None => println!("             no drift"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(drifted: bool, drift_failed: bool) -> DatabaseStatus {
+        DatabaseStatus {
+            name: "nelo".into(),
+            url: "postgresql://nelo:***@localhost/nelo".into(),
+            reachable: true,
+            error: None,
+            applied: 1,
+            pending: Vec::new(),
+            failed: Vec::new(),
+            other: Vec::new(),
+            drift: None,
+            drift_not_checked: None,
+            drift_lines: String::new(),
+            drifted,
+            drift_failed,
+            status_command: "cargo xtask db migrate status",
+        }
+    }
+
+    fn status(databases: Vec<DatabaseStatus>) -> Status {
+        Status {
+            engine: "reachable",
+            docker_host: "unix:///var/run/docker.sock".into(),
+            container: "nelo_postgres".into(),
+            state: "running".into(),
+            running: true,
+            image: None,
+            port: None,
+            volume: None,
+            health: None,
+            databases,
+        }
+    }
+
+    #[test]
+    fn drift_needs_attention_and_a_failed_check_alone_is_unknown() {
+        let clean = || database(false, false);
+        assert_eq!(status(vec![clean(), clean()]).exit_code(), 0);
+        assert_eq!(status(vec![database(true, false), clean()]).exit_code(), 1);
+        assert_eq!(status(vec![clean(), database(false, true)]).exit_code(), 2);
+        let mut pending = database(false, true);
+        pending.pending.push("20250101000000_a".into());
+        assert_eq!(status(vec![pending, clean()]).exit_code(), 1);
     }
 }

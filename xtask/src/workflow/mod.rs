@@ -5,4 +5,6 @@ pub mod backup;
 pub mod database;
 pub mod deploy;
 pub mod pg_dump;
+pub mod reset;
 pub mod restore;
+pub mod schema;

@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use nelo_migrate::diff::Source;
-
-use nelo_migrate_cli::print_stdout;
+use nelo_migrate_cli::{TWO_MIGRATIONS_NOTE, print_stdout, schema_change, write_schema_change};
 
 use super::args::{MigrationsArgs, ShadowArgs};
+use super::ui;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -32,82 +31,39 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let bodies = match &args.from_schema {
-        None => vec![nelo_migrate::EMPTY_MIGRATION.to_string()],
-        Some(schema) => {
-            let dir = &args.migrations.dir;
-            let from = if dir.exists() {
-                Source::Migrations(dir.clone())
-            } else {
-                Source::Empty
-            };
-            let options = args
-                .shadow
-                .options(args.database_url.as_deref(), args.connect_timeout);
-            let to = Source::Schema(schema.clone());
-            let diff = nelo_migrate::diff::diff(&from, &to, &options)
-                .await
-                .with_context(|| format!("cannot diff {from} with {to}"))?;
-            if diff.is_empty() {
-                super::ui::note(&format!(
-                    "the migrations are already in sync with `{}`; no migration created",
-                    schema.display()
-                ));
-                return Ok(ExitCode::SUCCESS);
-            }
-            diff.migration_scripts()
-        }
+    let dir = &args.migrations.dir;
+    let Some(schema) = &args.from_schema else {
+        let path = nelo_migrate::create_migration(
+            dir,
+            &args.name,
+            nelo_migrate::EMPTY_MIGRATION,
+            chrono::Utc::now(),
+        )
+        .with_context(|| format!("cannot create migration `{}`", args.name))?;
+        print_stdout(&format!("{}\n", path.display()))?;
+        return Ok(ExitCode::SUCCESS);
     };
-    // A change that uses enum values it adds is two migrations: PostgreSQL accepts a new
-    // value only once it is committed. The second is stamped a second later, so it sorts after.
-    let now = chrono::Utc::now();
-    let mut paths = Vec::new();
-    for (index, body) in bodies.iter().enumerate() {
-        let name = if index == 0 {
-            args.name.clone()
-        } else {
-            format!("{}_after_enum_values", args.name)
-        };
-        let stamp = now + chrono::Duration::seconds(index as i64);
-        let path = nelo_migrate::create_migration(&args.migrations.dir, &name, body, stamp)
-            .with_context(|| format!("cannot create migration `{name}`"))?;
-        paths.push(path);
+    let options = args
+        .shadow
+        .options(args.database_url.as_deref(), args.connect_timeout);
+    let diff = schema_change(dir, schema, &options).await?;
+    if diff.is_empty() {
+        ui::note(&format!(
+            "the migrations are already in sync with `{}`; no migration created",
+            schema.display()
+        ));
+        return Ok(ExitCode::SUCCESS);
     }
-    if args.from_schema.is_some() {
-        for path in &paths {
-            lint_generated(&args.migrations.dir, path)?;
-        }
-        if paths.len() > 1 {
-            super::ui::note(
-                "the change uses enum values it adds, so it is two migrations: the second runs after the first commits",
-            );
-        }
+    let written = write_schema_change(dir, &args.name, &diff)?;
+    eprint!("{}", written.findings_text);
+    if let Some(note) = written.findings_note() {
+        ui::note(&note);
     }
-    for path in &paths {
+    if written.paths.len() > 1 {
+        ui::note(TWO_MIGRATIONS_NOTE);
+    }
+    for path in &written.paths {
         print_stdout(&format!("{}\n", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Lints the migration just generated at `path`, as deploy will run it, and prints what it
-/// finds: a generated step can still lock a large table or lose data.
-fn lint_generated(dir: &std::path::Path, path: &std::path::Path) -> anyhow::Result<()> {
-    let migrations = nelo_migrate::load(dir).context("cannot read the migration just written")?;
-    let Some(migration) = migrations.iter().find(|migration| migration.path == path) else {
-        return Ok(());
-    };
-    let lint = nelo_migrate::lint::lint_migration(migration);
-    for finding in &lint.findings {
-        eprint!(
-            "{}",
-            nelo_migrate::lint::finding_text(&migration.path, finding)
-        );
-    }
-    if !lint.findings.is_empty() {
-        super::ui::note(&format!(
-            "lint: {} finding(s) in the generated migration; review them before deploying",
-            lint.findings.len()
-        ));
-    }
-    Ok(())
 }

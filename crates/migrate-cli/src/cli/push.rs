@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use nelo_migrate::diff::{PushOptions, push};
-use nelo_migrate_cli::{difference_lines, print_stdout};
+use nelo_migrate_cli::{difference_lines, print_stdout, push_json};
 
 use super::args::{ConnectionArgs, LockArgs, ShadowArgs};
 use super::ui;
@@ -45,14 +45,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot push `{}` to {url}", args.schema.display()))?;
     let diff = &pushed.diff;
     if args.json {
-        let json = serde_json::json!({
-            "applied": !diff.is_empty(),
-            "differences": diff.differences,
-            "warnings": diff.plan.warnings,
-            "not_compared": diff.not_compared,
-            "script": diff.script(),
-        });
-        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
+        print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&push_json(diff))?
+        ))?;
     } else if diff.is_empty() {
         ui::note(&format!(
             "{url} is already in sync with `{}`; nothing to apply",

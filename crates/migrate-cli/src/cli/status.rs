@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use nelo_migrate::diff::{Drift, drift};
-use nelo_migrate_cli::{drift_summary, print_stdout, status_table};
+use nelo_migrate::diff::drift;
+use nelo_migrate_cli::{drift_json, drift_summary, print_stdout, status_table};
 
 use super::args::{ConnectionArgs, MigrationsArgs, ShadowArgs, migrator};
 
@@ -64,18 +64,5 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
-}
-
-/// `status --json`'s `drift`: `{ "drifted", "differences", "replayed", "modified", "failed",
-/// "not_compared" }`.
-fn drift_json(drift: &Drift) -> serde_json::Value {
-    serde_json::json!({
-        "drifted": !drift.is_empty(),
-        "differences": drift.differences,
-        "replayed": drift.replayed,
-        "modified": drift.modified,
-        "failed": drift.failed,
-        "not_compared": drift.not_compared,
     })
 }

@@ -250,6 +250,9 @@ pub(super) fn comments_query() -> String {
          LEFT JOIN pg_namespace tn ON tn.oid = t.typnamespace
          LEFT JOIN pg_namespace sn ON d.classoid = 'pg_namespace'::regclass AND sn.oid = d.objoid
          WHERE d.objoid >= 16384
+           -- PostgreSQL's own comment, which `reset` writes when it recreates `public`.
+           AND NOT (d.classoid = 'pg_namespace'::regclass AND sn.nspname = 'public'
+             AND d.description = 'standard public schema')
            AND o.type IN ('schema', 'table', 'table column', 'view', 'view column',
              'materialized view', 'materialized view column', 'index', 'sequence', 'type',
              'function', 'procedure', 'table constraint', 'trigger')
