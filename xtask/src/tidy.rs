@@ -270,6 +270,11 @@ const COMMAND_FOLDERS: &[CommandFolder] = &[
     },
     CommandFolder {
         crate_src: "xtask/src",
+        dir: "db/migrate",
+        shared: &[],
+    },
+    CommandFolder {
+        crate_src: "xtask/src",
         dir: "bench",
         shared: &["machine", "stats"],
     },
@@ -291,6 +296,7 @@ const LONE_COMMANDS: &[(&str, &str)] = &[
 const DISPATCHERS: &[(&str, &str)] = &[
     ("xtask/src", ""),
     ("xtask/src", "db"),
+    ("xtask/src", "db::migrate"),
     ("xtask/src", "bench"),
     ("xtask/src", "image"),
     ("crates/migrate-cli/src", ""),
@@ -441,7 +447,9 @@ fn command_modules(root: &Path, crate_src: &str) -> Vec<Vec<String>> {
             if stem == "mod" || folder.shared.contains(&stem) {
                 continue;
             }
-            commands.push(vec![folder.dir.to_string(), stem.to_string()]);
+            let mut command: Vec<String> = folder.dir.split('/').map(String::from).collect();
+            command.push(stem.to_string());
+            commands.push(command);
         }
     }
     commands.sort();
@@ -473,12 +481,22 @@ fn commands_import_no_other_command_and_shared_layers_import_none() {
             if dispatchers.contains(&module) {
                 continue;
             }
-            let own = commands.iter().find(|command| module.starts_with(command));
+            // The innermost command: `db::migrate::dev` within `db::migrate`.
+            let innermost = |path: &[String]| {
+                commands
+                    .iter()
+                    .filter(|command| path.starts_with(command))
+                    .max_by_key(|command| command.len())
+            };
+            let own = innermost(&module);
             for path in named_paths(&read(&root, &file)) {
                 let target = absolute(&module, &path);
-                let reached = commands.iter().find(|command| target.starts_with(command));
+                let reached = innermost(&target);
+                // Within its own command folder, a subcommand may use what the folder's
+                // dispatcher (`mod.rs`) holds, but not a sibling subcommand.
                 if let Some(reached) = reached
                     && Some(reached) != own
+                    && !own.is_some_and(|own| own.starts_with(reached))
                 {
                     found.push(format!(
                         "{}: `{path}` reaches the command module `{}` from {}",

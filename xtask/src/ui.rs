@@ -110,6 +110,22 @@ pub fn count(number: usize, noun: &str) -> String {
     nelo_migrate_cli::count(number, noun)
 }
 
+/// Machine output (paths, JSON, tables) on stdout. A reader that closed the pipe
+/// (`cargo xtask db status --json | head -c 10`) has what it wanted: the rest is dropped and
+/// the command goes on, with no panic. Any other write error is said on stderr.
+pub fn stdout(text: impl std::fmt::Display) {
+    if let Err(error) = nelo_migrate_cli::print_stdout(&text.to_string())
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        warn(format!("cannot write to stdout: {error}"));
+    }
+}
+
+/// [`stdout`] with a line end.
+pub fn stdout_line(text: impl std::fmt::Display) {
+    stdout(format!("{text}\n"));
+}
+
 /// Prints the error chain once and returns the failure exit code.
 pub fn report_error(error: &anyhow::Error) -> ExitCode {
     nelo_migrate_cli::print_error_chain(error, None);

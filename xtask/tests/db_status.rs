@@ -117,6 +117,18 @@ fn status_says_in_json_that_the_engine_is_unreachable_with_exit_2() {
         .output()
         .unwrap();
     assert_eq!(human.status.code(), Some(2));
+    // A reader that closed the pipe (`| head -c 10`): the same exit code, no panic.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let piped = sandbox
+        .command(&["db", "status", "--json"])
+        .env("DOCKER_HOST", host)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert_eq!(piped.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

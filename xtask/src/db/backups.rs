@@ -48,21 +48,21 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     backups.sort_by(|a, b| b.1.taken_at.cmp(&a.1.taken_at).then_with(|| a.0.cmp(&b.0)));
-    println!(
+    ui::stdout_line(format!(
         "{:<24} {:<20} {:<14} {:>10}  FILE",
         "DATABASE", "TIME (UTC)", "REASON", "SIZE"
-    );
+    ));
     for (file_name, backup) in &backups {
         let size = std::fs::metadata(dir.join(file_name))
             .map(|meta| meta.len())
             .unwrap_or(0);
-        println!(
+        ui::stdout_line(format!(
             "{:<24} {:<20} {:<14} {:>10}  {file_name}",
             backup.database,
             backup.taken_at.format("%Y-%m-%d %H:%M:%S"),
             backup.reason,
             ui::bytes(size)
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

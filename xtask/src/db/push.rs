@@ -64,7 +64,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let diff = &pushed.diff;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&push_json(diff))?);
+        ui::stdout_line(serde_json::to_string_pretty(&push_json(diff))?);
     } else if diff.is_empty() {
         ui::step(format!(
             "{} is already in sync with `{}`; nothing to apply",
@@ -72,7 +72,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             schema.display()
         ));
     } else {
-        print!("{}", difference_lines(&diff.differences));
+        ui::stdout(difference_lines(&diff.differences));
         for warning in &diff.plan.warnings {
             ui::warn(format!("applied with data loss: {warning}"));
         }

@@ -127,7 +127,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
                 container: config.container.clone(),
                 error: format!("{error:#}"),
             };
-            println!("{}", serde_json::to_string_pretty(&unreachable)?);
+            ui::stdout_line(serde_json::to_string_pretty(&unreachable)?);
             return Ok(ExitCode::from(UNKNOWN));
         }
         Err(error) => {
@@ -160,7 +160,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         databases,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        ui::stdout_line(serde_json::to_string_pretty(&status)?);
     } else {
         print_human(&status);
     }
@@ -252,15 +252,18 @@ async fn check_drift_of(
 
 fn print_human(status: &Status) {
     let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_string());
-    println!("docker     {}", status.docker_host);
-    println!("container  {} ({})", status.container, status.state);
-    println!("image      {}", or_dash(status.image.clone()));
-    println!(
+    ui::stdout_line(format!("docker     {}", status.docker_host));
+    ui::stdout_line(format!(
+        "container  {} ({})",
+        status.container, status.state
+    ));
+    ui::stdout_line(format!("image      {}", or_dash(status.image.clone())));
+    ui::stdout_line(format!(
         "port       {}",
         or_dash(status.port.map(|port| format!("127.0.0.1:{port}")))
-    );
-    println!("volume     {}", or_dash(status.volume.clone()));
-    println!("health     {}", or_dash(status.health.clone()));
+    ));
+    ui::stdout_line(format!("volume     {}", or_dash(status.volume.clone())));
+    ui::stdout_line(format!("health     {}", or_dash(status.health.clone())));
     for db in &status.databases {
         let summary = match &db.error {
             Some(error) => format!("unavailable: {error}"),
@@ -274,29 +277,29 @@ fn print_human(status: &Status) {
                 db.failed.len()
             ),
         };
-        println!("database   {}: {summary}", db.name);
+        ui::stdout_line(format!("database   {}: {summary}", db.name));
         for name in &db.pending {
-            println!("             pending  {name}");
+            ui::stdout_line(format!("             pending  {name}"));
         }
         for name in &db.failed {
-            println!("             FAILED   {name}");
+            ui::stdout_line(format!("             FAILED   {name}"));
         }
         for line in &db.other {
-            println!("             {line}");
+            ui::stdout_line(format!("             {line}"));
         }
         match &db.drift_not_checked {
-            Some(reason) => println!("             drift not checked: {reason}"),
+            Some(reason) => ui::stdout_line(format!("             drift not checked: {reason}")),
             None if db.drifted => {
-                println!(
+                ui::stdout_line(format!(
                     "             DRIFT: the database differs from what its migrations build \
                      ([+] only in the database, [-] only in the migrations; details: `{}`)",
                     db.status_command
-                );
+                ));
                 for line in db.drift_lines.lines() {
-                    println!("               {line}");
+                    ui::stdout_line(format!("               {line}"));
                 }
             }
-            None => println!("             no drift"),
+            None => ui::stdout_line("             no drift"),
         }
     }
 }

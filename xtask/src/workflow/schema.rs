@@ -63,7 +63,7 @@ pub(crate) fn write_migrations(
         ui::note(TWO_MIGRATIONS_NOTE);
     }
     for path in &written.paths {
-        println!("{}", path.display());
+        ui::stdout_line(path.display());
     }
     Ok(written.paths)
 }

@@ -92,7 +92,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
         ui::step(report.describe());
     }
-    println!("{}", written.path.display());
+    ui::stdout_line(written.path.display());
     Ok(ExitCode::SUCCESS)
 }
 

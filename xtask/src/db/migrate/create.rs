@@ -33,7 +33,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             chrono::Utc::now(),
         )
         .with_context(|| format!("cannot create migration `{}`", args.name))?;
-        println!("{}", path.display());
+        ui::stdout_line(path.display());
         return Ok(ExitCode::SUCCESS);
     };
     let schema = schema.unwrap_or_else(|| ctx.config.schema_path.clone());

@@ -42,7 +42,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .await
         .context("is the database up (`cargo xtask db status`)?")?;
     if !drift.is_empty() {
-        print!("{}", drift_summary(&drift, &drift_diff_command(ctx, false)));
+        ui::stdout(drift_summary(&drift, &drift_diff_command(ctx, false)));
         confirm(&Confirmation {
             action: "reset",
             database: &url.database(),
@@ -66,7 +66,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         ));
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", migration_text(&args.name, &diff));
+    ui::stdout(migration_text(&args.name, &diff));
     if !diff.plan.warnings.is_empty()
         && !nelo_migrate_cli::yes_or_no("this migration loses data; write and apply it?")?
     {

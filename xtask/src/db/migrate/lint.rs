@@ -31,7 +31,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             let lint = lint_migration(migration);
             lint.findings
                 .iter()
-                .for_each(|finding| print!("{}", finding_text(&lint.path, finding)));
+                .for_each(|finding| ui::stdout(finding_text(&lint.path, finding)));
             errors += lint.count(Level::Error);
             count += 1;
         }

@@ -9,6 +9,7 @@ use nelo_migrate_cli::{drift_json, drift_summary, status_table};
 
 use super::Target;
 use crate::context::Context;
+use crate::ui;
 use crate::workflow::deploy::migrator;
 use crate::workflow::schema::{drift, drift_diff_command};
 
@@ -44,15 +45,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             "entries": report.entries,
             "drift": drift.as_ref().map(drift_json),
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        ui::stdout_line(serde_json::to_string_pretty(&json)?);
     } else {
         let commands = Commands::for_target(args.target.test);
-        print!("{}", status_table(&report, commands.as_commands()));
+        ui::stdout(status_table(&report, commands.as_commands()));
         if let Some(drift) = &drift {
-            print!(
-                "{}",
-                drift_summary(drift, &drift_diff_command(ctx, args.target.test))
-            );
+            ui::stdout(drift_summary(
+                drift,
+                &drift_diff_command(ctx, args.target.test),
+            ));
         }
     }
     Ok(if report.is_up_to_date() && !drifted {

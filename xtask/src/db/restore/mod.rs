@@ -150,7 +150,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("    {line}");
         }
     }
-    println!("{target}");
+    ui::stdout_line(target);
     Ok(ExitCode::SUCCESS)
 }
 
