@@ -535,7 +535,7 @@ async fn cli_deploy_lint_flag_and_environment() {
     );
     assert_eq!(pending.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&pending.stderr);
-    assert!(stderr.contains("linted 0 migration(s)"), "{stderr}");
+    assert!(stderr.contains("linted 0 migrations"), "{stderr}");
 }
 
 #[test]

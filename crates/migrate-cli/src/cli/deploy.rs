@@ -32,7 +32,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("deploy to {url} stopped"))?;
     match report.applied.len() {
         0 => ui::note("no pending migrations; the database is up to date"),
-        count => ui::note(&format!("applied {count} migration(s)")),
+        applied => ui::note(&format!(
+            "applied {}",
+            nelo_migrate_cli::count(applied, "migration")
+        )),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use nelo_migrate::lint::{Level, MigrationLint, finding_text, lint_migrations};
 use nelo_migrate::{Migration, Migrator, redact_url};
 
-use nelo_migrate_cli::print_stdout;
+use nelo_migrate_cli::{count, print_stdout};
 
 use super::args::{MigrationsArgs, parse_seconds};
 use super::ui;
@@ -77,8 +77,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .collect();
         print_stdout(&findings)?;
         ui::note(&format!(
-            "linted {} migration(s): {errors} error(s), {warnings} warning(s)",
-            lints.len()
+            "linted {}: {}, {}",
+            count(lints.len(), "migration"),
+            count(errors, "error"),
+            count(warnings, "warning")
         ));
     }
     Ok(if errors > 0 {

@@ -41,9 +41,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("reset of {url} stopped"))?;
     ui::note(&format!(
-        "reset `{}`: applied {} migration(s)",
+        "reset `{}`: applied {}",
         url.database(),
-        report.applied.len()
+        nelo_migrate_cli::count(report.applied.len(), "migration")
     ));
     if args.skip_seed {
         return Ok(ExitCode::SUCCESS);
