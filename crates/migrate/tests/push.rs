@@ -116,3 +116,44 @@ async fn push_through_a_transaction_pooler_is_refused_before_anything() {
     );
     assert!(!db.table_exists("note").await);
 }
+
+/// With `?schema=app`, a schema file's unqualified names go into `app`, as a migration's do:
+/// the shadows are built there whichever server holds them, and `app` need not be created
+/// by the file.
+#[tokio::test]
+async fn push_into_the_urls_schema_builds_the_file_there_on_any_shadow_server() {
+    let db = TestDb::new().await;
+    let url = format!("{}?schema=app", db.url);
+    let schema = schema_file(NOTES);
+    let own_server = PushOptions {
+        diff: DiffOptions {
+            shadow_server_url: None,
+            ..options(false).diff
+        },
+        ..options(false)
+    };
+    for (what, options) in [
+        ("the database's own server", own_server),
+        ("a shadow server URL without ?schema=", options(false)),
+    ] {
+        db.execute("DROP SCHEMA IF EXISTS app CASCADE").await;
+        let pushed = push(&url, schema.path(), &options)
+            .await
+            .unwrap_or_else(|error| panic!("push with {what}: {error}"));
+        assert!(!pushed.diff.is_empty(), "{what}");
+        assert!(
+            db.scalar::<bool>("SELECT to_regclass('app.note') IS NOT NULL")
+                .await,
+            "{what}: `note` is not in schema `app`"
+        );
+        assert!(!db.table_exists("note").await, "{what}: `note` in public");
+        let again = diff(
+            &Source::Url(url.clone()),
+            &Source::Schema(schema.path().into()),
+            &options.diff,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("diff with {what}: {error}"));
+        assert!(again.is_empty(), "{what}: {:?}", again.differences);
+    }
+}

@@ -226,9 +226,9 @@ pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<S
             })
         })
         .ok_or(DiffError::NoShadowServer)?;
-    let server = ShadowServer::new(&server_url, options.connect_timeout);
-    server.sweep().await?;
     let search_path = target_schema(from, to, options);
+    let server = ShadowServer::new(&server_url, &search_path, options.connect_timeout)?;
+    server.sweep().await?;
     let scope = [to, from].into_iter().find_map(|source| match source {
         Source::Url(url) => url_schema(url),
         _ => None,
