@@ -52,6 +52,10 @@ fn diff_next_step(error: &DiffError) -> Option<String> {
         DiffError::DataLoss { .. } => {
             "review the warnings; pass --accept-data-loss to apply the change anyway".to_string()
         }
+        DiffError::PushPartlyApplied { .. } => {
+            "fix what failed (the data, or the schema), then push again: it applies only what still differs"
+                .to_string()
+        }
         DiffError::DriftUnreplayable { .. } => {
             "restore the missing migration folders (from version control), then check again"
                 .to_string()
