@@ -18,7 +18,12 @@ pub fn difference_lines(differences: &[Difference]) -> String {
         .collect()
 }
 
-fn not_compared_lines(not_compared: &[NotCompared]) -> String {
+/// The not-compared objects, each with its side in `side_words` (given `from`, `to` or
+/// `both`).
+fn not_compared_lines(
+    not_compared: &[NotCompared],
+    side_words: fn(&str) -> &'static str,
+) -> String {
     if not_compared.is_empty() {
         return String::new();
     }
@@ -29,7 +34,7 @@ fn not_compared_lines(not_compared: &[NotCompared]) -> String {
             "  {} {} ({})\n",
             object.kind,
             object.identity,
-            side_text(object.side)
+            side_words(object.side)
         );
     }
     text
@@ -48,7 +53,7 @@ pub fn diff_summary(diff: &SchemaDiff) -> String {
             text += &format!("  - {warning}\n");
         }
     }
-    text + &not_compared_lines(&diff.not_compared)
+    text + &not_compared_lines(&diff.not_compared, side_text)
 }
 
 /// The drift report: whether the database is what its applied migrations build, each
@@ -58,10 +63,10 @@ pub fn diff_summary(diff: &SchemaDiff) -> String {
 pub fn drift_summary(drift: &Drift, diff_command: &str) -> String {
     let replayed = crate::count(drift.replayed.len(), "applied migration");
     let mut text = if drift.is_empty() {
-        format!("\nNo drift: the database is what its {replayed} build.\n")
+        format!("\nNo drift: the database is what replaying its {replayed} gives.\n")
     } else {
         format!(
-            "\nDrift detected: the database differs from what its {replayed} build \
+            "\nDrift detected: the database differs from what replaying its {replayed} gives \
              ([+] only in the database, [-] only in the migrations):\n{}",
             difference_lines(&drift.differences)
         )
@@ -84,7 +89,17 @@ pub fn drift_summary(drift: &Drift, diff_command: &str) -> String {
              to drop it, reset the database or undo it by hand\n"
         );
     }
-    text + &not_compared_lines(&drift.not_compared)
+    text + &not_compared_lines(&drift.not_compared, drift_side_text)
+}
+
+/// A drift check's sides in its own words: `from` is what the migrations build, `to` the
+/// database.
+fn drift_side_text(side: &str) -> &'static str {
+    match side {
+        "from" => "only in the migrations",
+        "to" => "only in the database",
+        _ => "in both",
+    }
 }
 
 /// `diff --json`: `{ "empty", "differences", "possible_renames", "warnings", "not_compared",
@@ -124,4 +139,36 @@ pub fn push_json(diff: &SchemaDiff) -> serde_json::Value {
         "not_compared": diff.not_compared,
         "script": diff.script(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_names_its_sides_the_database_and_the_migrations() {
+        let objects = [
+            NotCompared {
+                kind: "domain".into(),
+                identity: "public.posint".into(),
+                side: "to",
+            },
+            NotCompared {
+                kind: "policy".into(),
+                identity: "p1 on public.note".into(),
+                side: "from",
+            },
+        ];
+        let drift = not_compared_lines(&objects, drift_side_text);
+        assert!(
+            drift.contains("domain public.posint (only in the database)"),
+            "{drift}"
+        );
+        assert!(
+            drift.contains("policy p1 on public.note (only in the migrations)"),
+            "{drift}"
+        );
+        let diff = not_compared_lines(&objects, side_text);
+        assert!(diff.contains("(only in `to`)"), "{diff}");
+    }
 }

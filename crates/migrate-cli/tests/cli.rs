@@ -108,7 +108,11 @@ async fn wrong_password_is_reported_without_the_password() {
         )),
         "{text}"
     );
-    assert!(text.contains("check DATABASE_URL"), "{text}");
+    assert!(
+        text.contains("hint: check the user and password of the URL"),
+        "{text}"
+    );
+    assert!(text.contains("DATABASE_URL (--database-url)"), "{text}");
     assert!(text.contains(&db.name), "{text}");
     assert!(!text.contains("not-the-password-42"), "{text}");
 }
@@ -125,7 +129,19 @@ async fn missing_database_is_named() {
         Error::DatabaseMissing { database, .. } => assert_eq!(database, "nelo_mt_does_not_exist"),
         other => panic!("{other:?}"),
     }
-    assert!(error.to_string().contains("createdb"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("database `nelo_mt_does_not_exist` does not exist on"),
+        "{error}"
+    );
+    let output = run(&["deploy", "--database-url", &url], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains("hint: create it (e.g. `createdb nelo_mt_does_not_exist`)"),
+        "{text}"
+    );
 }
 
 /// `nelo-migrate ARGS` on a pseudo-terminal of its own (util-linux `script`), outside CI,

@@ -212,6 +212,55 @@ async fn schema_file_error_names_file_line_and_column_and_leaves_no_shadow() {
     assert!(left.is_empty(), "shadows left behind: {left:?}");
 }
 
+/// `pg_dump --schema-only` output is a schema file: the `\\restrict KEY` and `\\unrestrict KEY`
+/// lines pg_dump writes around it are skipped; another psql meta-command is refused by
+/// file:line.
+#[tokio::test]
+async fn pg_dump_output_is_a_schema_file_and_other_meta_commands_are_refused() {
+    let dumped = schema_file(
+        "\\restrict K3y\n\
+         SET statement_timeout = 0;\n\
+         SELECT pg_catalog.set_config('search_path', '', false);\n\
+         CREATE TABLE public.note (id bigint NOT NULL);\n\
+         \n\
+         \\unrestrict K3y\n",
+    );
+    let planned = diff(
+        &Source::Empty,
+        &Source::Schema(dumped.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
+    let shown: Vec<String> = planned
+        .differences
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(shown, ["added table `public.note`"]);
+
+    let meta = schema_file("CREATE TABLE a (id int);\n\\connect other\nCREATE TABLE b (id int);\n");
+    let error = diff(
+        &Source::Empty,
+        &Source::Schema(meta.path().into()),
+        &options(),
+    )
+    .await
+    .unwrap_err();
+    let text = anyhow::Error::from(error)
+        .chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains(&format!(
+            "{}:2:1: psql meta-command `\\connect other`",
+            meta.path().display()
+        )),
+        "{text}"
+    );
+}
+
 #[test]
 fn cli_exit_codes_and_outputs() {
     let same = schema_file("CREATE TABLE t (id int PRIMARY KEY);");

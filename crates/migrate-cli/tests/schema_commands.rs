@@ -150,3 +150,40 @@ fn create_from_schema_writes_two_migrations_when_the_change_uses_an_enum_value_i
     assert_eq!(names.len(), 3, "the second sorts after the first");
     assert!(names[2].name.ends_with("happy_after_enum_values"));
 }
+
+/// A drift check that fails (here: a shadow server URL naming no database) still shows the
+/// status it was added to, then the error; exit 1 when migrations need attention, else 2.
+#[tokio::test]
+async fn a_failed_drift_check_still_shows_the_status() {
+    let db = TestDb::new().await;
+    let dir = folder(&[("1_init", "CREATE TABLE note (id bigint PRIMARY KEY);\n")]);
+    let unusable = common::url_for_database(&server_url(), "nelo_review_no_such_database");
+    let status = |extra: &[&str]| {
+        binary()
+            .arg("status")
+            .arg("--migrations")
+            .arg(dir.path())
+            .args(["--drift", "--shadow-database-url", &unusable])
+            .args(extra)
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let pending = status(&[]);
+    assert_eq!(pending.status.code(), Some(1), "{}", text(&pending));
+    let stdout = String::from_utf8_lossy(&pending.stdout);
+    assert!(stdout.contains("1_init"), "{}", text(&pending));
+    let stderr = String::from_utf8_lossy(&pending.stderr);
+    assert!(stderr.contains("for drift"), "{}", text(&pending));
+
+    Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    let json = status(&["--json"]);
+    assert_eq!(json.status.code(), Some(2), "{}", text(&json));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["up_to_date"], true);
+    assert!(value["drift"].is_null(), "{value}");
+    assert_eq!(value["entries"][0]["name"], "1_init");
+}

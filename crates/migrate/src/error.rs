@@ -48,12 +48,10 @@ pub enum Error {
     #[error(transparent)]
     InvalidUrl(#[from] crate::UrlError),
 
-    #[error("password authentication failed for user `{user}` at {target}; check DATABASE_URL")]
+    #[error("password authentication failed for user `{user}` at {target}")]
     AuthenticationFailed { user: String, target: String },
 
-    #[error(
-        "database `{database}` does not exist on {server}; create it (e.g. `createdb {database}`) or check DATABASE_URL"
-    )]
+    #[error("database `{database}` does not exist on {server}")]
     DatabaseMissing { database: String, server: String },
 
     #[error("cannot connect to {url}")]

@@ -104,11 +104,20 @@ pub struct ShadowServer {
 }
 
 impl ShadowServer {
-    pub fn new(admin_url: &str, connect_timeout: Duration) -> Self {
-        Self {
-            admin_url: admin_url.to_string(),
+    /// The server of `admin_url` (a URL of any database on it), whose shadows put unqualified
+    /// names in `schema`, the diff's target schema: connections to them set it as their
+    /// `search_path` (`?schema=`), whatever schema `admin_url` names.
+    pub fn new(admin_url: &str, schema: &str, connect_timeout: Duration) -> Result<Self, Error> {
+        let url = DatabaseUrl::parse(admin_url)?;
+        let admin_url = if url.schema().unwrap_or("public") == schema {
+            admin_url.to_string()
+        } else {
+            url.with_schema(schema).as_str().to_string()
+        };
+        Ok(Self {
+            admin_url,
             connect_timeout,
-        }
+        })
     }
 
     async fn connect(&self) -> Result<PgConnection, Error> {

@@ -102,6 +102,44 @@ async fn a_push_that_fails_on_the_live_data_is_rolled_back_whole() {
     );
 }
 
+/// A change that uses an enum value it adds runs in two transactions; when the second fails
+/// on the live data, the error says the first stays committed and shows it.
+#[tokio::test]
+async fn a_push_whose_second_part_fails_says_what_the_first_left_applied() {
+    let db = TestDb::new().await;
+    db.execute(
+        "CREATE TYPE mood AS ENUM ('calm');\n\
+         CREATE TABLE note (id bigint PRIMARY KEY, old text, n text);\n\
+         INSERT INTO note VALUES (1, 'gone', 'not a number');\n",
+    )
+    .await;
+    let schema = schema_file(
+        "CREATE TYPE mood AS ENUM ('calm', 'happy');\n\
+         CREATE TABLE note (id bigint PRIMARY KEY, n integer);\n\
+         CREATE TABLE feeling (m mood NOT NULL DEFAULT 'happy');\n",
+    );
+    let error = push(&db.url, schema.path(), &options(true))
+        .await
+        .unwrap_err();
+    let Error::Diff(diff_error) = &error else {
+        panic!("{error:#}");
+    };
+    let DiffError::PushPartlyApplied { committed, .. } = diff_error.as_ref() else {
+        panic!("{error:#}");
+    };
+    assert!(committed.contains("ADD VALUE 'happy'"), "{committed}");
+    assert!(!format!("{error}").contains("whole"), "{error}");
+    assert!(
+        db.scalar::<bool>("SELECT 'happy' = ANY (enum_range(NULL::mood)::text[])")
+            .await,
+        "the first part was committed, as the error says"
+    );
+    assert!(
+        !db.table_exists("feeling").await,
+        "the second part was rolled back"
+    );
+}
+
 #[tokio::test]
 async fn push_through_a_transaction_pooler_is_refused_before_anything() {
     let db = TestDb::new().await;
@@ -115,4 +153,45 @@ async fn push_through_a_transaction_pooler_is_refused_before_anything() {
         "{error}"
     );
     assert!(!db.table_exists("note").await);
+}
+
+/// With `?schema=app`, a schema file's unqualified names go into `app`, as a migration's do:
+/// the shadows are built there whichever server holds them, and `app` need not be created
+/// by the file.
+#[tokio::test]
+async fn push_into_the_urls_schema_builds_the_file_there_on_any_shadow_server() {
+    let db = TestDb::new().await;
+    let url = format!("{}?schema=app", db.url);
+    let schema = schema_file(NOTES);
+    let own_server = PushOptions {
+        diff: DiffOptions {
+            shadow_server_url: None,
+            ..options(false).diff
+        },
+        ..options(false)
+    };
+    for (what, options) in [
+        ("the database's own server", own_server),
+        ("a shadow server URL without ?schema=", options(false)),
+    ] {
+        db.execute("DROP SCHEMA IF EXISTS app CASCADE").await;
+        let pushed = push(&url, schema.path(), &options)
+            .await
+            .unwrap_or_else(|error| panic!("push with {what}: {error}"));
+        assert!(!pushed.diff.is_empty(), "{what}");
+        assert!(
+            db.scalar::<bool>("SELECT to_regclass('app.note') IS NOT NULL")
+                .await,
+            "{what}: `note` is not in schema `app`"
+        );
+        assert!(!db.table_exists("note").await, "{what}: `note` in public");
+        let again = diff(
+            &Source::Url(url.clone()),
+            &Source::Schema(schema.path().into()),
+            &options.diff,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("diff with {what}: {error}"));
+        assert!(again.is_empty(), "{what}: {:?}", again.differences);
+    }
 }

@@ -5,6 +5,9 @@ use nelo_migrate::Error;
 use nelo_migrate::diff::DiffError;
 use nelo_migrate::lint::LintMode;
 
+/// Where this binary's database URLs come from.
+const URL_SOURCES: &str = "DATABASE_URL (--database-url), --shadow-database-url (NELO_SHADOW_DATABASE_URL), or diff's --from-url and --to-url";
+
 /// The next step for `error`, if this binary has one to offer.
 pub fn next_step(error: &Error) -> Option<String> {
     Some(match error {
@@ -34,6 +37,14 @@ pub fn next_step(error: &Error) -> Option<String> {
             "`--lint warn` (NELO_LINT=warn) stops only on findings that would fail at run time"
                 .to_string()
         }
+        // Any of the command's URLs may be the one: the database's, the shadow server's, a
+        // diff side's.
+        Error::AuthenticationFailed { target, .. } => format!(
+            "check the user and password of the URL that names {target}: {URL_SOURCES}"
+        ),
+        Error::DatabaseMissing { database, server } => format!(
+            "create it (e.g. `createdb {database}`), or fix the URL that names it on {server}: {URL_SOURCES}"
+        ),
         Error::Diff(diff) => return diff_next_step(diff),
         _ => return None,
     })
@@ -51,6 +62,10 @@ fn diff_next_step(error: &DiffError) -> Option<String> {
         }
         DiffError::DataLoss { .. } => {
             "review the warnings; pass --accept-data-loss to apply the change anyway".to_string()
+        }
+        DiffError::PushPartlyApplied { .. } => {
+            "fix what failed (the data, or the schema), then push again: it applies only what still differs"
+                .to_string()
         }
         DiffError::DriftUnreplayable { .. } => {
             "restore the missing migration folders (from version control), then check again"
@@ -113,9 +128,20 @@ mod tests {
                 waited: std::time::Duration::from_secs(1),
                 holder: None,
             },
+            Error::AuthenticationFailed {
+                user: "app".into(),
+                target: "db:5432/shadow".into(),
+            },
+            Error::DatabaseMissing {
+                database: "nope".into(),
+                server: "db:5432".into(),
+            },
         ];
         for error in errors {
             let text = error.to_string();
+            // The library cannot tell which URL failed: naming one would send people to the
+            // wrong one (a shadow server's password is not DATABASE_URL's).
+            assert!(!text.contains("DATABASE_URL"), "{text}");
             assert!(!text.contains("nelo-migrate"), "{text}");
             assert!(!text.contains("--"), "{text}");
             assert!(next_step(&error).is_some(), "{text}");

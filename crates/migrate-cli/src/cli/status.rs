@@ -32,15 +32,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .status(url.as_str())
         .await
         .with_context(|| format!("cannot tell the status of {url}"))?;
-    let drift = if args.drift {
+    // A drift check that fails leaves the status it cannot add to: shown all the same.
+    let (drift, drift_error) = if args.drift {
         let options = args.shadow.options(None, args.connection.connect_timeout);
-        Some(
-            drift(url.as_str(), &args.migrations.dir, &options)
-                .await
-                .with_context(|| format!("cannot check {url} for drift"))?,
-        )
+        match drift(url.as_str(), &args.migrations.dir, &options).await {
+            Ok(drift) => (Some(drift), None),
+            Err(error) => (
+                None,
+                Some(anyhow::Error::from(error).context(format!("cannot check {url} for drift"))),
+            ),
+        }
     } else {
-        None
+        (None, None)
     };
     let drifted = drift.as_ref().is_some_and(|drift| !drift.is_empty());
     if args.json {
@@ -60,9 +63,35 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             print_stdout(&drift_summary(drift, &command))?;
         }
     }
-    Ok(if report.is_up_to_date() && !drifted {
-        ExitCode::SUCCESS
+    if let Some(error) = &drift_error {
+        super::ui::error(error);
+    }
+    let code = exit_code(report.is_up_to_date(), drifted, drift_error.is_some());
+    Ok(ExitCode::from(code))
+}
+
+/// 1 when the migrations need attention or the database drifted; else 2 when the drift check
+/// failed (unknown); else 0.
+fn exit_code(up_to_date: bool, drifted: bool, drift_check_failed: bool) -> u8 {
+    if !up_to_date || drifted {
+        1
+    } else if drift_check_failed {
+        2
     } else {
-        ExitCode::from(1)
-    })
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_code;
+
+    #[test]
+    fn a_failed_drift_check_is_unknown_only_when_nothing_else_needs_attention() {
+        assert_eq!(exit_code(true, false, false), 0);
+        assert_eq!(exit_code(true, true, false), 1);
+        assert_eq!(exit_code(false, false, false), 1);
+        assert_eq!(exit_code(false, false, true), 1);
+        assert_eq!(exit_code(true, false, true), 2);
+    }
 }

@@ -261,6 +261,28 @@ impl DatabaseUrl {
         }
     }
 
+    /// The same URL with Prisma's `?schema=` set to `schema` (replacing any): connections
+    /// through it use that `search_path`.
+    pub fn with_schema(&self, schema: &str) -> DatabaseUrl {
+        let mut url = self.url.clone();
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(name, _)| name != "schema")
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(pairs)
+            .append_pair("schema", schema);
+        let mut params = self.params.clone();
+        params.schema = Some(schema.to_string()).filter(|schema| !schema.is_empty());
+        DatabaseUrl {
+            url,
+            params,
+            ..self.clone()
+        }
+    }
+
     /// The same server and credentials, another port (for throwaway servers); a URL
     /// without a host gets `localhost`, where it connected before.
     pub fn with_port(&self, port: u16) -> DatabaseUrl {

@@ -133,6 +133,26 @@ fn sqlx_gets_the_credentials_and_translated_parameters_only() {
 }
 
 #[test]
+fn with_schema_replaces_the_schema_and_keeps_the_rest() {
+    let url = parse("postgresql://u:p%40w@localhost/db?schema=old&sslmode=disable").unwrap();
+    let moved = url.with_schema("My App");
+    assert_eq!(moved.schema(), Some("My App"));
+    assert_eq!(
+        parse(moved.as_str()).unwrap().schema(),
+        Some("My App"),
+        "{}",
+        moved.redacted()
+    );
+    assert_eq!(moved.password(), "p@w");
+    assert!(moved.as_str().contains("sslmode=disable"));
+    assert!(!moved.as_str().contains("old"));
+    let plain = parse("postgresql://u:p@localhost/db")
+        .unwrap()
+        .with_schema("app");
+    assert_eq!(plain.as_str(), "postgresql://u:p@localhost/db?schema=app");
+}
+
+#[test]
 fn with_database_and_port_keep_the_credentials() {
     let url = parse("postgresql://nelo:nelo@localhost:5432/nelo").unwrap();
     let moved = url.with_port(55000).with_database("other db");

@@ -99,9 +99,10 @@ pub async fn drift(
         .shadow_server_url
         .clone()
         .unwrap_or_else(|| database_url.to_string());
+    let search_path = url_schema(database_url).unwrap_or_else(|| "public".to_string());
     let context = Context {
-        server: ShadowServer::new(&server_url, options.connect_timeout),
-        search_path: url_schema(database_url).unwrap_or_else(|| "public".to_string()),
+        server: ShadowServer::new(&server_url, &search_path, options.connect_timeout)?,
+        search_path,
         scope: url_schema(database_url),
         connect_timeout: options.connect_timeout,
     };

@@ -99,6 +99,18 @@ pub enum DiffError {
     )]
     DataLoss { warnings: Vec<String> },
 
+    /// `push`'s second transaction failed (and was rolled back) after its first, which adds
+    /// enum values the second uses, was committed: PostgreSQL accepts a new value only then.
+    #[error(
+        "applying the part of the change that uses the enum values it adds failed and was rolled back, but the part before it was committed first (PostgreSQL accepts a new enum value only once committed) and stays applied:\n{committed}"
+    )]
+    PushPartlyApplied {
+        /// The script of the committed first part.
+        committed: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
     #[error(
         "the generated script fails on a shadow database holding the `from` side: {message}; nothing was written\n{script}"
     )]
@@ -226,9 +238,9 @@ pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<S
             })
         })
         .ok_or(DiffError::NoShadowServer)?;
-    let server = ShadowServer::new(&server_url, options.connect_timeout);
-    server.sweep().await?;
     let search_path = target_schema(from, to, options);
+    let server = ShadowServer::new(&server_url, &search_path, options.connect_timeout)?;
+    server.sweep().await?;
     let scope = [to, from].into_iter().find_map(|source| match source {
         Source::Url(url) => url_schema(url),
         _ => None,

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{DiffError, DiffOptions, SchemaDiff, Source, diff};
+use super::{DiffError, DiffOptions, Plan, SchemaDiff, Source, diff};
 use crate::store::{self, run_script};
 use crate::{DatabaseUrl, Error, pooler, postgres};
 
@@ -41,7 +41,9 @@ pub struct Pushed {
 ///
 /// [`DiffError::DataLoss`] (nothing applied) when a step loses data and
 /// `accept_data_loss` is off; [`Error::NeedsDirectConnection`] through a transaction-mode
-/// pooler; the errors of [`super::diff`]; a failed statement rolls the whole push back.
+/// pooler; the errors of [`super::diff`]. A failed statement rolls its transaction back:
+/// the whole push, or, in the second of two, [`DiffError::PushPartlyApplied`] with the first
+/// (committed) part's script.
 pub async fn push(
     database_url: &str,
     schema: &Path,
@@ -75,19 +77,34 @@ pub async fn push(
     .await?;
     store::acquire_lock(&mut conn, options.lock_timeout).await?;
     let mut applied = Ok(());
+    let mut committed: Option<Plan> = None;
     for part in planned.plan.parts() {
-        applied = run_script(&mut conn, &format!("BEGIN;\n{}\nCOMMIT;", part.script())).await;
-        if applied.is_err() {
+        let outcome = run_script(&mut conn, &format!("BEGIN;\n{}\nCOMMIT;", part.script())).await;
+        if let Err(source) = outcome {
             let _ = run_script(&mut conn, "ROLLBACK").await;
+            applied = Err(match committed {
+                None => Error::Database {
+                    action: "applying the schema's difference (rolled back)",
+                    source,
+                },
+                // Its steps only: the warnings header covers both parts.
+                Some(first) => DiffError::PushPartlyApplied {
+                    committed: Plan {
+                        warnings: Vec::new(),
+                        ..first
+                    }
+                    .script(),
+                    source,
+                }
+                .into(),
+            });
             break;
         }
+        committed = Some(part);
     }
     let released = store::release_lock(&mut conn).await;
     let _ = sqlx::Connection::close(conn).await;
-    applied.map_err(|source| Error::Database {
-        action: "applying the schema's difference (rolled back)",
-        source,
-    })?;
+    applied?;
     released?;
     Ok(Pushed { diff: planned })
 }

@@ -53,14 +53,30 @@ pub(super) async fn apply_schema(
         })?;
     for (path, text) in files {
         for statement in split_statements(text) {
-            let failure = if statement.copy_data.is_some() {
+            let (sql, offset, failure) = match without_dump_markers(statement.sql) {
+                Err(meta) => (
+                    statement.sql,
+                    statement.offset,
+                    Some((
+                        0,
+                        format!(
+                            "psql meta-command `{meta}` has no place in a schema file (it is sent to the server as SQL); remove it"
+                        ),
+                    )),
+                ),
+                Ok(("", _)) => continue,
+                Ok((sql, skipped)) => (sql, statement.offset + skipped, None),
+            };
+            let failure = if failure.is_some() {
+                failure
+            } else if statement.copy_data.is_some() {
                 Some((
                     0,
                     "`COPY ... FROM STDIN` has no place in a schema file; load data elsewhere"
                         .to_string(),
                 ))
             } else {
-                run_script(conn, statement.sql).await.err().map(|error| {
+                run_script(conn, sql).await.err().map(|error| {
                     let position = error
                         .as_database_error()
                         .and_then(|database| {
@@ -78,7 +94,7 @@ pub(super) async fn apply_schema(
             };
             if let Some((position, message)) = failure {
                 let _ = run_script(conn, "ROLLBACK").await;
-                let start = crate::position::char_count_before(text, statement.offset);
+                let start = crate::position::char_count_before(text, offset);
                 let (line, column) =
                     crate::line_column(text, start + position.max(1)).unwrap_or((1, 1));
                 return Err(DiffError::SchemaFile {
@@ -97,4 +113,47 @@ pub(super) async fn apply_schema(
             action: "committing the schema",
             source,
         })
+}
+
+/// `sql` (one statement as split) without the `\restrict KEY` and `\unrestrict KEY` lines
+/// that lead it: pg_dump (17.6, 16.10 and later) writes them around its output, psql's
+/// guard against meta-commands in the dump, so `pg_dump --schema-only` output is a schema
+/// file. Returns what is left (empty when nothing) and the bytes skipped; any other leading
+/// meta-command line is `Err` with that line.
+fn without_dump_markers(sql: &str) -> Result<(&str, usize), &str> {
+    let mut rest = sql;
+    while rest.starts_with('\\') {
+        let end = rest.find('\n').unwrap_or(rest.len());
+        let line = rest[..end].trim_end();
+        let word = line.split_whitespace().next().unwrap_or_default();
+        if !matches!(word, "\\restrict" | "\\unrestrict") {
+            return Err(line);
+        }
+        rest = rest[end..].trim_start();
+    }
+    Ok((rest, sql.len() - rest.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_dump_markers;
+
+    #[test]
+    fn pg_dumps_restrict_lines_are_skipped_and_other_meta_commands_refused() {
+        let sql = "\\restrict AbC123\nSET statement_timeout = 0";
+        assert_eq!(
+            without_dump_markers(sql),
+            Ok(("SET statement_timeout = 0", 17))
+        );
+        assert_eq!(without_dump_markers("\\unrestrict AbC123"), Ok(("", 18)));
+        assert_eq!(
+            without_dump_markers("CREATE TABLE t ()"),
+            Ok(("CREATE TABLE t ()", 0))
+        );
+        assert_eq!(
+            without_dump_markers("\\connect other\nCREATE TABLE t ()"),
+            Err("\\connect other")
+        );
+        assert_eq!(without_dump_markers("\\restrictx k"), Err("\\restrictx k"));
+    }
 }

@@ -12,6 +12,7 @@ use super::{DiffError, Source, catalog};
 use crate::folder::{self, Migration};
 use crate::lint::LintMode;
 use crate::shadow::{Shadow, ShadowServer};
+use crate::store::ensure_schema;
 use crate::template::{Slot, TemplateRequest, canonical_folder};
 use crate::{DatabaseUrl, Error, postgres};
 
@@ -144,7 +145,12 @@ impl Context {
                 let mut conn =
                     postgres::connect(&DatabaseUrl::parse(&shadow.url)?, self.connect_timeout)
                         .await?;
-                let outcome = apply_schema(&mut conn, &files).await;
+                // As deploy does for the migrations, the URL's schema exists before the
+                // file runs: the file's unqualified names go there.
+                let outcome = match ensure_schema(&mut conn, &self.search_path).await {
+                    Ok(()) => apply_schema(&mut conn, &files).await,
+                    Err(error) => Err(error),
+                };
                 let _ = conn.close().await;
                 outcome
             }

@@ -154,7 +154,7 @@ pub(super) fn plan_columns(
         if changes.removed.contains(&object) {
             drops.push(format!("DROP COLUMN {}", quote(&column.name)));
             planner.warnings.push(format!(
-                "You are about to drop the column `{}` on the `{}` table, which still contains data. All the data in the column will be lost.",
+                "You are about to drop the column `{}` on the `{}` table. All the data in the column will be lost.",
                 column.name, name.name
             ));
         }

@@ -50,6 +50,21 @@ fn type_change_uses_using_and_warns() {
     assert!(!script.contains("DROP COLUMN"), "{script}");
 }
 
+/// The planner reads no data: a dropped column's warning says what is lost, in Prisma's
+/// words for a migration, and claims nothing about what the table holds.
+#[test]
+fn a_dropped_column_warns_without_claiming_the_table_holds_data() {
+    let from = model_with(&[("id", "text"), ("bio", "text")]);
+    let to = model_with(&[("id", "text")]);
+    let script = script(&from, &to);
+    assert!(
+        script.contains(
+            "  - You are about to drop the column `bio` on the `User` table. All the data in the column will be lost.\n"
+        ),
+        "{script}"
+    );
+}
+
 #[test]
 fn drop_and_add_of_one_type_warns_of_a_rename() {
     let from = model_with(&[("id", "text"), ("name", "text")]);
