@@ -24,7 +24,9 @@ enum Command {
     /// Show which migrations are applied, pending, failed, modified or missing
     /// (exit 0: up to date, 1: needs attention, 2: could not tell)
     Status(cli::status::Args),
-    /// Create a new, empty migration folder stamped with the current UTC time
+    /// Create a migration folder stamped with the current UTC time: empty, or with
+    /// --from-schema the verified difference to a schema file (two folders when the change
+    /// uses enum values it adds)
     Create(cli::create::Args),
     /// Drop every schema, re-apply all migrations, then seed
     Reset(cli::reset::Args),
