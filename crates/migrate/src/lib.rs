@@ -33,6 +33,7 @@ pub mod shadow;
 pub mod split;
 mod status;
 mod store;
+mod watchdog;
 mod wire;
 
 pub use checksum::{checksum, checksum_matches};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
-use crate::{Error, connect, pooler, store};
+use crate::{Error, connect, pooler, store, wire};
 
 /// How a run holds the migration lock (advisory lock [`store::LOCK_KEY`], Prisma's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +175,7 @@ impl Migrator {
         locking: Locking,
         outcome: Result<T, Error>,
     ) -> Result<T, Error> {
-        if let Err(Error::ConnectionLost(_)) = outcome {
+        if outcome.as_ref().err().is_some_and(connection_gone) {
             drop(conn);
             return outcome;
         }
@@ -188,5 +188,15 @@ impl Migrator {
         let value = outcome?;
         released?;
         Ok(value)
+    }
+}
+
+/// Whether `error` leaves the connection lost or in an unknown state ([`wire::connection_usable`]):
+/// then nothing more is sent on it.
+fn connection_gone(error: &Error) -> bool {
+    match error {
+        Error::ConnectionLost(_) => true,
+        Error::Database { source, .. } => !wire::connection_usable(source),
+        _ => false,
     }
 }
