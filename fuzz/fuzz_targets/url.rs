@@ -1,8 +1,7 @@
 //! URL parsing and redaction: no part of a password is ever shown.
 //!
-//! Written against today's public API (`nelo_migrate::redact_url` and
-//! `nelo_migrate::Target::from_url`); the URL parsing is being rewritten into a typed parsed URL,
-//! and this file is the one to retarget then.
+//! It checks `nelo_migrate::redact_url` and the typed `nelo_migrate::DatabaseUrl` (its parse
+//! error, its redacted, displayed and debugged forms, user, host and database).
 //!
 //! The input is `user \0 password \0 host \0 rest` (missing fields are empty; `rest` is the
 //! query). From it, URLs are built with the password in the user info and in a `password=`
@@ -23,11 +22,33 @@ use libfuzzer_sys::fuzz_target;
 use nelo_migrate::{DatabaseUrl, redact_url};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// Text of the messages that does not come from the URL: nelo's `InvalidUrl` and the url
-/// crate's parse errors.
+/// Text of the messages that does not come from the URL: nelo's `UrlError` (its problems
+/// and its advice on percent-encoding) and the url crate's parse errors.
 const MESSAGE_TEXT: &[&str] = &[
     "invalid database URL `",
     "`: ",
+    "special characters in the user name or password must be percent-encoded (`@` as `%40`, \
+     `:` as `%3A`, `/` as `%2F`, `?` as `%3F`, `#` as `%23`, `%` as `%25`, space as `%20`) \
+     (Prisma's P1013)",
+    "it does not start with `postgresql://` (or `postgres://`)",
+    "not a scheme",
+    "the scheme is ",
+    "; it must be `postgresql://` or `postgres://`",
+    "the user name and password do not run to the last `@` before the host: a raw special \
+     character ended them early, or an `@` follows the host",
+    "it has a `#` after the host, which a database URL does not take",
+    "it names no host",
+    "the user name is not UTF-8 once percent-decoded",
+    "the path holds more than a database name (`/DATABASE`)",
+    "the database name is not UTF-8 once percent-decoded",
+    "parameter `",
+    "` must be ",
+    "a whole number",
+    "`true` or `false`",
+    "the port is not a number from 0 to 65535",
+    "the host is not a valid host name",
+    "the host is not a valid IP address",
+    "it does not parse as a URL",
     "scheme `",
     "` is not `postgresql`",
     ":***@",

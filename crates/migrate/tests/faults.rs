@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TestDb, binary, folder, ignore_events, wait_for, write_migration};
+use common::{TestDb, TestRole, binary, folder, ignore_events, wait_for, write_migration};
 use nelo_migrate::{Error, Migrator, State};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
@@ -324,6 +324,33 @@ async fn an_answer_lost_on_the_way_ends_the_deploy_and_the_orphaned_session_with
         .await
         .unwrap();
     assert!(report.applied.is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_long_migration_whose_watchdog_cannot_connect_is_never_stopped() {
+    // The role may hold one connection: the deploy's. Each probe is refused (too many
+    // connections), which is an answer: the server is alive. Were a refusal taken for silence,
+    // the URL's 2 s bound would stop the deploy at the first probe, 5 s in.
+    let role = TestRole::new();
+    let db = TestDb::new().await;
+    db.execute(&format!(
+        "CREATE ROLE {} LOGIN PASSWORD 'pw' CONNECTION LIMIT 1; ALTER DATABASE {} OWNER TO {}",
+        role.name, db.name, role.name
+    ))
+    .await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_username(&role.name).unwrap();
+    url.set_password(Some("pw")).unwrap();
+    url.set_query(Some("socket_timeout=2"));
+    let dir = folder(&[(
+        "20250101000000_long",
+        "CREATE TABLE long_one (a int);\nSELECT pg_sleep(12);\n",
+    )]);
+    let report = Migrator::new(dir.path())
+        .deploy(url.as_str(), ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["20250101000000_long"]);
 }
 
 /// Starts `nelo-migrate deploy` on `dir`, waits for its migration to sleep, sends `signal`.

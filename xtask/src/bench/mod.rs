@@ -2,6 +2,7 @@
 //! and the date, and measures the reference it names in the same run.
 
 mod backup;
+mod faults;
 mod lint;
 mod machine;
 mod migrate;
@@ -28,6 +29,9 @@ pub enum Command {
     /// `nelo-migrate lint` vs the `squawk` command line on 1,000 generated and 300 realistic
     /// migrations, and the findings per rule.
     Lint(lint::Args),
+    /// Time until the migration lock is free after a deploy's connection is cut
+    /// mid-migration, vs a plain session lock without the server's client check.
+    Faults(faults::Args),
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
@@ -37,5 +41,6 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => backup::run(ctx, args).await,
         Command::Testdb(args) => testdb::run(ctx, args).await,
         Command::Lint(args) => lint::run(ctx, args).await,
+        Command::Faults(args) => faults::run(ctx, args).await,
     }
 }

@@ -242,7 +242,8 @@ fn children_cpu_time() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
-async fn create_scratch(
+/// A new database on `server` with a unique name: its name and URL.
+pub(crate) async fn create_scratch(
     admin: &mut PgConnection,
     server: &DatabaseUrl,
 ) -> anyhow::Result<(String, DatabaseUrl)> {
@@ -255,7 +256,8 @@ async fn create_scratch(
     Ok((name, url))
 }
 
-async fn drop_scratch(admin: &mut PgConnection, name: &str) -> anyhow::Result<()> {
+/// Drops a database made by [`create_scratch`], closing its sessions.
+pub(crate) async fn drop_scratch(admin: &mut PgConnection, name: &str) -> anyhow::Result<()> {
     sqlx::raw_sql(&format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         quote_ident(name)

@@ -7,6 +7,8 @@ mod measure;
 mod report;
 mod tools;
 
+pub(crate) use self::measure::{create_scratch, drop_scratch};
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -108,7 +110,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// `--server-url`, `NELO_BENCH_SERVER_URL`, then `NELO_TEST_SERVER_URL`.
-fn server_url(flag: Option<&str>) -> anyhow::Result<DatabaseUrl> {
+pub(crate) fn server_url(flag: Option<&str>) -> anyhow::Result<DatabaseUrl> {
     let fallback = std::env::var("NELO_TEST_SERVER_URL").ok();
     let text = flag.or(fallback.as_deref()).context(
         "no server to benchmark on: set NELO_BENCH_SERVER_URL (or NELO_TEST_SERVER_URL, or pass \
