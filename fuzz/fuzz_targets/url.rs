@@ -6,9 +6,9 @@
 //! The input is `user \0 password \0 host \0 rest` (missing fields are empty; `rest` is the
 //! query). From it, URLs are built with the password in the user info and in a `password=`
 //! parameter, each raw and percent-encoded, and in libpq's key/value form when it needs no
-//! quoting. For each, the property is that `redact_url`'s output, `Target::from_url`'s error
-//! text and, when it parses, the target's user, host and database (which messages show) hold no
-//! substring of the password longer than two characters.
+//! quoting. For each, the property is that `redact_url`'s output, `DatabaseUrl::parse`'s error
+//! text and, when it parses, the URL's redacted forms, user, host and database (which messages
+//! show) hold no substring of the password longer than two characters.
 //!
 //! A three-character substring of the password can show up by coincidence when it also occurs
 //! in the URL without the password (percent-encoded or not), in the user, host or query as

@@ -30,7 +30,7 @@ pub fn redact_url(url: &str) -> String {
         None if authority_is_host_and_port(rest) => url.to_string(),
         None => format!("{scheme}://{MASK}"),
     };
-    mask_password_parameters(&masked)
+    mask_query_passwords(&masked)
 }
 
 /// `text` with every `scheme://...` URL in it passed through [`redact_url`] and every
@@ -93,6 +93,65 @@ fn authority_is_host_and_port(rest: &str) -> bool {
         None => true,
         Some((_, port)) => port.chars().all(|character| character.is_ascii_digit()),
     }
+}
+
+/// Parameters that may follow a password in a URL's query (Prisma's and libpq's): a `&`
+/// followed by one of them and `=` ends the password's value.
+const QUERY_PARAMETERS: &[&str] = &[
+    "schema",
+    "sslmode",
+    "sslcert",
+    "sslrootcert",
+    "sslidentity",
+    "sslpassword",
+    "sslaccept",
+    "channel_binding",
+    "connect_timeout",
+    "socket_timeout",
+    "pool_timeout",
+    "connection_limit",
+    "max_connection_lifetime",
+    "max_idle_connection_lifetime",
+    "statement_cache_size",
+    "application_name",
+    "options",
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "pgbouncer",
+];
+
+/// Masks the value of every `...password=` parameter of a URL's query. A raw password may
+/// hold white space, `#` or `&` (`?password=s3cr3t pass&word`), so its value runs to the next
+/// `&` that starts a known parameter ([`QUERY_PARAMETERS`]), or else to the end of the URL.
+fn mask_query_passwords(url: &str) -> String {
+    const KEY: &str = "password=";
+    let lower = url.to_ascii_lowercase();
+    let mut out = String::with_capacity(url.len());
+    let mut cursor = 0;
+    while let Some(found) = lower[cursor..].find(KEY) {
+        let value_start = cursor + found + KEY.len();
+        let value_end = lower[value_start..]
+            .match_indices('&')
+            .map(|(index, _)| value_start + index)
+            .find(|&ampersand| {
+                QUERY_PARAMETERS.iter().any(|name| {
+                    lower[ampersand + 1..]
+                        .strip_prefix(name)
+                        .is_some_and(|after| after.starts_with('='))
+                })
+            })
+            .unwrap_or(url.len());
+        out.push_str(&url[cursor..value_start]);
+        if value_end > value_start {
+            out.push_str(MASK);
+        }
+        cursor = value_end;
+    }
+    out.push_str(&url[cursor..]);
+    out
 }
 
 /// Masks the value of every `...password=` parameter (`?password=x&...`,
@@ -185,6 +244,24 @@ mod tests {
         assert_eq!(
             redact_text("host=db user=nelo password=hunter2 dbname=app"),
             "host=db user=nelo password=*** dbname=app"
+        );
+    }
+
+    /// Found by the `url` fuzz target: a raw `?password=` value was masked only up to its
+    /// first white space, `#` or `&`.
+    #[test]
+    fn a_raw_query_password_is_masked_whole() {
+        assert_eq!(
+            redact_url("postgres://u@h/db?&password=s3cr3t password\n7.0.0.1"),
+            "postgres://u@h/db?&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=a#b&c d&schema=app"),
+            "postgres://u@h/db?password=***&schema=app"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?PASSWORD=x&unknown=y"),
+            "postgres://u@h/db?PASSWORD=***"
         );
     }
 
