@@ -13,7 +13,7 @@ const MASK: &str = "***";
 /// is an authority without `@` whose port is not a number (a password that lost its `@`).
 pub fn redact_url(url: &str) -> String {
     let url = url.trim();
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, _)) = url.split_once("://") else {
         return match url.split_once(':') {
             Some((scheme, _)) if is_scheme(scheme) => format!("{scheme}:{MASK}"),
             _ => MASK.to_string(),
@@ -22,15 +22,18 @@ pub fn redact_url(url: &str) -> String {
     if !is_scheme(scheme) {
         return MASK.to_string();
     }
-    let masked = match rest.rfind('@') {
+    // The query's passwords first: one may hold a raw `@`, which the user info's masking
+    // below would take for the end of the user info.
+    let url = mask_query_passwords(url);
+    let rest = &url[scheme.len() + "://".len()..];
+    match rest.rfind('@') {
         Some(at) => match rest[..at].split_once(':') {
             Some((user, _password)) => format!("{scheme}://{user}:{MASK}{}", &rest[at..]),
             None => url.to_string(),
         },
         None if authority_is_host_and_port(rest) => url.to_string(),
         None => format!("{scheme}://{MASK}"),
-    };
-    mask_query_passwords(&masked)
+    }
 }
 
 /// `text` with every `scheme://...` URL in it passed through [`redact_url`] and every
@@ -262,6 +265,11 @@ mod tests {
         assert_eq!(
             redact_url("postgres://u@h/db?PASSWORD=x&unknown=y"),
             "postgres://u@h/db?PASSWORD=***"
+        );
+        // A raw `@` in it is not the end of a user info.
+        assert_eq!(
+            redact_url("postgres://u@h/db?a@b:c=d&password=p@ss:wr?#&=%"),
+            "postgres://u@h/db?a@b:c=d&password=***"
         );
     }
 
