@@ -22,18 +22,15 @@ use libfuzzer_sys::fuzz_target;
 use nelo_migrate::{DatabaseUrl, redact_url};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// Text of the messages that does not come from the URL: nelo's `UrlError` (its problems
-/// and its advice on percent-encoding) and the url crate's parse errors.
-const MESSAGE_TEXT: &[&str] = &[
-    "invalid database URL `",
-    "`: ",
-    "special characters in the user name or password must be percent-encoded (`@` as `%40`, \
-     `:` as `%3A`, `/` as `%2F`, `?` as `%3F`, `#` as `%23`, `%` as `%25`, space as `%20`) \
-     (Prisma's P1013)",
+/// nelo's advice after every `UrlError` problem (`database_url/mod.rs`).
+const ADVICE: &str = "special characters in the user name or password must be percent-encoded \
+     (`@` as `%40`, `:` as `%3A`, `/` as `%2F`, `?` as `%3F`, `#` as `%23`, `%` as `%25`, \
+     space as `%20`) (Prisma's P1013)";
+
+/// The problems a `UrlError` names (`invalid database URL `URL`: PROBLEM; ADVICE`).
+const PROBLEMS: &[&str] = &[
     "it does not start with `postgresql://` (or `postgres://`)",
-    "not a scheme",
-    "the scheme is ",
-    "; it must be `postgresql://` or `postgres://`",
+    "the scheme is not a scheme; it must be `postgresql://` or `postgres://`",
     "the user name and password do not run to the last `@` before the host: a raw special \
      character ended them early, or an `@` follows the host",
     "it has a `#` after the host, which a database URL does not take",
@@ -41,16 +38,22 @@ const MESSAGE_TEXT: &[&str] = &[
     "the user name is not UTF-8 once percent-decoded",
     "the path holds more than a database name (`/DATABASE`)",
     "the database name is not UTF-8 once percent-decoded",
-    "parameter `",
-    "` must be ",
     "a whole number",
     "`true` or `false`",
     "the port is not a number from 0 to 65535",
     "the host is not a valid host name",
     "the host is not a valid IP address",
     "it does not parse as a URL",
-    "scheme `",
-    "` is not `postgresql`",
+];
+
+/// Other text of the messages that does not come from the URL: the pieces of nelo's messages
+/// around what they quote, and the url crate's parse errors.
+const PIECES: &[&str] = &[
+    "invalid database URL `",
+    "the scheme is ",
+    "; it must be `postgresql://` or `postgres://`",
+    "parameter `",
+    "` must be ",
     ":***@",
     "password=***",
     "empty host",
@@ -67,6 +70,18 @@ const MESSAGE_TEXT: &[&str] = &[
     "localhost",
     ":5432",
 ];
+
+/// Every text of the messages that does not come from the URL: each problem as it follows
+/// the quoted URL and precedes the advice, and the other pieces.
+static MESSAGE_TEXT: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let mut texts: Vec<String> = PROBLEMS
+        .iter()
+        .map(|problem| format!("`: {problem}; {ADVICE}"))
+        .collect();
+    texts.push(format!("`: parameter `; {ADVICE}"));
+    texts.extend(PIECES.iter().map(|piece| piece.to_string()));
+    texts
+});
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

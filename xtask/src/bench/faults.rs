@@ -26,8 +26,10 @@ use crate::ui;
 
 /// How often the second session tries the lock.
 const POLL: Duration = Duration::from_millis(2);
-/// How long the statement has run when the connection is cut.
-const BEFORE_THE_CUT: Duration = Duration::from_millis(200);
+/// How long the statement has run when the first connection is cut; the cuts of later
+/// iterations come later, spread over one more second (the server's client check runs once
+/// a second, so where a cut falls in that second matters).
+const BEFORE_THE_FIRST_CUT: Duration = Duration::from_millis(100);
 /// Bound on every wait of the bench (a statement to start, a cut deploy to end).
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
@@ -98,6 +100,8 @@ async fn measure(url: &DatabaseUrl, args: &Args) -> anyhow::Result<(Vec<Duration
             [Kind::Reference, Kind::Nelo]
         };
         for kind in kinds {
+            let before_the_cut = BEFORE_THE_FIRST_CUT
+                + Duration::from_secs(1) * iteration as u32 / args.iterations as u32;
             let proxy = CuttingProxy::start(url.host(), url.port()).await?;
             let proxied = url.with_port(proxy.port);
             let elapsed = match kind {
@@ -107,7 +111,8 @@ async fn measure(url: &DatabaseUrl, args: &Args) -> anyhow::Result<(Vec<Duration
                         tokio::spawn(
                             async move { migrator.deploy(proxied.as_str(), |_| {}).await },
                         );
-                    let elapsed = cut_and_wait(&mut checker, &proxy, "pg_sleep(60)").await?;
+                    let elapsed =
+                        cut_and_wait(&mut checker, &proxy, "pg_sleep(60)", before_the_cut).await?;
                     match tokio::time::timeout(HANG_GUARD, deploy).await {
                         Ok(Ok(Err(nelo_migrate::Error::ConnectionLost(_)))) => {}
                         other => bail!("the cut deploy ended otherwise: {other:?}"),
@@ -134,6 +139,7 @@ async fn measure(url: &DatabaseUrl, args: &Args) -> anyhow::Result<(Vec<Duration
                         &mut checker,
                         &proxy,
                         &format!("pg_sleep({})", args.reference_seconds),
+                        before_the_cut,
                     )
                     .await?;
                     sleeping.abort();
@@ -154,13 +160,14 @@ async fn measure(url: &DatabaseUrl, args: &Args) -> anyhow::Result<(Vec<Duration
     Ok((nelo, reference))
 }
 
-/// Waits for `statement` to run in the database, cuts the proxy's connections after
-/// [`BEFORE_THE_CUT`], then returns how long it took until `checker` got the lock (released
+/// Waits for `statement` to run in the database, cuts the proxy's connections
+/// `before_the_cut` later, then returns how long it took until `checker` got the lock (released
 /// at once).
 async fn cut_and_wait(
     checker: &mut PgConnection,
     proxy: &CuttingProxy,
     statement: &str,
+    before_the_cut: Duration,
 ) -> anyhow::Result<Duration> {
     let running = format!(
         "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() \
@@ -178,7 +185,7 @@ async fn cut_and_wait(
         );
         tokio::time::sleep(POLL).await;
     }
-    tokio::time::sleep(BEFORE_THE_CUT).await;
+    tokio::time::sleep(before_the_cut).await;
     proxy.cut();
     let cut = Instant::now();
     let try_lock = format!("SELECT pg_try_advisory_lock({})", nelo_migrate::LOCK_KEY);
@@ -278,10 +285,12 @@ fn markdown(
     let mut text = String::from("### `cargo xtask bench faults`\n\n");
     text += &format!(
         "{machine}, {} at the end · PostgreSQL {postgres} · {} cuts of each, alternating, \
-         each {} ms into the statement; the lock tried every {} ms\n\n",
+         {} ms to {} ms into the statement; the lock tried every {} ms\n\n",
         machine::load_average(),
         args.iterations,
-        BEFORE_THE_CUT.as_millis(),
+        BEFORE_THE_FIRST_CUT.as_millis(),
+        BEFORE_THE_FIRST_CUT.as_millis()
+            + 1000 * (args.iterations as u128 - 1) / args.iterations as u128,
         POLL.as_millis(),
     );
     text += "| Connection cut mid-migration | Until the lock is free: median | p90 | min | max |\n";
