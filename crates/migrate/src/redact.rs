@@ -22,17 +22,36 @@ pub fn redact_url(url: &str) -> String {
     if !is_scheme(scheme) {
         return MASK.to_string();
     }
-    // The query's passwords first: one may hold a raw `@`, which the user info's masking
-    // below would take for the end of the user info.
-    let url = mask_query_passwords(url);
-    let rest = &url[scheme.len() + "://".len()..];
-    match rest.rfind('@') {
-        Some(at) => match rest[..at].split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:{MASK}{}", &rest[at..]),
-            None => url.to_string(),
-        },
-        None if authority_is_host_and_port(rest) => url.to_string(),
-        None => format!("{scheme}://{MASK}"),
+    let authority_start = scheme.len() + "://".len();
+    let rest = &url[authority_start..];
+    // What to mask, found on the URL as given: each password may hold a raw `@`, `:` or
+    // `password=` that would mislead a search on a URL already partly masked.
+    let user_info_password = match rest.rfind('@') {
+        Some(at) => rest[..at]
+            .find(':')
+            .map(|colon| (authority_start + colon + 1, authority_start + at)),
+        None if authority_is_host_and_port(rest) => None,
+        None => return format!("{scheme}://{MASK}"),
+    };
+    let query_password = query_password_start(url).map(|start| (start, url.len()));
+    match (user_info_password, query_password) {
+        (None, None) => url.to_string(),
+        (Some((start, end)), None) | (None, Some((start, end))) => {
+            format!("{}{MASK}{}", &url[..start], &url[end..])
+        }
+        (Some(first), Some(second)) => {
+            let (first, second) = (first.min(second), first.max(second));
+            if second.0 <= first.1 {
+                format!("{}{MASK}{}", &url[..first.0], &url[first.1.max(second.1)..])
+            } else {
+                format!(
+                    "{}{MASK}{}{MASK}{}",
+                    &url[..first.0],
+                    &url[first.1..second.0],
+                    &url[second.1..]
+                )
+            }
+        }
     }
 }
 
@@ -98,17 +117,14 @@ fn authority_is_host_and_port(rest: &str) -> bool {
     }
 }
 
-/// Masks the value of the first `...password=` parameter of a URL's query (`password=`,
-/// `sslpassword=`) and everything after it: a raw password may hold white space, `#`, `@` or
-/// even `&name=` (`?password=s3cr3t pass&schema=x`), so where it ends is never certain.
-fn mask_query_passwords(url: &str) -> String {
+/// Where the value of the first `...password=` parameter (`password=`, `sslpassword=`)
+/// starts, when it is not empty: it is masked with everything after it, as a raw password may
+/// hold white space, `#`, `@` or even `&name=` (`?password=s3cr3t pass&schema=x`), so where
+/// it ends is never certain.
+fn query_password_start(url: &str) -> Option<usize> {
     const KEY: &str = "password=";
-    match url.to_ascii_lowercase().find(KEY) {
-        Some(found) if found + KEY.len() < url.len() => {
-            format!("{}{MASK}", &url[..found + KEY.len()])
-        }
-        _ => url.to_string(),
-    }
+    let start = url.to_ascii_lowercase().find(KEY)? + KEY.len();
+    (start < url.len()).then_some(start)
 }
 
 /// Masks the value of every `...password=` parameter (`?password=x&...`,
@@ -224,7 +240,16 @@ mod tests {
         // A raw `@` in it is not the end of a user info.
         assert_eq!(
             redact_url("postgres://u@h/db?a@b:c=d&password=p@ss:wr?#&=%"),
-            "postgres://u@h/db?a@b:c=d&password=***"
+            "postgres://u@h/db?a@b:***"
+        );
+        // Nor is `password=` in a user info's raw password the start of a query.
+        assert_eq!(
+            redact_url("postgresql://u?#:s3cr3t@ password=x(a%@/db"),
+            "postgresql://u?#:***"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:p@h/db?schema=s&password=x"),
+            "postgresql://u:***@h/db?schema=s&password=***"
         );
     }
 
