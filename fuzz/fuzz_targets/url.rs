@@ -177,6 +177,12 @@ fn check(url: &str, password: &str, written_password: &str, other_fields: &[&str
         .map(|text| text.replace(['\t', '\n', '\r'], ""))
         .collect::<Vec<_>>();
     others.extend(without_tabs);
+    // As messages quote them: `URL`: ...
+    let quoted = others
+        .iter()
+        .map(|text| format!("`{text}`: "))
+        .collect::<Vec<_>>();
+    others.extend(quoted);
     let encoded = others
         .iter()
         .map(|text| utf8_percent_encode(text, NON_ALPHANUMERIC).to_string())
