@@ -56,6 +56,7 @@ const PIECES: &[&str] = &[
     "` must be ",
     ":***@",
     "password=***",
+    "***`: ",
     "empty host",
     "invalid international domain name",
     "invalid port number",
