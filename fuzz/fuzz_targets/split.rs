@@ -22,7 +22,9 @@ use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
 use nelo_migrate::split::{Statement, split_statements, top_level_words};
-use nelo_migrate::{Migration, NO_TRANSACTION_MARKER, checksum, line_column, run_plan};
+use nelo_migrate::{
+    Migration, NO_TRANSACTION_MARKER, UnrunnableReason, checksum, line_column, run_plan,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(script) = std::str::from_utf8(data) {
@@ -114,6 +116,13 @@ fn check_run_plan(script: &str) {
         Ok(plan) => assert_eq!(plan.statements, statements),
         Err(unrunnable) => {
             let position = (unrunnable.line, unrunnable.column);
+            // A NUL is pointed at itself: the first one, wherever it is.
+            if matches!(unrunnable.reason, UnrunnableReason::NulCharacter) {
+                let nul = sql.find('\0').expect("a NUL refusal has a NUL");
+                let nul_position = line_column(sql, sql[..nul].chars().count() + 1);
+                assert_eq!(Some(position), nul_position, "{unrunnable}");
+                return;
+            }
             let starts = statements
                 .iter()
                 .map(|statement| {

@@ -1,15 +1,14 @@
 //! URL parsing and redaction: no part of a password is ever shown.
 //!
-//! Written against today's public API (`nelo_migrate::redact_url` and
-//! `nelo_migrate::Target::from_url`); the URL parsing is being rewritten into a typed parsed URL,
-//! and this file is the one to retarget then.
+//! It checks `nelo_migrate::redact_url` and the typed `nelo_migrate::DatabaseUrl` (its parse
+//! error, its redacted, displayed and debugged forms, user, host and database).
 //!
 //! The input is `user \0 password \0 host \0 rest` (missing fields are empty; `rest` is the
 //! query). From it, URLs are built with the password in the user info and in a `password=`
 //! parameter, each raw and percent-encoded, and in libpq's key/value form when it needs no
-//! quoting. For each, the property is that `redact_url`'s output, `Target::from_url`'s error
-//! text and, when it parses, the target's user, host and database (which messages show) hold no
-//! substring of the password longer than two characters.
+//! quoting. For each, the property is that `redact_url`'s output, `DatabaseUrl::parse`'s error
+//! text and, when it parses, the URL's redacted forms, user, host and database (which messages
+//! show) hold no substring of the password longer than two characters.
 //!
 //! A three-character substring of the password can show up by coincidence when it also occurs
 //! in the URL without the password (percent-encoded or not), in the user, host or query as
@@ -23,15 +22,41 @@ use libfuzzer_sys::fuzz_target;
 use nelo_migrate::{DatabaseUrl, redact_url};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// Text of the messages that does not come from the URL: nelo's `InvalidUrl` and the url
-/// crate's parse errors.
-const MESSAGE_TEXT: &[&str] = &[
+/// nelo's advice after every `UrlError` problem (`database_url/mod.rs`).
+const ADVICE: &str = "special characters in the user name or password must be percent-encoded \
+     (`@` as `%40`, `:` as `%3A`, `/` as `%2F`, `?` as `%3F`, `#` as `%23`, `%` as `%25`, \
+     space as `%20`) (Prisma's P1013)";
+
+/// The problems a `UrlError` names (`invalid database URL `URL`: PROBLEM; ADVICE`).
+const PROBLEMS: &[&str] = &[
+    "it does not start with `postgresql://` (or `postgres://`)",
+    "the scheme is not a scheme; it must be `postgresql://` or `postgres://`",
+    "the user name and password do not run to the last `@` before the host: a raw special \
+     character ended them early, or an `@` follows the host",
+    "it has a `#` after the host, which a database URL does not take",
+    "it names no host",
+    "the user name is not UTF-8 once percent-decoded",
+    "the path holds more than a database name (`/DATABASE`)",
+    "the database name is not UTF-8 once percent-decoded",
+    "a whole number",
+    "`true` or `false`",
+    "the port is not a number from 0 to 65535",
+    "the host is not a valid host name",
+    "the host is not a valid IP address",
+    "it does not parse as a URL",
+];
+
+/// Other text of the messages that does not come from the URL: the pieces of nelo's messages
+/// around what they quote, and the url crate's parse errors.
+const PIECES: &[&str] = &[
     "invalid database URL `",
-    "`: ",
-    "scheme `",
-    "` is not `postgresql`",
+    "the scheme is ",
+    "; it must be `postgresql://` or `postgres://`",
+    "parameter `",
+    "` must be ",
     ":***@",
     "password=***",
+    "***`: ",
     "empty host",
     "invalid international domain name",
     "invalid port number",
@@ -47,6 +72,18 @@ const MESSAGE_TEXT: &[&str] = &[
     ":5432",
 ];
 
+/// Every text of the messages that does not come from the URL: each problem as it follows
+/// the quoted URL and precedes the advice, and the other pieces.
+static MESSAGE_TEXT: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let mut texts: Vec<String> = PROBLEMS
+        .iter()
+        .map(|problem| format!("`: {problem}; {ADVICE}"))
+        .collect();
+    texts.push(format!("`: parameter `; {ADVICE}"));
+    texts.extend(PIECES.iter().map(|piece| piece.to_string()));
+    texts
+});
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -59,27 +96,22 @@ fuzz_target!(|data: &[u8]| {
     if password.chars().count() < 3 {
         return;
     }
-    for (url, written_password) in urls(user, password, host, rest) {
-        check(&url, password, &written_password, &[user, host, rest]);
+    for case in urls(user, password, host, rest) {
+        check(&case.url, &case.password, &case.written, &[user, host, rest]);
     }
 });
 
-/// Kinds of leak found by this target and reported, not fixed here, because `redact.rs` and
-/// `connect.rs` are being rewritten: URLs of these kinds are left out so that the fuzzer looks
-/// for other kinds. The rewrite should delete each entry and see the target pass.
-/// - A raw `?password=` value with white space, `&` or `#`: `redact_url` masks it only up to
-///   that character (`?password=s3cr3t password` shows `password`).
-/// - A raw user or password with `?` or `#` in the user info: `redact_url` takes it for the
-///   start of the query and masks nothing before it (`postgresql://u:p?ss@h/db`).
-/// - A raw user or password with `/` in the user info: the URL parser ends the authority there,
-///   so the rest of the password becomes the database name, which messages show
-///   (`postgresql://nel/:secret@h/db` shows the database `:secret@h/db`).
-/// - A key/value `password=` value with `&` or `#`: masked only up to that character.
-const KNOWN_RAW_QUERY_LEAK: fn(&str) -> bool = |_password| false;
-const KNOWN_RAW_USERINFO_LEAK: fn(&str, &str) -> bool = |_user, _password| false;
+/// A URL to check: the URL, the password it carries (what its syntax makes of the input's
+/// password) and that password as written in it (raw or percent-encoded).
+struct Case {
+    url: String,
+    password: String,
+    written: String,
+}
 
-/// The URLs to check, each with the password as it is written in it.
-fn urls(user: &str, password: &str, host: &str, rest: &str) -> Vec<(String, String)> {
+/// The URLs to check. No kind is left out: raw special characters in the user info and in the
+/// query, and key/value strings, are all checked.
+fn urls(user: &str, password: &str, host: &str, rest: &str) -> Vec<Case> {
     let encoded_user = utf8_percent_encode(user, NON_ALPHANUMERIC).to_string();
     let encoded_password = utf8_percent_encode(password, NON_ALPHANUMERIC).to_string();
     let query = if rest.is_empty() {
@@ -87,42 +119,47 @@ fn urls(user: &str, password: &str, host: &str, rest: &str) -> Vec<(String, Stri
     } else {
         format!("?{rest}")
     };
+    let case = |url: String, carried: &str, written: &str| Case {
+        url,
+        password: carried.to_string(),
+        written: written.to_string(),
+    };
+    // In a query, a raw `&` ends the value by the URL's syntax: what follows is a parameter
+    // of its own, whose name messages may show (`parameter `x` must be ...`).
+    let raw_query_password = password.split('&').next().unwrap_or_default();
     let mut urls = vec![
-        (
+        case(
             format!("postgresql://{encoded_user}:{encoded_password}@{host}/db{query}"),
-            encoded_password.clone(),
+            password,
+            &encoded_password,
         ),
-        (
+        case(
             format!("postgres://{encoded_user}@{host}/db?password={encoded_password}&{rest}"),
-            encoded_password.clone(),
+            password,
+            &encoded_password,
+        ),
+        case(
+            format!("postgresql://{user}:{password}@{host}/db{query}"),
+            password,
+            password,
+        ),
+        case(
+            format!("postgres://{encoded_user}@{host}/db?{rest}&password={password}"),
+            raw_query_password,
+            raw_query_password,
         ),
     ];
-    if !KNOWN_RAW_USERINFO_LEAK(user, password) {
-        urls.push((
-            format!("postgresql://{user}:{password}@{host}/db{query}"),
-            password.to_string(),
-        ));
-    }
-    if !KNOWN_RAW_QUERY_LEAK(password) {
-        urls.push((
-            format!("postgres://{encoded_user}@{host}/db?{rest}&password={password}"),
-            password.to_string(),
-        ));
-    }
     let needs_quoting = |text: &str| {
         text.is_empty() || text.contains(|c: char| c.is_whitespace() || c == '\'' || c == '\\')
     };
-    let known_key_value_leak = password.contains(['&', '#']);
-    if !needs_quoting(password)
-        && !needs_quoting(user)
-        && !needs_quoting(host)
-        && !known_key_value_leak
-    {
-        urls.push((
+    if !needs_quoting(password) && !needs_quoting(user) && !needs_quoting(host) {
+        urls.push(case(
             format!("host={host} user={user} password={password} dbname=db"),
-            password.to_string(),
+            password,
+            password,
         ));
     }
+    urls.retain(|case| case.password.chars().count() >= 3);
     urls
 }
 
@@ -141,6 +178,12 @@ fn check(url: &str, password: &str, written_password: &str, other_fields: &[&str
         .map(|text| text.replace(['\t', '\n', '\r'], ""))
         .collect::<Vec<_>>();
     others.extend(without_tabs);
+    // As messages quote them: `URL`: ...
+    let quoted = others
+        .iter()
+        .map(|text| format!("`{text}`: "))
+        .collect::<Vec<_>>();
+    others.extend(quoted);
     let encoded = others
         .iter()
         .map(|text| utf8_percent_encode(text, NON_ALPHANUMERIC).to_string())

@@ -276,7 +276,7 @@ const COMMAND_FOLDERS: &[CommandFolder] = &[
     CommandFolder {
         crate_src: "xtask/src",
         dir: "bench",
-        shared: &["machine", "stats"],
+        shared: &["machine", "scratch", "stats"],
     },
     CommandFolder {
         crate_src: "crates/migrate-cli/src",

@@ -1,16 +1,20 @@
 //! Faults during a deploy, on a real server: a connection cut mid-migration (a TCP proxy
-//! that drops it), SIGINT and SIGTERM. Nothing half-applied, the lock free again within a
+//! that drops it), a half-open connection (the proxy black-holes or freezes it), SIGINT and
+//! SIGTERM. Nothing half-applied, the lock free again within a
 //! bounded time, and the next deploy completes.
 
 mod common;
 
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TestDb, binary, folder, ignore_events, wait_for, write_migration};
+use common::{TestDb, TestRole, binary, folder, ignore_events, wait_for, write_migration};
 use nelo_migrate::{Error, Migrator, State};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 const SLOW: &str = "CREATE TABLE half (a int);\nSELECT pg_sleep(60);\n";
@@ -34,11 +38,29 @@ async fn lock_free(db: &TestDb) -> bool {
     .await
 }
 
-/// A TCP proxy to the test server that can cut every connection through it at once.
+/// What the proxy does to the connections through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Forwards both ways.
+    None,
+    /// Forwards nothing more, closes the server's side and keeps the client's socket open:
+    /// the client hears nothing, ever (a half-open connection).
+    BlackHole,
+    /// Forwards nothing more and keeps both sockets open: each side waits for the other.
+    Freeze,
+}
+
+/// A TCP proxy to the test server that can cut, black-hole or freeze every connection
+/// through it at once, and stop answering new ones.
 struct CuttableProxy {
     port: u16,
-    connections: std::sync::Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     acceptor: JoinHandle<()>,
+    fault: watch::Sender<Fault>,
+    /// New connections are accepted and never forwarded.
+    unanswered: Arc<AtomicBool>,
+    /// Sockets kept open by a black hole or a freeze, closed when the proxy is dropped.
+    held: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl CuttableProxy {
@@ -51,14 +73,35 @@ impl CuttableProxy {
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let tracked = connections.clone();
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (fault, faults) = watch::channel(Fault::None);
+        let unanswered = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let (tracked, unanswered_new, held_sockets) =
+            (connections.clone(), unanswered.clone(), held.clone());
         let acceptor = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
+                if unanswered_new.load(Ordering::SeqCst) {
+                    held_sockets.lock().unwrap().push(client);
+                    continue;
+                }
+                let (upstream, mut faults, held) =
+                    (upstream.clone(), faults.clone(), held_sockets.clone());
                 let task = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = copy_bidirectional(&mut client, &mut server).await;
+                    // A fault applies to the connections open when it is injected.
+                    faults.borrow_and_update();
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut client, &mut server) => return,
+                        _ = faults.changed() => {}
+                    }
+                    let fault = *faults.borrow();
+                    let mut held = held.lock().unwrap();
+                    held.push(client);
+                    if fault == Fault::Freeze {
+                        held.push(server);
                     }
                 });
                 tracked.lock().unwrap().push(task);
@@ -68,6 +111,9 @@ impl CuttableProxy {
             port,
             connections,
             acceptor,
+            fault,
+            unanswered,
+            held,
         }
     }
 
@@ -84,12 +130,20 @@ impl CuttableProxy {
             task.abort();
         }
     }
+
+    /// Applies `fault` to every open connection; with `answer_new` false, new connections
+    /// are accepted and never answered (the server unreachable).
+    fn inject(&self, fault: Fault, answer_new: bool) {
+        self.unanswered.store(!answer_new, Ordering::SeqCst);
+        self.fault.send_replace(fault);
+    }
 }
 
 impl Drop for CuttableProxy {
     fn drop(&mut self) {
         self.cut();
         self.acceptor.abort();
+        self.held.lock().unwrap().clear();
     }
 }
 
@@ -137,6 +191,166 @@ async fn a_connection_cut_mid_migration_applies_nothing_and_the_rerun_completes(
         .await
         .unwrap();
     assert_eq!(report.applied, ["20250101000000_slow"]);
+}
+
+/// A deploy through the proxy (`query` appended to its URL) whose migration sleeps,
+/// black-holed once it sleeps (with `answer_new` false, new connections are not answered
+/// either): the error it ends with, within a generous hang guard (the watchdog's bounds are
+/// seconds).
+async fn deploy_into_a_black_hole(db: &TestDb, answer_new: bool, query: &str) -> Error {
+    let proxy = CuttableProxy::start().await;
+    let dir = folder(&[("20250101000000_slow", SLOW)]);
+    let migrator = Migrator::new(dir.path());
+    let through_proxy = format!("{}{query}", proxy.url(db));
+    let deploy = tokio::spawn(async move { migrator.deploy(&through_proxy, ignore_events).await });
+    wait_for("the migration to run", Duration::from_secs(30), || {
+        sleeping(db)
+    })
+    .await;
+    proxy.inject(Fault::BlackHole, answer_new);
+    tokio::time::timeout(Duration::from_secs(120), deploy)
+        .await
+        .expect("the watchdog ends a deploy whose connection is half-open")
+        .unwrap()
+        .unwrap_err()
+}
+
+/// The lock is free, nothing of the migration is applied and a deploy of it completes.
+async fn assert_nothing_applied_and_the_rerun_completes(db: &TestDb) {
+    wait_for("the lock to be free", Duration::from_secs(30), || {
+        lock_free(db)
+    })
+    .await;
+    assert!(!db.table_exists("half").await, "nothing half-applied");
+    assert!(
+        !db.table_exists("_prisma_migrations").await,
+        "no history row (the table came with the migration's transaction)"
+    );
+    let dir = folder(&[("20250101000000_slow", "CREATE TABLE half (a int);\n")]);
+    let report = Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["20250101000000_slow"]);
+}
+
+fn assert_lost_and_safe_to_rerun(error: Error, reason: &str) {
+    let text = error.to_string();
+    match error {
+        Error::ConnectionLost(loss) => {
+            assert!(loss.atomic);
+            assert_eq!(loss.migration, "20250101000000_slow");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(text.contains("running deploy again is safe"), "{text}");
+    assert!(text.contains(reason), "{text}");
+}
+
+#[tokio::test]
+async fn a_half_open_connection_mid_migration_ends_the_deploy_as_lost_and_the_rerun_completes() {
+    let db = TestDb::new().await;
+    // The server's side closed (it rolls back within a second), the client's socket silent.
+    let error = deploy_into_a_black_hole(&db, true, "").await;
+    assert_lost_and_safe_to_rerun(error, "the server says the session of this run has ended");
+    assert_nothing_applied_and_the_rerun_completes(&db).await;
+}
+
+#[tokio::test]
+async fn a_server_unreachable_mid_migration_ends_the_deploy_after_socket_timeout() {
+    let db = TestDb::new().await;
+    // Nothing answers any more, not even new connections; the URL's bound is 3 s of silence.
+    let error = deploy_into_a_black_hole(&db, false, "?socket_timeout=3").await;
+    assert_lost_and_safe_to_rerun(error, "the server has not answered for");
+    assert_nothing_applied_and_the_rerun_completes(&db).await;
+}
+
+#[tokio::test]
+async fn an_answer_lost_on_the_way_ends_the_deploy_and_the_orphaned_session_with_its_lock() {
+    let db = TestDb::new().await;
+    db.execute("CREATE SCHEMA gate; CREATE TABLE gate.gate ()")
+        .await;
+    let proxy = CuttableProxy::start().await;
+    let dir = folder(&[(
+        "20250101000000_gated",
+        "LOCK TABLE gate.gate;\nCREATE TABLE after_gate (a int);\n",
+    )]);
+    let mut holder = db.connect().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE gate.gate")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let migrator = Migrator::new(dir.path());
+    let through_proxy = proxy.url(&db);
+    let deploy = tokio::spawn(async move { migrator.deploy(&through_proxy, ignore_events).await });
+    let waiting_for_the_gate = format!(
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = '{}' \
+         AND wait_event_type = 'Lock' AND query LIKE '%LOCK TABLE gate.gate%' \
+         AND pid <> pg_backend_pid())",
+        db.name
+    );
+    wait_for(
+        "the migration to wait at the gate",
+        Duration::from_secs(30),
+        || db.scalar::<bool>(&waiting_for_the_gate),
+    )
+    .await;
+    // Both sockets stay open and nothing is forwarded; then the migration completes on the
+    // server, whose answer never reaches the client, and its session waits for the next query.
+    proxy.inject(Fault::Freeze, true);
+    sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
+    let error = tokio::time::timeout(Duration::from_secs(120), deploy)
+        .await
+        .expect("the watchdog ends a deploy whose answer was lost")
+        .unwrap()
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, Error::ConnectionLost(_)), "{error:?}");
+    assert!(text.contains("the answer was lost on the way"), "{text}");
+    // The orphaned session held the session-level migration lock: the watchdog ended it.
+    wait_for("the lock to be free", Duration::from_secs(30), || {
+        lock_free(&db)
+    })
+    .await;
+    // The migration committed with its history row before its answer was lost: once.
+    let history = db.history().await;
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(
+        (history[0].0.as_str(), history[0].1),
+        ("20250101000000_gated", true)
+    );
+    let report = Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_long_migration_whose_watchdog_cannot_connect_is_never_stopped() {
+    // The role may hold one connection: the deploy's. Each probe is refused (too many
+    // connections), which is an answer: the server is alive. Were a refusal taken for silence,
+    // the URL's 2 s bound would stop the deploy at the first probe, 5 s in.
+    let role = TestRole::new();
+    let db = TestDb::new().await;
+    db.execute(&format!(
+        "CREATE ROLE {} LOGIN PASSWORD 'pw' CONNECTION LIMIT 1; ALTER DATABASE {} OWNER TO {}",
+        role.name, db.name, role.name
+    ))
+    .await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_username(&role.name).unwrap();
+    url.set_password(Some("pw")).unwrap();
+    url.set_query(Some("socket_timeout=2"));
+    let dir = folder(&[(
+        "20250101000000_long",
+        "CREATE TABLE long_one (a int);\nSELECT pg_sleep(12);\n",
+    )]);
+    let report = Migrator::new(dir.path())
+        .deploy(url.as_str(), ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["20250101000000_long"]);
 }
 
 /// Starts `nelo-migrate deploy` on `dir`, waits for its migration to sleep, sends `signal`.

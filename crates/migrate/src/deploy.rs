@@ -10,12 +10,15 @@ use crate::lint::{LintMode, check_before_deploy};
 use crate::migrator::{DeployReport, Event, Locking, Migrator};
 use crate::run_mode::{RunMode, run_plan};
 use crate::store::{self, HistoryTable};
+use crate::watchdog::{InProgress, Watchdog};
 use crate::{Error, plan};
 
 impl Migrator {
     /// Applies every pending migration in order, under the migration lock.
     /// A failed migration (from this or an earlier deploy) stops it; nothing after it runs.
-    /// Through a transaction-mode pooler (`pgbouncer=true`), see [`crate::pooler`].
+    /// Through a transaction-mode pooler (`pgbouncer=true`), see [`crate::pooler`]. A
+    /// connection gone half-open is found by [`crate::watchdog`]: the deploy then stops with
+    /// [`Error::ConnectionLost`] instead of waiting forever.
     pub async fn deploy(
         &self,
         database_url: &str,
@@ -34,16 +37,29 @@ impl Migrator {
     ) -> Result<DeployReport, Error> {
         let url_schema = url_schema(database_url);
         let (mut conn, locking) = self.connect_locked(database_url).await?;
-        let outcome = deploy_locked(
-            &mut conn,
-            local,
-            url_schema.as_deref(),
-            locking,
-            self.lint_mode(),
-            &mut on_event,
-        )
-        .await;
-        Self::unlock(conn, locking, outcome).await
+        let watchdog = match Watchdog::start(&mut conn, database_url, locking).await {
+            Ok(watchdog) => watchdog,
+            Err(error) => return Self::unlock(conn, locking, Err(error)).await,
+        };
+        let mut in_progress = InProgress::default();
+        let run = async {
+            let mut on_event = |event: Event| {
+                in_progress.note(&event);
+                on_event(event)
+            };
+            let outcome = deploy_locked(
+                &mut conn,
+                local,
+                url_schema.as_deref(),
+                locking,
+                self.lint_mode(),
+                &mut on_event,
+            )
+            .await;
+            Self::unlock(conn, locking, outcome).await
+        };
+        let watched = watchdog.watch(run).await;
+        watched.unwrap_or_else(|lost| Err(lost.into_error(&in_progress)))
     }
 }
 

@@ -34,6 +34,7 @@ pub mod sql;
 mod status;
 mod store;
 pub mod template;
+mod watchdog;
 mod wire;
 
 pub use checksum::checksum;

@@ -7,7 +7,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
 use crate::database_url::url_schema;
-use crate::{DatabaseUrl, Error, pooler, postgres, store};
+use crate::{DatabaseUrl, Error, pooler, postgres, store, wire};
 
 /// How a run holds the migration lock (advisory lock [`store::LOCK_KEY`], Prisma's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +176,7 @@ impl Migrator {
         locking: Locking,
         outcome: Result<T, Error>,
     ) -> Result<T, Error> {
-        if let Err(Error::ConnectionLost(_)) = outcome {
+        if outcome.as_ref().err().is_some_and(connection_gone) {
             drop(conn);
             return outcome;
         }
@@ -189,5 +189,15 @@ impl Migrator {
         let value = outcome?;
         released?;
         Ok(value)
+    }
+}
+
+/// Whether `error` leaves the connection lost or in an unknown state ([`wire::connection_usable`]):
+/// then nothing more is sent on it.
+fn connection_gone(error: &Error) -> bool {
+    match error {
+        Error::ConnectionLost(_) => true,
+        Error::Database { source, .. } => !wire::connection_usable(source),
+        _ => false,
     }
 }

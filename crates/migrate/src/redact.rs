@@ -8,12 +8,12 @@ const MASK: &str = "***";
 
 /// `url` with its password replaced by `***`: `postgresql://nelo:***@host:5432/db`.
 ///
-/// Also masks the value of every `password=` parameter (and `sslpassword=`). A text that
+/// Also masks the value of a `password=` parameter (or `sslpassword=`) and what follows it. A text that
 /// does not start with a `scheme://` is masked whole, except for a scheme-like prefix; so
 /// is an authority without `@` whose port is not a number (a password that lost its `@`).
 pub fn redact_url(url: &str) -> String {
     let url = url.trim();
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, _)) = url.split_once("://") else {
         return match url.split_once(':') {
             Some((scheme, _)) if is_scheme(scheme) => format!("{scheme}:{MASK}"),
             _ => MASK.to_string(),
@@ -22,15 +22,37 @@ pub fn redact_url(url: &str) -> String {
     if !is_scheme(scheme) {
         return MASK.to_string();
     }
-    let masked = match rest.rfind('@') {
-        Some(at) => match rest[..at].split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:{MASK}{}", &rest[at..]),
-            None => url.to_string(),
-        },
-        None if authority_is_host_and_port(rest) => url.to_string(),
-        None => format!("{scheme}://{MASK}"),
+    let authority_start = scheme.len() + "://".len();
+    let rest = &url[authority_start..];
+    // What to mask, found on the URL as given: each password may hold a raw `@`, `:` or
+    // `password=` that would mislead a search on a URL already partly masked.
+    let user_info_password = match rest.rfind('@') {
+        Some(at) => rest[..at]
+            .find(':')
+            .map(|colon| (authority_start + colon + 1, authority_start + at)),
+        None if authority_is_host_and_port(rest) => None,
+        None => return format!("{scheme}://{MASK}"),
     };
-    mask_password_parameters(&masked)
+    let query_password = query_password_start(url).map(|start| (start, url.len()));
+    match (user_info_password, query_password) {
+        (None, None) => url.to_string(),
+        (Some((start, end)), None) | (None, Some((start, end))) => {
+            format!("{}{MASK}{}", &url[..start], &url[end..])
+        }
+        (Some(first), Some(second)) => {
+            let (first, second) = (first.min(second), first.max(second));
+            if second.0 <= first.1 {
+                format!("{}{MASK}{}", &url[..first.0], &url[first.1.max(second.1)..])
+            } else {
+                format!(
+                    "{}{MASK}{}{MASK}{}",
+                    &url[..first.0],
+                    &url[first.1..second.0],
+                    &url[second.1..]
+                )
+            }
+        }
+    }
 }
 
 /// `text` with every `scheme://...` URL in it passed through [`redact_url`] and every
@@ -93,6 +115,16 @@ fn authority_is_host_and_port(rest: &str) -> bool {
         None => true,
         Some((_, port)) => port.chars().all(|character| character.is_ascii_digit()),
     }
+}
+
+/// Where the value of the first `...password=` parameter (`password=`, `sslpassword=`)
+/// starts, when it is not empty: it is masked with everything after it, as a raw password may
+/// hold white space, `#`, `@` or even `&name=` (`?password=s3cr3t pass&schema=x`), so where
+/// it ends is never certain.
+fn query_password_start(url: &str) -> Option<usize> {
+    const KEY: &str = "password=";
+    let start = url.to_ascii_lowercase().find(KEY)? + KEY.len();
+    (start < url.len()).then_some(start)
 }
 
 /// Masks the value of every `...password=` parameter (`?password=x&...`,
@@ -174,9 +206,10 @@ mod tests {
 
     #[test]
     fn masks_password_parameters() {
+        // What follows a password is masked too: a raw password may hold `&`.
         assert_eq!(
             redact_url("postgres://db/app?user=nelo&password=hunter2&sslmode=require"),
-            "postgres://db/app?user=nelo&password=***&sslmode=require"
+            "postgres://db/app?user=nelo&password=***"
         );
         assert_eq!(
             redact_url("postgres://db/app?sslidentity=id.p12&sslpassword=hunter2"),
@@ -185,6 +218,38 @@ mod tests {
         assert_eq!(
             redact_text("host=db user=nelo password=hunter2 dbname=app"),
             "host=db user=nelo password=*** dbname=app"
+        );
+    }
+
+    /// Found by the `url` fuzz target: a raw `?password=` value was masked only up to its
+    /// first white space, `#` or `&`, even `&` and a parameter name.
+    #[test]
+    fn a_raw_query_password_is_masked_whole() {
+        assert_eq!(
+            redact_url("postgres://u@h/db?&password=s3cr3t password\n7.0.0.1"),
+            "postgres://u@h/db?&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=a#b&c d&schema=app"),
+            "postgres://u@h/db?password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://h/db?&password=sslmode-require&pgbouncer==true"),
+            "postgres://h/db?&password=***"
+        );
+        // A raw `@` in it is not the end of a user info.
+        assert_eq!(
+            redact_url("postgres://u@h/db?a@b:c=d&password=p@ss:wr?#&=%"),
+            "postgres://u@h/db?a@b:***"
+        );
+        // Nor is `password=` in a user info's raw password the start of a query.
+        assert_eq!(
+            redact_url("postgresql://u?#:s3cr3t@ password=x(a%@/db"),
+            "postgresql://u?#:***"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:p@h/db?schema=s&password=x"),
+            "postgresql://u:***@h/db?schema=s&password=***"
         );
     }
 

@@ -8,6 +8,7 @@ use crate::deploy::deploy_locked;
 use crate::lint::LintMode;
 use crate::migrator::{DeployReport, Event, Locking, Migrator};
 use crate::sql::{quote_identifier, user_schema};
+use crate::watchdog::{InProgress, Watchdog};
 use crate::{Error, folder, store};
 
 /// Schemas that `reset` drops: every schema but the system ones.
@@ -42,8 +43,21 @@ impl Migrator {
             });
         }
         let (mut conn, locking) = self.connect_locked(database_url).await?;
-        let outcome = reset_locked(&mut conn, &local, schema.as_deref(), &mut on_event).await;
-        Self::unlock(conn, locking, outcome).await
+        let watchdog = match Watchdog::start(&mut conn, database_url, locking).await {
+            Ok(watchdog) => watchdog,
+            Err(error) => return Self::unlock(conn, locking, Err(error)).await,
+        };
+        let mut in_progress = InProgress::default();
+        let run = async {
+            let mut on_event = |event: Event| {
+                in_progress.note(&event);
+                on_event(event)
+            };
+            let outcome = reset_locked(&mut conn, &local, schema.as_deref(), &mut on_event).await;
+            Self::unlock(conn, locking, outcome).await
+        };
+        let watched = watchdog.watch(run).await;
+        watched.unwrap_or_else(|lost| Err(lost.into_error(&in_progress)))
     }
 }
 

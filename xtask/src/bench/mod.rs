@@ -3,9 +3,11 @@
 
 mod backup;
 mod diff;
+mod faults;
 mod lint;
 mod machine;
 mod migrate;
+mod scratch;
 mod stats;
 mod testdb;
 mod up;
@@ -32,6 +34,9 @@ pub enum Command {
     /// Catalog introspection vs `pg_dump --schema-only`; drift checks cold (replay) and warm
     /// (template clone) on 1,000 generated and 300 realistic migrations.
     Diff(diff::Args),
+    /// Time until the migration lock is free after a deploy's connection is cut
+    /// mid-migration, vs a plain session lock without the server's client check.
+    Faults(faults::Args),
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
@@ -42,5 +47,6 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Testdb(args) => testdb::run(ctx, args).await,
         Command::Lint(args) => lint::run(ctx, args).await,
         Command::Diff(args) => diff::run(ctx, args).await,
+        Command::Faults(args) => faults::run(ctx, args).await,
     }
 }

@@ -238,6 +238,12 @@ impl DatabaseUrl {
         self.params.connect_timeout
     }
 
+    /// `?socket_timeout=`: how long the server may give no answer before a run holding the
+    /// migration lock stops; zero is no limit (see `crate::watchdog`).
+    pub fn socket_timeout(&self) -> Option<Duration> {
+        self.params.socket_timeout
+    }
+
     /// What of the URL is ignored, as Prisma ignores it, one sentence each: for a warning.
     pub fn ignored(&self) -> Vec<String> {
         let mut ignored = self.params.ignored_values.clone();

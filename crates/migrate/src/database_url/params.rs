@@ -11,7 +11,6 @@ use sqlx::postgres::PgSslMode;
 const WITHOUT_EFFECT: &[&str] = &[
     "connection_limit",
     "pool_timeout",
-    "socket_timeout",
     "max_connection_lifetime",
     "max_idle_connection_lifetime",
     "sslidentity",
@@ -42,6 +41,10 @@ pub(crate) struct Params {
     pub ssl_root_cert: Option<String>,
     /// `connect_timeout`: seconds one connection attempt may take; `0` is no limit.
     pub connect_timeout: Option<Duration>,
+    /// `socket_timeout`: seconds the server may give no answer before a run holding the
+    /// migration lock stops (`crate::watchdog`); `0` is no limit. Prisma's reading (a
+    /// deadline on each query) would stop a healthy long migration, which nelo does not do.
+    pub socket_timeout: Option<Duration>,
     /// `application_name`.
     pub application_name: Option<String>,
     /// `options`: the server's startup options, e.g. `-c statement_timeout=5000`.
@@ -97,6 +100,10 @@ impl Params {
                     params.connect_timeout =
                         Some(Duration::from_secs(seconds)).filter(|timeout| !timeout.is_zero());
                 }
+                "socket_timeout" => {
+                    params.socket_timeout =
+                        Some(Duration::from_secs(value.parse().expect("checked above")))
+                }
                 "application_name" => params.application_name = Some(value.into_owned()),
                 "options" => params.options = Some(value.into_owned()),
                 "host" => params.host = Some(value.into_owned()).filter(|h| !h.is_empty()),
@@ -135,6 +142,7 @@ mod tests {
         assert!(matches!(params.ssl_mode, Some(PgSslMode::Require)));
         assert_eq!(params.ssl_root_cert.as_deref(), Some("ca.pem"));
         assert_eq!(params.connect_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(params.socket_timeout, Some(Duration::from_secs(9)));
         assert_eq!(params.application_name.as_deref(), Some("app"));
         assert_eq!(params.options.as_deref(), Some("-c geqo=off"));
         assert!(params.pgbouncer);

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use sqlx::{Connection, PgConnection};
 
 use super::tools::Tools;
+use crate::bench::scratch::{create_scratch, drop_scratch};
 use crate::bench::stats::Summary;
 use crate::config::DatabaseUrl;
 use nelo_migrate::postgres;
@@ -236,23 +237,4 @@ pub async fn status(
     .await;
     drop_scratch(admin, &name).await?;
     outcome
-}
-
-async fn create_scratch(
-    admin: &mut PgConnection,
-    server: &DatabaseUrl,
-) -> anyhow::Result<(String, DatabaseUrl)> {
-    let name = format!("nelo_bench_{}", uuid::Uuid::new_v4().simple());
-    postgres::create_database(admin, &name, None)
-        .await
-        .with_context(|| format!("cannot create scratch database `{name}`"))?;
-    let url = server.with_database(&name);
-    Ok((name, url))
-}
-
-async fn drop_scratch(admin: &mut PgConnection, name: &str) -> anyhow::Result<()> {
-    postgres::drop_database(admin, name)
-        .await
-        .with_context(|| format!("cannot drop scratch database `{name}`"))?;
-    Ok(())
 }

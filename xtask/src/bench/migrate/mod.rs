@@ -14,9 +14,9 @@ use anyhow::Context as _;
 
 use self::measure::{Case, Runner};
 use self::report::Row;
+use super::scratch::server_url;
 use crate::bench::machine::Machine;
 use crate::bench::stats::Summary;
-use crate::config::DatabaseUrl;
 use crate::context::Context;
 use crate::ui;
 
@@ -105,14 +105,4 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         report::markdown(&machine, &postgres, &tools, args.iterations, &rows, &status)
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// `--server-url`, `NELO_BENCH_SERVER_URL`, then `NELO_TEST_SERVER_URL`.
-fn server_url(flag: Option<&str>) -> anyhow::Result<DatabaseUrl> {
-    let fallback = std::env::var("NELO_TEST_SERVER_URL").ok();
-    let text = flag.or(fallback.as_deref()).context(
-        "no server to benchmark on: set NELO_BENCH_SERVER_URL (or NELO_TEST_SERVER_URL, or pass \
-         --server-url) to a superuser URL of a server's `postgres` database",
-    )?;
-    Ok(DatabaseUrl::parse(text)?)
 }
