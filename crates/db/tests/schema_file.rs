@@ -20,6 +20,7 @@ fn options() -> DiffOptions {
                 .expect("NELO_TEST_SERVER_URL is not set; run the tests with `cargo xtask test`"),
         ),
         connect_timeout: Duration::from_secs(10),
+        concurrent_indexes: false,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use nelo_migrate::diff::{SchemaDiff, Source};
+use nelo_migrate::diff::{DiffOptions, SchemaDiff, Source};
 
 use crate::schema_report::{diff_json, diff_summary};
 
@@ -82,6 +82,25 @@ fn source(
         _ => {
             debug_assert!(empty);
             Source::Empty
+        }
+    }
+}
+
+/// How a change is planned (`diff`, `create --from-schema`, `cargo xtask db migrate dev`).
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct PlanArgs {
+    /// Build new indexes on tables that already exist CONCURRENTLY, each in a migration of
+    /// its own after the rest: writes to the table go on while the index builds
+    #[arg(long)]
+    pub concurrent_indexes: bool,
+}
+
+impl PlanArgs {
+    /// `options` with this plan's choices.
+    pub fn apply(self, options: DiffOptions) -> DiffOptions {
+        DiffOptions {
+            concurrent_indexes: self.concurrent_indexes,
+            ..options
         }
     }
 }

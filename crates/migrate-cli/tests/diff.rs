@@ -13,6 +13,7 @@ fn options() -> DiffOptions {
     DiffOptions {
         shadow_server_url: Some(server_url()),
         connect_timeout: Duration::from_secs(10),
+        concurrent_indexes: false,
     }
 }
 
@@ -325,6 +326,7 @@ async fn a_role_that_cannot_create_databases_is_told_both_fixes() {
         &DiffOptions {
             shadow_server_url: Some(url.to_string()),
             connect_timeout: Duration::from_secs(5),
+            concurrent_indexes: false,
         },
     )
     .await

@@ -77,32 +77,25 @@ pub fn create_migration(
     Ok(sql_path)
 }
 
-/// The suffix of the second migration of a change that uses enum values it adds: PostgreSQL
-/// accepts a new value only once the transaction that added it has committed.
-pub const AFTER_ENUM_VALUES_SUFFIX: &str = "_after_enum_values";
-
-/// Writes `bodies` as migration folders named after `name`, in order: the first `name`, the
-/// next `<name>_after_enum_values` (a second migration that uses enum values the first adds,
-/// as [`crate::diff::SchemaDiff::migration_scripts`] splits them), stamped one second apart
-/// from `now` so that they sort in order. Returns the path of each `migration.sql`. Errors as
+/// Writes a change's `scripts` as migration folders, in order, each named `name` plus its
+/// suffix (`<name>_after_enum_values` for a second migration that uses enum values the first
+/// adds, `<name>_index_<index>` for an index built concurrently, as
+/// [`crate::diff::SchemaDiff::migration_scripts`] splits them), stamped one second apart from
+/// `now` so that they sort in order. Returns the path of each `migration.sql`. Errors as
 /// [`create_migration`]; nothing is written after the first failure.
 pub fn create_migrations(
     dir: &Path,
     name: &str,
-    bodies: &[String],
+    scripts: &[crate::diff::MigrationScript],
     now: DateTime<Utc>,
 ) -> Result<Vec<PathBuf>, Error> {
-    bodies
+    scripts
         .iter()
         .enumerate()
-        .map(|(index, body)| {
-            let name = if index == 0 {
-                name.to_string()
-            } else {
-                format!("{}{AFTER_ENUM_VALUES_SUFFIX}", name.trim())
-            };
+        .map(|(index, script)| {
+            let name = format!("{}{}", name.trim(), script.suffix);
             let stamp = now + chrono::Duration::seconds(index as i64);
-            create_migration(dir, &name, body, stamp)
+            create_migration(dir, &name, &script.sql, stamp)
         })
         .collect()
 }
@@ -158,11 +151,15 @@ mod tests {
     fn writes_the_second_migration_one_second_later_after_enum_values() {
         let dir = tempfile::tempdir().unwrap();
         let now = Utc.with_ymd_and_hms(2025, 8, 17, 9, 5, 59).unwrap();
-        let bodies = vec![
-            "ALTER TYPE a ADD VALUE 'b';\n".to_string(),
-            "SELECT 'b'::a;\n".to_string(),
+        let script = |suffix: &str, sql: &str| crate::diff::MigrationScript {
+            suffix: suffix.to_string(),
+            sql: sql.to_string(),
+        };
+        let scripts = vec![
+            script("", "ALTER TYPE a ADD VALUE 'b';\n"),
+            script("_after_enum_values", "SELECT 'b'::a;\n"),
         ];
-        let paths = create_migrations(dir.path(), "Add B", &bodies, now).unwrap();
+        let paths = create_migrations(dir.path(), "Add B", &scripts, now).unwrap();
         assert_eq!(
             paths,
             [
@@ -171,7 +168,7 @@ mod tests {
                     .join("20250817090600_add_b_after_enum_values/migration.sql"),
             ]
         );
-        assert_eq!(std::fs::read_to_string(&paths[1]).unwrap(), bodies[1]);
+        assert_eq!(std::fs::read_to_string(&paths[1]).unwrap(), scripts[1].sql);
         let loaded = crate::folder::load(dir.path()).unwrap();
         let names: Vec<_> = loaded.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(

@@ -38,7 +38,7 @@ mod watchdog;
 mod wire;
 
 pub use checksum::checksum;
-pub use create::{AFTER_ENUM_VALUES_SUFFIX, EMPTY_MIGRATION, create_migration, create_migrations};
+pub use create::{EMPTY_MIGRATION, create_migration, create_migrations};
 pub use database_url::{DatabaseUrl, UrlError, UrlPart};
 pub use error::{ConnectionLoss, Error, LockHolder, MigrationFailure};
 pub use folder::{Migration, NO_TRANSACTION_MARKER, is_migration_folder_name, load};

@@ -19,6 +19,7 @@ fn options() -> DiffOptions {
     DiffOptions {
         shadow_server_url: Some(server_url()),
         connect_timeout: Duration::from_secs(10),
+        concurrent_indexes: false,
     }
 }
 
@@ -96,7 +97,7 @@ async fn built_by_the_diff_script(folder: &Path) -> TestDb {
     .unwrap_or_else(|error| panic!("{error:#}"));
     let db = TestDb::new().await;
     for part in script.migration_scripts() {
-        db.execute(&part).await;
+        db.execute(&part.sql).await;
     }
     db
 }

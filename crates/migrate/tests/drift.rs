@@ -17,6 +17,7 @@ fn options() -> DiffOptions {
     DiffOptions {
         shadow_server_url: Some(server_url()),
         connect_timeout: Duration::from_secs(10),
+        concurrent_indexes: false,
     }
 }
 

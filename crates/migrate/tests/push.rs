@@ -17,6 +17,7 @@ fn options(accept_data_loss: bool) -> PushOptions {
         diff: DiffOptions {
             shadow_server_url: Some(server_url()),
             connect_timeout: Duration::from_secs(10),
+            concurrent_indexes: false,
         },
         accept_data_loss,
         lock_timeout: Duration::from_secs(10),

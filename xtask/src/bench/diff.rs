@@ -210,6 +210,7 @@ async fn measure_drifts(
     let options = DiffOptions {
         shadow_server_url: Some(args.server_url.clone()),
         connect_timeout: postgres::CONNECT_TIMEOUT,
+        concurrent_indexes: false,
     };
     let template = template_name(&folder.path)?;
     let check = || async {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use nelo_migrate::diff::{DiffOptions, Drift, SchemaDiff};
-use nelo_migrate_cli::{TWO_MIGRATIONS_NOTE, schema_change, write_schema_change};
+use nelo_migrate_cli::{PlanArgs, TWO_MIGRATIONS_NOTE, schema_change, write_schema_change};
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
@@ -18,6 +18,7 @@ pub(crate) fn shadow_options(ctx: &Context) -> DiffOptions {
     DiffOptions {
         shadow_server_url: Some(ctx.config.database_url.as_str().to_string()),
         connect_timeout: ctx.config.connect_timeout,
+        concurrent_indexes: false,
     }
 }
 
@@ -37,12 +38,17 @@ pub(crate) async fn drift(ctx: &Context, url: &DatabaseUrl) -> anyhow::Result<Dr
 
 /// The verified change from what the migrations folder builds to the declared schema at
 /// `schema`.
-pub(crate) async fn change_to_schema(ctx: &Context, schema: &Path) -> anyhow::Result<SchemaDiff> {
+pub(crate) async fn change_to_schema(
+    ctx: &Context,
+    schema: &Path,
+    plan: PlanArgs,
+) -> anyhow::Result<SchemaDiff> {
     let bar = ui::spinner(format!(
         "comparing the migrations with `{}`",
         schema.display()
     ));
-    let diff = schema_change(&ctx.config.migrations_dir, schema, &shadow_options(ctx)).await;
+    let options = plan.apply(shadow_options(ctx));
+    let diff = schema_change(&ctx.config.migrations_dir, schema, &options).await;
     ui::clear(&bar);
     diff
 }

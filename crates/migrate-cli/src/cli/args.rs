@@ -79,6 +79,7 @@ impl ShadowArgs {
                 .clone()
                 .or_else(|| fallback.map(String::from)),
             connect_timeout,
+            concurrent_indexes: false,
         }
     }
 }

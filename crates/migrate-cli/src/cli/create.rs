@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use nelo_migrate_cli::{TWO_MIGRATIONS_NOTE, print_stdout, schema_change, write_schema_change};
+use nelo_migrate_cli::{
+    PlanArgs, TWO_MIGRATIONS_NOTE, print_stdout, schema_change, write_schema_change,
+};
 
 use super::args::{MigrationsArgs, ShadowArgs};
 use super::ui;
@@ -23,6 +25,8 @@ pub struct Args {
     from_schema: Option<PathBuf>,
     #[command(flatten)]
     shadow: ShadowArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, hide = true)]
     database_url: Option<String>,
     /// Seconds to keep retrying while the shadow server is unreachable or starting up
@@ -43,9 +47,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_stdout(&format!("{}\n", path.display()))?;
         return Ok(ExitCode::SUCCESS);
     };
-    let options = args
-        .shadow
-        .options(args.database_url.as_deref(), args.connect_timeout);
+    let options = args.plan.apply(
+        args.shadow
+            .options(args.database_url.as_deref(), args.connect_timeout),
+    );
     let diff = schema_change(dir, schema, &options).await?;
     if diff.is_empty() {
         ui::note(&format!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nelo_migrate::diff::Source;
-use nelo_migrate_cli::{DiffOutputArgs, FromArgs, ToArgs, print_stdout};
+use nelo_migrate_cli::{DiffOutputArgs, FromArgs, PlanArgs, ToArgs, print_stdout};
 
 use super::args::ShadowArgs;
 
@@ -17,6 +17,8 @@ pub struct Args {
     to: ToArgs,
     #[command(flatten)]
     output: DiffOutputArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
     #[command(flatten)]
     shadow: ShadowArgs,
     /// The database whose server holds the shadow databases when nothing else names one
@@ -42,7 +44,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         args.database_url.as_deref()
     };
-    let options = args.shadow.options(fallback, args.connect_timeout);
+    let options = args
+        .plan
+        .apply(args.shadow.options(fallback, args.connect_timeout));
     let diff = nelo_migrate::diff::diff(&from, &to, &options)
         .await
         .with_context(|| format!("cannot diff {from} with {to}"))?;

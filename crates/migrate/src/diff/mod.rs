@@ -25,7 +25,7 @@ use crate::{Error, redact_url};
 pub use compare::{Change, Difference, NotCompared, Object, PossibleRename};
 pub use drift::{Drift, drift};
 pub use model::SchemaModel;
-pub use plan::{Plan, Step};
+pub use plan::{AFTER_ENUM_VALUES_SUFFIX, ConcurrentIndex, Plan, PlanPart, Step};
 pub use push::{PushOptions, Pushed, push};
 use sides::Context;
 
@@ -133,6 +133,14 @@ impl From<DiffError> for Error {
     }
 }
 
+/// One migration of a change: what its name gets after the change's name, and its SQL.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MigrationScript {
+    /// Empty for the first; `_after_enum_values`, or `_index_<name>` for a concurrent index.
+    pub suffix: String,
+    pub sql: String,
+}
+
 /// How to diff.
 #[derive(Debug, Clone)]
 pub struct DiffOptions {
@@ -140,6 +148,10 @@ pub struct DiffOptions {
     /// of the `--from-url` or `--to-url` side.
     pub shadow_server_url: Option<String>,
     pub connect_timeout: Duration,
+    /// Build new indexes on tables that already exist `CONCURRENTLY`, each in a migration
+    /// of its own after the rest ([`Plan::concurrent`]): writes to a large table go on while
+    /// its index builds.
+    pub concurrent_indexes: bool,
 }
 
 /// The outcome: what differs, the verified script, and what was not compared.
@@ -166,21 +178,25 @@ impl SchemaDiff {
         script
     }
 
-    /// The script as migrations: one, or two when the change uses enum labels it adds
-    /// ([`Plan::parts`]); the first carries the not-compared comment.
-    pub fn migration_scripts(&self) -> Vec<String> {
+    /// The script as migrations ([`Plan::parts`]): one; two when the change uses enum labels
+    /// it adds; and one more per concurrent index. The first carries the not-compared
+    /// comment.
+    pub fn migration_scripts(&self) -> Vec<MigrationScript> {
         self.plan
             .parts()
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(index, part)| {
-                let mut script = if index == 0 {
+                let mut sql = if index == 0 {
                     self.not_compared_header()
                 } else {
                     String::new()
                 };
-                script.push_str(&part.script());
-                script
+                sql.push_str(&part.plan.script());
+                MigrationScript {
+                    suffix: part.suffix,
+                    sql,
+                }
             })
             .collect()
     }
@@ -255,7 +271,13 @@ pub async fn diff(from: &Source, to: &Source, options: &DiffOptions) -> Result<S
     let to_model = context.model(to, "to").await?;
     let differences = compare::compare(&from_model, &to_model);
     let possible_renames = compare::possible_renames(&differences, &from_model, &to_model);
-    let plan = plan::plan(&from_model, &to_model, &differences, &possible_renames);
+    let plan = plan::plan_with(
+        &from_model,
+        &to_model,
+        &differences,
+        &possible_renames,
+        options.concurrent_indexes,
+    );
     let result = SchemaDiff {
         not_compared: compare::not_compared(&from_model, &to_model),
         notes: compare::extension_notes(&from_model, &to_model),

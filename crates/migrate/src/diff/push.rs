@@ -79,7 +79,8 @@ pub async fn push(
     let mut applied = Ok(());
     let mut committed: Option<Plan> = None;
     for part in planned.plan.parts() {
-        let outcome = run_script(&mut conn, &format!("BEGIN;\n{}\nCOMMIT;", part.script())).await;
+        let part = part.plan;
+        let outcome = run_script(&mut conn, &part.runnable_script()).await;
         if let Err(source) = outcome {
             let _ = run_script(&mut conn, "ROLLBACK").await;
             applied = Err(match committed {

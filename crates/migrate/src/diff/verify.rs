@@ -59,8 +59,7 @@ impl Context {
         let mut conn =
             postgres::connect(&DatabaseUrl::parse(&shadow.url)?, self.connect_timeout).await?;
         for part in &plan.parts() {
-            let applied =
-                run_script(&mut conn, &format!("BEGIN;\n{}\nCOMMIT;", part.script())).await;
+            let applied = run_script(&mut conn, &part.plan.runnable_script()).await;
             if let Err(error) = applied {
                 let _ = run_script(&mut conn, "ROLLBACK").await;
                 let _ = conn.close().await;

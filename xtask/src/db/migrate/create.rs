@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use nelo_migrate_cli::PlanArgs;
+
 use crate::context::Context;
 use crate::ui;
 use crate::workflow::schema::{change_to_schema, write_migrations};
@@ -21,6 +23,8 @@ pub struct Args {
     /// there is none.
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
     from_schema: Option<Option<PathBuf>>,
+    #[command(flatten)]
+    plan: PlanArgs,
 }
 
 /// Prints the path of each `migration.sql` written.
@@ -37,7 +41,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let schema = schema.unwrap_or_else(|| ctx.config.schema_path.clone());
-    let diff = change_to_schema(ctx, &schema).await?;
+    let diff = change_to_schema(ctx, &schema, args.plan).await?;
     if diff.is_empty() {
         ui::note(format!(
             "the migrations are already in sync with `{}`; no migration created",

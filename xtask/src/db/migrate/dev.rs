@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use nelo_migrate::diff::SchemaDiff;
-use nelo_migrate_cli::{Confirmation, confirm, diff_summary, drift_summary, is_interactive};
+use nelo_migrate_cli::{
+    Confirmation, PlanArgs, confirm, diff_summary, drift_summary, is_interactive,
+};
 
 use crate::context::Context;
 use crate::workflow::deploy::deploy;
@@ -23,6 +25,8 @@ pub struct Args {
     /// What the migration does, e.g. `add_scene_summary`.
     #[arg(long)]
     name: String,
+    #[command(flatten)]
+    plan: PlanArgs,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -58,7 +62,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         };
         reset(ctx, url, &options).await?;
     }
-    let diff = change_to_schema(ctx, schema).await?;
+    let diff = change_to_schema(ctx, schema, args.plan).await?;
     if diff.is_empty() {
         ui::step(format!(
             "the migrations are already in sync with `{}`; nothing to do",
@@ -85,13 +89,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
 fn migration_text(name: &str, diff: &SchemaDiff) -> String {
     let scripts = diff.migration_scripts();
     let mut text = format!("{}\n", diff_summary(diff));
-    for (index, script) in scripts.iter().enumerate() {
-        let title = if index == 0 {
-            name.to_string()
-        } else {
-            format!("{name}{}", nelo_migrate::AFTER_ENUM_VALUES_SUFFIX)
-        };
-        text += &format!("-- migration `{title}`:\n{script}\n");
+    for script in &scripts {
+        text += &format!("-- migration `{name}{}`:\n{}\n", script.suffix, script.sql);
     }
     text
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use nelo_migrate_cli::{DiffOutputArgs, FromArgs, ToArgs};
+use nelo_migrate_cli::{DiffOutputArgs, FromArgs, PlanArgs, ToArgs};
 
 use crate::context::Context;
 use crate::ui;
@@ -18,6 +18,8 @@ pub struct Args {
     to: ToArgs,
     #[command(flatten)]
     output: DiffOutputArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
 }
 
 /// Prints the summary, the script (`--script`) or the JSON (`--json`); exit 0, or 2 with
@@ -25,7 +27,7 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let (from, to) = (args.from.source(), args.to.source());
     let bar = ui::spinner(format!("comparing {from} with {to}"));
-    let diff = nelo_migrate::diff::diff(&from, &to, &shadow_options(ctx)).await;
+    let diff = nelo_migrate::diff::diff(&from, &to, &args.plan.apply(shadow_options(ctx))).await;
     ui::clear(&bar);
     let diff = diff.with_context(|| format!("cannot diff {from} with {to}"))?;
     nelo_migrate_cli::print_stdout(&args.output.stdout_text(&diff)?)?;

@@ -5,7 +5,7 @@ use super::super::model::CommentOwner;
 use super::alter::{plan_columns, plan_enum, plan_sequences};
 use super::expand::{Changes, Expansion, recreated_column, topological};
 use super::sql::{comment_on, create_enum, create_table, drop_function, literal};
-use super::{Phase, Planner};
+use super::{Phase, Planner, Step};
 use crate::sql::quote_identifier as quote;
 /// Drops of relations and what hangs on them, and column changes.
 pub(super) fn drops(
@@ -213,6 +213,18 @@ pub(super) fn creates(planner: &mut Planner, changes: &Changes, x: &Expansion) -
                 name.name, index.table.name
             ));
         }
+        let existing_table =
+            from.tables.contains_key(&index.table) && !changes.table_added(&index.table);
+        if planner.concurrent_indexes && existing_table && !index.on_view {
+            planner.concurrent.push(super::ConcurrentIndex {
+                name: name.name.clone(),
+                step: Step {
+                    section: "CreateIndex",
+                    sql: concurrently(&index.definition),
+                },
+            });
+            continue;
+        }
         planner.push(phase, "CreateIndex", index.definition.clone());
     }
     for name in topological(&x.created_views, to) {
@@ -363,4 +375,15 @@ pub(super) fn final_drops(planner: &mut Planner, changes: &Changes, x: &Expansio
         };
         planner.push(phase, section, sql);
     }
+}
+
+/// `pg_get_indexdef`'s `CREATE [UNIQUE] INDEX name ...` as `CREATE [UNIQUE] INDEX CONCURRENTLY
+/// name ...`.
+fn concurrently(definition: &str) -> String {
+    for start in ["CREATE UNIQUE INDEX ", "CREATE INDEX "] {
+        if let Some(rest) = definition.strip_prefix(start) {
+            return format!("{start}CONCURRENTLY {rest}");
+        }
+    }
+    definition.to_string()
 }

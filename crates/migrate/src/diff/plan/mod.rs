@@ -77,41 +77,108 @@ pub struct Plan {
     /// transaction that added it ("unsafe use of new value", `ALTER TYPE ... ADD VALUE`).
     /// [`Plan::parts`] splits there; `create` writes each part as its own migration.
     pub commit_after: Option<usize>,
+    /// Indexes on tables that already exist, built `CONCURRENTLY` (asked for with
+    /// [`super::DiffOptions::concurrent_indexes`]): each runs alone, outside a transaction,
+    /// after the rest, so that writes to the table go on while it builds. Prisma runs a
+    /// migration of one such statement as it is, outside a transaction, as nelo does.
+    pub concurrent: Vec<ConcurrentIndex>,
+    /// This part runs outside a transaction (one `CONCURRENTLY` statement).
+    pub outside_transaction: bool,
+}
+
+/// An index built `CONCURRENTLY`, in a migration of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConcurrentIndex {
+    /// The index's name, for its migration's name.
+    pub name: String,
+    pub step: Step,
+}
+
+/// One migration of a plan: its script, and what to add to the migration's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanPart {
+    /// Empty for the first; `_after_enum_values` for the part that uses enum values the
+    /// first adds; `_index_<name>` for a concurrent index.
+    pub suffix: String,
+    pub plan: Plan,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
+        self.steps.is_empty() && self.concurrent.is_empty()
     }
 
-    /// The plan as the transactions it needs: one part, or two when [`Plan::commit_after`]
-    /// is set. The warnings go with the first part.
-    pub fn parts(&self) -> Vec<Plan> {
-        let Some(last) = self.commit_after else {
-            return vec![self.clone()];
+    /// The plan as the migrations it needs, in order: the transactional steps (two parts
+    /// when [`Plan::commit_after`] is set), then each concurrent index alone. The warnings
+    /// go with the first part.
+    pub fn parts(&self) -> Vec<PlanPart> {
+        let part = |steps: &[Step], warnings: Vec<String>, suffix: String| PlanPart {
+            suffix,
+            plan: Plan {
+                warnings,
+                steps: steps.to_vec(),
+                creates_functions: self.creates_functions,
+                ..Plan::default()
+            },
         };
-        let (first, second) = self.steps.split_at(last + 1);
-        let part = |steps: &[Step], warnings: Vec<String>| Plan {
-            warnings,
-            steps: steps.to_vec(),
-            creates_functions: self.creates_functions,
-            commit_after: None,
+        let mut parts = match self.commit_after {
+            None if self.steps.is_empty() => Vec::new(),
+            None => vec![part(&self.steps, self.warnings.clone(), String::new())],
+            Some(last) => {
+                let (first, second) = self.steps.split_at(last + 1);
+                vec![
+                    part(first, self.warnings.clone(), String::new()),
+                    part(second, Vec::new(), AFTER_ENUM_VALUES_SUFFIX.to_string()),
+                ]
+            }
         };
-        vec![part(first, self.warnings.clone()), part(second, Vec::new())]
+        for index in &self.concurrent {
+            let warnings = if parts.is_empty() {
+                self.warnings.clone()
+            } else {
+                Vec::new()
+            };
+            let suffix = if parts.is_empty() {
+                String::new()
+            } else {
+                format!("_index_{}", index.name)
+            };
+            parts.push(PlanPart {
+                suffix,
+                plan: Plan {
+                    warnings,
+                    steps: vec![index.step.clone()],
+                    outside_transaction: true,
+                    ..Plan::default()
+                },
+            });
+        }
+        parts
     }
 
-    /// The SQL script, with Prisma's `Warnings` header when a step can lose data; where the
-    /// plan has two parts, a comment between them says the second needs a new transaction.
+    /// The SQL script, with Prisma's `Warnings` header when a step can lose data; between
+    /// parts, a comment says what the next one needs (a new transaction, or none).
     pub fn script(&self) -> String {
-        let parts = self.parts();
         let mut script = String::new();
-        for (index, part) in parts.iter().enumerate() {
-            if index > 0 {
+        for (index, part) in self.parts().iter().enumerate() {
+            if part.plan.outside_transaction {
+                script.push_str(OUTSIDE_A_TRANSACTION);
+            } else if index > 0 {
                 script.push_str(COMMIT_BEFORE_NEXT_PART);
             }
-            script.push_str(&part.part_script());
+            script.push_str(&part.plan.part_script());
         }
         script
+    }
+
+    /// What to send to run this part: its script in a transaction block, or alone when it
+    /// cannot run in one ([`Plan::outside_transaction`]).
+    pub fn runnable_script(&self) -> String {
+        if self.outside_transaction {
+            self.part_script()
+        } else {
+            format!("BEGIN;\n{}\nCOMMIT;", self.part_script())
+        }
     }
 
     fn part_script(&self) -> String {
@@ -133,6 +200,13 @@ impl Plan {
     }
 }
 
+/// The name suffix of the part that uses enum values the first part adds.
+pub const AFTER_ENUM_VALUES_SUFFIX: &str = "_after_enum_values";
+
+/// Before a statement that cannot run in a transaction block.
+const OUTSIDE_A_TRANSACTION: &str = "-- The statement below cannot run in a transaction block: run it alone (`create` writes\n\
+     -- it as a migration of its own, which nelo and Prisma run outside a transaction).\n\n";
+
 /// Between the parts of a script: what the second part needs.
 pub const COMMIT_BEFORE_NEXT_PART: &str = "-- The statements below use enum values added above: PostgreSQL accepts them only\n\
      -- after those are committed, so run them in a new transaction (`create` writes them as\n\
@@ -148,6 +222,9 @@ struct Planner<'a> {
     forced_defaults: BTreeSet<(Name, String)>,
     /// The labels `ALTER TYPE ... ADD VALUE` steps add, as SQL literals.
     added_labels: Vec<String>,
+    /// Build new indexes on existing tables `CONCURRENTLY`, into `concurrent`.
+    concurrent_indexes: bool,
+    concurrent: Vec<ConcurrentIndex>,
 }
 
 impl Planner<'_> {
@@ -164,12 +241,24 @@ impl Planner<'_> {
     }
 }
 
-/// The plan that turns `from` into `to`.
+/// The plan that turns `from` into `to`, every step in transactions.
 pub fn plan(
     from: &SchemaModel,
     to: &SchemaModel,
     differences: &[Difference],
     renames: &[PossibleRename],
+) -> Plan {
+    plan_with(from, to, differences, renames, false)
+}
+
+/// [`plan`], with `concurrent_indexes`: new indexes on tables `from` already has are built
+/// `CONCURRENTLY`, each alone after the rest ([`Plan::concurrent`]).
+pub fn plan_with(
+    from: &SchemaModel,
+    to: &SchemaModel,
+    differences: &[Difference],
+    renames: &[PossibleRename],
+    concurrent_indexes: bool,
 ) -> Plan {
     let changes = Changes::gather(differences);
     let x = expand(from, to, &changes);
@@ -181,6 +270,8 @@ pub fn plan(
         warnings: Vec::new(),
         forced_defaults: x.forced_defaults.clone(),
         added_labels: Vec::new(),
+        concurrent_indexes,
+        concurrent: Vec::new(),
     };
     emit::drops(&mut planner, &changes, &x, renames);
     let creates_functions = emit::creates(&mut planner, &changes, &x);
@@ -194,6 +285,8 @@ pub fn plan(
         steps,
         creates_functions,
         commit_after,
+        concurrent: planner.concurrent,
+        outside_transaction: false,
     }
 }
 

@@ -202,6 +202,7 @@ fn a_label_used_where_it_is_added_splits_the_plan_after_the_label() {
     assert_eq!(parts.len(), 2, "{}", used.script());
     assert!(
         parts[0]
+            .plan
             .steps
             .iter()
             .any(|step| step.sql.contains("ADD VALUE 'B'")),
@@ -210,6 +211,7 @@ fn a_label_used_where_it_is_added_splits_the_plan_after_the_label() {
     );
     assert!(
         parts[1]
+            .plan
             .steps
             .iter()
             .all(|step| !step.sql.contains("ADD VALUE")),
@@ -217,9 +219,44 @@ fn a_label_used_where_it_is_added_splits_the_plan_after_the_label() {
         used.script()
     );
     assert!(
-        parts[1].script().contains("SET DEFAULT 'B'::\"Role\""),
+        parts[1].plan.script().contains("SET DEFAULT 'B'::\"Role\""),
         "{}",
         used.script()
     );
     assert!(used.script().contains("run them in a new transaction"));
+}
+
+#[test]
+fn asked_for_new_indexes_on_existing_tables_are_built_concurrently_each_alone_at_the_end() {
+    let from = model_with(&[("id", "text"), ("email", "text")]);
+    let mut to = from.clone();
+    let user = Name::new("public", "User");
+    to.indexes.insert(
+        Name::new("public", "User_email_idx"),
+        crate::diff::model::Index {
+            table: user.clone(),
+            definition: "CREATE INDEX \"User_email_idx\" ON \"User\" USING btree (email)".into(),
+            valid: true,
+            on_view: false,
+        },
+    );
+    let differences = compare(&from, &to);
+    let in_transaction = plan(&from, &to, &differences, &[]);
+    assert!(in_transaction.concurrent.is_empty());
+    assert_eq!(in_transaction.parts().len(), 1);
+
+    let concurrent = plan_with(&from, &to, &differences, &[], true);
+    assert!(concurrent.steps.is_empty(), "{}", concurrent.script());
+    let parts = concurrent.parts();
+    assert_eq!(parts.len(), 1);
+    assert!(parts[0].plan.outside_transaction);
+    assert_eq!(
+        parts[0].plan.runnable_script().trim_end(),
+        "-- CreateIndex\nCREATE INDEX CONCURRENTLY \"User_email_idx\" ON \"User\" USING btree (email);"
+    );
+    assert!(
+        concurrent
+            .script()
+            .contains("cannot run in a transaction block")
+    );
 }
