@@ -16,7 +16,7 @@ pub use confirm::{Confirmation, confirm, is_interactive, is_yes, yes_or_no};
 pub use diff_args::{DiffOutputArgs, FromArgs, PlanArgs, ToArgs};
 pub use error_chain::{error_chain_text, print_error_chain};
 pub use resolve::ResolveArgs;
-pub use schema_migration::{TWO_MIGRATIONS_NOTE, Written, schema_change, write_schema_change};
+pub use schema_migration::{Written, schema_change, write_schema_change};
 pub use schema_report::{
     diff_json, diff_summary, difference_lines, drift_json, drift_summary, push_json,
 };

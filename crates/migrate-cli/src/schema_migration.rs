@@ -7,9 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use nelo_migrate::diff::{DiffOptions, SchemaDiff, Source};
 
-/// What to say when a change is two migrations.
-pub const TWO_MIGRATIONS_NOTE: &str = "the change uses enum values it adds, so it is two migrations: the second runs after the first commits";
-
 /// The verified difference from what the migrations folder `dir` builds (an empty database
 /// when the folder does not exist yet) to the schema at `schema` (a file, or a folder of
 /// `.sql` files). Shadows go where `options` says.
@@ -38,20 +35,23 @@ pub struct Written {
     pub findings_text: String,
     /// How many findings.
     pub findings: usize,
+    /// Why the change is more than one migration, when it is.
+    pub split_note: Option<String>,
 }
 
 /// Writes `diff` as migrations `name` (and `<name>_after_enum_values` when the change uses
 /// enum values it adds) in `dir`, then lints them: a generated step can still lock a large
 /// table or lose data.
 pub fn write_schema_change(dir: &Path, name: &str, diff: &SchemaDiff) -> anyhow::Result<Written> {
-    let paths =
-        nelo_migrate::create_migrations(dir, name, &diff.migration_scripts(), chrono::Utc::now())
-            .with_context(|| format!("cannot create migration `{name}` in {}", dir.display()))?;
+    let scripts = diff.migration_scripts();
+    let paths = nelo_migrate::create_migrations(dir, name, &scripts, chrono::Utc::now())
+        .with_context(|| format!("cannot create migration `{name}` in {}", dir.display()))?;
     let migrations = nelo_migrate::load(dir).context("cannot read the migrations just written")?;
     let mut written = Written {
         paths,
         findings_text: String::new(),
         findings: 0,
+        split_note: split_note(&scripts),
     };
     for migration in migrations
         .iter()
@@ -76,4 +76,34 @@ impl Written {
             )
         })
     }
+}
+
+/// Why a change's scripts are several migrations: enum values used where they are added, and
+/// indexes built concurrently.
+fn split_note(scripts: &[nelo_migrate::diff::MigrationScript]) -> Option<String> {
+    let mut reasons = Vec::new();
+    if scripts
+        .iter()
+        .any(|script| script.suffix == nelo_migrate::diff::AFTER_ENUM_VALUES_SUFFIX)
+    {
+        reasons.push(
+            "the change uses enum values it adds: its `_after_enum_values` migration runs after the first commits"
+                .to_string(),
+        );
+    }
+    let concurrent = scripts
+        .iter()
+        .filter(|script| script.suffix.starts_with("_index_"))
+        .count();
+    if concurrent > 0 {
+        let indexes = if concurrent == 1 {
+            "1 index".to_string()
+        } else {
+            format!("{concurrent} indexes")
+        };
+        reasons.push(format!(
+            "{indexes} built CONCURRENTLY, each in a migration of its own that runs outside a transaction"
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use nelo_migrate::diff::{DiffOptions, Drift, SchemaDiff};
-use nelo_migrate_cli::{PlanArgs, TWO_MIGRATIONS_NOTE, schema_change, write_schema_change};
+use nelo_migrate_cli::{PlanArgs, schema_change, write_schema_change};
 
 use crate::config::DatabaseUrl;
 use crate::context::Context;
@@ -65,8 +65,8 @@ pub(crate) fn write_migrations(
     if let Some(note) = written.findings_note() {
         ui::note(note);
     }
-    if written.paths.len() > 1 {
-        ui::note(TWO_MIGRATIONS_NOTE);
+    if let Some(note) = &written.split_note {
+        ui::note(note);
     }
     for path in &written.paths {
         ui::stdout_line(path.display());

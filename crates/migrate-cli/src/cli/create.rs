@@ -5,9 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use nelo_migrate_cli::{
-    PlanArgs, TWO_MIGRATIONS_NOTE, print_stdout, schema_change, write_schema_change,
-};
+use nelo_migrate_cli::{PlanArgs, print_stdout, schema_change, write_schema_change};
 
 use super::args::{MigrationsArgs, ShadowArgs};
 use super::ui;
@@ -64,8 +62,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(note) = written.findings_note() {
         ui::note(&note);
     }
-    if written.paths.len() > 1 {
-        ui::note(TWO_MIGRATIONS_NOTE);
+    if let Some(note) = &written.split_note {
+        ui::note(note);
     }
     for path in &written.paths {
         print_stdout(&format!("{}\n", path.display()))?;
