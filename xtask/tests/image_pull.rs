@@ -127,18 +127,24 @@ fn db_up_pulls_the_image_from_a_registry_and_falls_back_to_building_when_it_is_g
     tag.remove();
     assert!(!tag.exists(), "the local tag is still there");
 
-    let up = sandbox
-        .command(&["db", "up", "--no-backup"])
+    // In a terminal, as a developer runs it: the pull shows its progress bar (the bytes
+    // pulled so far, on the line that names the image).
+    let up = common::in_a_terminal(&sandbox, "db up --no-backup")
         .env("NELO_PG_IMAGE", &reference)
         .output()
         .unwrap();
     let up = common::Run::from(up);
     up.assert_success();
+    let terminal = &up.stdout;
     assert!(
-        up.stderr.contains(&format!("pulled image `{reference}`")),
-        "{}",
-        up.stderr
+        terminal.contains(&format!("pulled image `{reference}`")),
+        "{terminal}"
     );
+    let bar = terminal
+        .split(['\r', '\n'])
+        .find(|line| line.contains(&format!("pulling {reference}")) && line.contains("B ("))
+        .unwrap_or_else(|| panic!("no progress bar with bytes for the pull:\n{terminal}"));
+    assert!(bar.contains("/s)"), "no transfer rate on the bar: {bar}");
     assert!(tag.exists(), "the pull did not tag the image");
     assert_eq!(sandbox.container_state().as_deref(), Some("running"));
 
