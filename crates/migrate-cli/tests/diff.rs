@@ -6,16 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{TestDb, binary, server_url};
+use common::{TestDb, binary, diff_options, schema_file, server_url};
 use nelo_migrate::diff::{DiffOptions, Source, diff};
-
-fn options() -> DiffOptions {
-    DiffOptions {
-        shadow_server_url: Some(server_url()),
-        connect_timeout: Duration::from_secs(10),
-        concurrent_indexes: false,
-    }
-}
 
 fn workspace_migrations() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations")
@@ -37,19 +29,13 @@ async fn shadows_of(pid: u32) -> Vec<String> {
     rows.into_iter().map(|(name,)| name).collect()
 }
 
-fn schema_file(sql: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().suffix(".sql").tempfile().unwrap();
-    std::fs::write(file.path(), sql).unwrap();
-    file
-}
-
 /// Diff empty -> `folder`, apply the script to an empty database, then diff that database
 /// with the folder again: no difference.
 async fn round_trip(folder: &Path) {
     let from_empty = diff(
         &Source::Empty,
         &Source::Migrations(folder.into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_or_else(|error| panic!("{error:#}"));
@@ -59,7 +45,7 @@ async fn round_trip(folder: &Path) {
     let again = diff(
         &Source::Url(db.url.clone()),
         &Source::Migrations(folder.into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_or_else(|error| panic!("{error:#}"));
@@ -83,7 +69,7 @@ async fn baseline_script_has_its_gin_and_hnsw_indexes() {
     let result = diff(
         &Source::Empty,
         &Source::Migrations(workspace_migrations()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap();
@@ -97,7 +83,7 @@ async fn baseline_script_has_its_gin_and_hnsw_indexes() {
 #[tokio::test]
 async fn same_output_twice() {
     let run = || async {
-        let result = diff(&case("v1.sql"), &case("v2.sql"), &options())
+        let result = diff(&case("v1.sql"), &case("v2.sql"), &diff_options())
             .await
             .unwrap();
         (result.script(), serde_json::to_string(&result).unwrap())
@@ -116,7 +102,7 @@ async fn type_change_uses_using_and_keeps_data() {
     let result = diff(
         &Source::Schema(from.path().into()),
         &Source::Schema(to.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_or_else(|error| panic!("{error:#}"));
@@ -149,7 +135,7 @@ async fn dropped_and_added_column_is_flagged_as_a_possible_rename() {
     let result = diff(
         &Source::Schema(from.path().into()),
         &Source::Schema(to.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap();
@@ -173,7 +159,7 @@ async fn policies_are_listed_as_not_compared() {
     let result = diff(
         &Source::Schema(from.path().into()),
         &Source::Schema(to.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap();
@@ -229,7 +215,7 @@ async fn pg_dump_output_is_a_schema_file_and_other_meta_commands_are_refused() {
     let planned = diff(
         &Source::Empty,
         &Source::Schema(dumped.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_or_else(|error| panic!("{error:#}"));
@@ -244,7 +230,7 @@ async fn pg_dump_output_is_a_schema_file_and_other_meta_commands_are_refused() {
     let error = diff(
         &Source::Empty,
         &Source::Schema(meta.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_err();
@@ -346,7 +332,7 @@ async fn leftover_shadows_of_dead_processes_are_swept() {
     let name = nelo_migrate::shadow::shadow_name("from", 1, &host, 4_194_305, 0);
     let db = TestDb::new().await;
     db.execute(&format!("CREATE DATABASE \"{name}\"")).await;
-    diff(&Source::Empty, &Source::Empty, &options())
+    diff(&Source::Empty, &Source::Empty, &diff_options())
         .await
         .unwrap();
     let left: bool = db
@@ -370,7 +356,7 @@ async fn prefixes_of_the_realistic_history_diff_both_ways() {
         Source::Migrations(long.path().into()),
     );
     for (from, to) in [(&short, &long), (&long, &short)] {
-        let result = diff(from, to, &options())
+        let result = diff(from, to, &diff_options())
             .await
             .unwrap_or_else(|error| panic!("{from} -> {to}: {error}"));
         assert!(!result.is_empty());
@@ -452,7 +438,7 @@ async fn every_kind_changes_both_ways() {
         (case("v2.sql"), case("v1.sql")),
         (case("v2.sql"), Source::Empty),
     ] {
-        let result = diff(&from, &to, &options())
+        let result = diff(&from, &to, &diff_options())
             .await
             .unwrap_or_else(|error| panic!("{from} -> {to}: {error}"));
         assert!(!result.is_empty(), "{from} -> {to}");
@@ -462,7 +448,7 @@ async fn every_kind_changes_both_ways() {
 /// v1 -> v2 on a database with rows: the data that the script keeps is kept.
 #[tokio::test]
 async fn every_kind_change_applies_to_a_database_with_rows() {
-    let result = diff(&case("v1.sql"), &case("v2.sql"), &options())
+    let result = diff(&case("v1.sql"), &case("v2.sql"), &diff_options())
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let script = result.script();
@@ -506,9 +492,13 @@ async fn every_kind_change_applies_to_a_database_with_rows() {
         db.scalar::<String>("SELECT title_slug FROM \"Post\"").await,
         "HELLO"
     );
-    let after = diff(&Source::Url(db.url.clone()), &case("v2.sql"), &options())
-        .await
-        .unwrap();
+    let after = diff(
+        &Source::Url(db.url.clone()),
+        &case("v2.sql"),
+        &diff_options(),
+    )
+    .await
+    .unwrap();
     assert!(after.is_empty(), "{:#?}", after.differences);
 }
 
@@ -555,14 +545,22 @@ async fn from_a_live_database_the_plan_is_verified_too() {
         .unwrap(),
     )
     .await;
-    let result = diff(&Source::Url(db.url.clone()), &case("v2.sql"), &options())
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let result = diff(
+        &Source::Url(db.url.clone()),
+        &case("v2.sql"),
+        &diff_options(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
     assert!(!result.is_empty());
     db.execute(&result.script()).await;
-    let after = diff(&Source::Url(db.url.clone()), &case("v2.sql"), &options())
-        .await
-        .unwrap();
+    let after = diff(
+        &Source::Url(db.url.clone()),
+        &case("v2.sql"),
+        &diff_options(),
+    )
+    .await
+    .unwrap();
     assert!(after.is_empty(), "{:#?}", after.differences);
 }
 
@@ -582,7 +580,7 @@ async fn what_calls_a_replaced_function_is_recreated_around_it() {
     let result = diff(
         &Source::Schema(from.path().into()),
         &Source::Schema(to.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_or_else(|error| panic!("{error}"));
@@ -616,7 +614,7 @@ async fn table_settings_outside_the_model_are_listed_as_not_compared() {
     let result = diff(
         &Source::Schema(from.path().into()),
         &Source::Schema(to.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap();

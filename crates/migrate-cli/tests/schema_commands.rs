@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Output;
 
-use common::{TestDb, binary, folder, ignore_events, server_url};
+use common::{TestDb, binary, folder, ignore_events, schema_file, server_url};
 use nelo_migrate::Migrator;
 
 fn text(output: &Output) -> String {
@@ -14,12 +14,6 @@ fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-fn schema_file(sql: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().suffix(".sql").tempfile().unwrap();
-    std::fs::write(file.path(), sql).unwrap();
-    file
 }
 
 #[tokio::test]

@@ -9,19 +9,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use common::{TestDb, ignore_events, server_url};
+use common::{TestDb, diff_options, ignore_events};
 use nelo_migrate::Migrator;
-use nelo_migrate::diff::{DiffOptions, Source, diff};
-
-fn options() -> DiffOptions {
-    DiffOptions {
-        shadow_server_url: Some(server_url()),
-        connect_timeout: Duration::from_secs(10),
-        concurrent_indexes: false,
-    }
-}
+use nelo_migrate::diff::{Source, diff};
 
 fn image() -> String {
     std::env::var("NELO_TEST_IMAGE").unwrap_or_else(|_| {
@@ -91,7 +82,7 @@ async fn built_by_the_diff_script(folder: &Path) -> TestDb {
     let script = diff(
         &Source::Empty,
         &Source::Migrations(folder.into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_or_else(|error| panic!("{error:#}"));
@@ -181,7 +172,7 @@ async fn a_database_and_its_dump_and_restore_copy_have_no_difference() {
     let difference = diff(
         &Source::Url(original.url.clone()),
         &Source::Url(copy.url.clone()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_or_else(|error| panic!("{error:#}"));

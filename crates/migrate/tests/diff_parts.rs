@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestDb, folder, ignore_events, server_url, write_migration};
+use common::{TestDb, diff_options, folder, ignore_events, schema_file, write_migration};
 use nelo_migrate::Migrator;
 use nelo_migrate::diff::{DiffOptions, PushOptions, Source, diff, push};
 
@@ -16,20 +16,6 @@ const AFTER: &str = "CREATE TYPE mood AS ENUM ('calm', 'happy', 'angry');\n\
                      CREATE TABLE t (id int PRIMARY KEY, m mood NOT NULL DEFAULT 'happy');\n\
                      CREATE INDEX t_m_idx ON t (m);\n";
 
-fn options() -> DiffOptions {
-    DiffOptions {
-        shadow_server_url: Some(server_url()),
-        connect_timeout: Duration::from_secs(10),
-        concurrent_indexes: false,
-    }
-}
-
-fn schema_file(sql: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().suffix(".sql").tempfile().unwrap();
-    std::fs::write(file.path(), sql).unwrap();
-    file
-}
-
 #[tokio::test]
 async fn a_label_used_where_it_is_added_becomes_two_migrations_that_deploy() {
     let dir = folder(&[("1_init", BEFORE)]);
@@ -37,7 +23,7 @@ async fn a_label_used_where_it_is_added_becomes_two_migrations_that_deploy() {
     let planned = diff(
         &Source::Migrations(dir.path().into()),
         &Source::Schema(schema.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap_or_else(|error| panic!("{error:#}"));
@@ -55,7 +41,7 @@ async fn a_label_used_where_it_is_added_becomes_two_migrations_that_deploy() {
     let after = diff(
         &Source::Url(db.url.clone()),
         &Source::Schema(schema.path().into()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap();
@@ -69,7 +55,7 @@ async fn push_applies_both_parts() {
     db.execute("INSERT INTO t VALUES (1)").await;
     let schema = schema_file(AFTER);
     let options = PushOptions {
-        diff: options(),
+        diff: diff_options(),
         accept_data_loss: false,
         lock_timeout: Duration::from_secs(10),
     };
@@ -98,7 +84,7 @@ async fn asked_for_an_index_on_an_existing_table_becomes_a_concurrent_migration_
     );
     let options = DiffOptions {
         concurrent_indexes: true,
-        ..options()
+        ..diff_options()
     };
     let planned = diff(
         &Source::Migrations(dir.path().into()),

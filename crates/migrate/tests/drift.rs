@@ -3,23 +3,13 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{TestDb, folder, ignore_events, server_url, write_migration};
+use common::{TestDb, diff_options, folder, ignore_events, write_migration};
 use nelo_migrate::Migrator;
-use nelo_migrate::diff::{DiffOptions, Drift, drift};
+use nelo_migrate::diff::{Drift, drift};
 
 const FIRST: &str = "CREATE TABLE note (id bigint PRIMARY KEY, body text NOT NULL);\n\
                      CREATE INDEX note_body_idx ON note (body);\n";
 const SECOND: &str = "ALTER TABLE note ADD COLUMN title text;\n";
-
-fn options() -> DiffOptions {
-    DiffOptions {
-        shadow_server_url: Some(server_url()),
-        connect_timeout: Duration::from_secs(10),
-        concurrent_indexes: false,
-    }
-}
 
 /// A database with `1_first` and `2_second` deployed from a fresh folder, and the folder.
 async fn deployed() -> (TestDb, tempfile::TempDir) {
@@ -39,7 +29,7 @@ fn shown(drift: &Drift) -> Vec<String> {
 #[tokio::test]
 async fn a_database_built_by_its_migrations_has_no_drift() {
     let (db, dir) = deployed().await;
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     assert!(found.is_empty(), "{:?}", shown(&found));
     assert_eq!(found.replayed, ["1_first", "2_second"]);
 }
@@ -52,7 +42,7 @@ async fn pending_migrations_are_not_drift() {
         "3_third",
         "CREATE TABLE tag (id bigint PRIMARY KEY);\n",
     );
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     assert!(found.is_empty(), "{:?}", shown(&found));
     assert_eq!(found.replayed, ["1_first", "2_second"]);
 }
@@ -65,7 +55,7 @@ async fn a_reset_database_has_no_drift() {
         .reset(&db.url, ignore_events)
         .await
         .expect("reset");
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     assert!(found.is_empty(), "{:?}", shown(&found));
 }
 
@@ -73,7 +63,7 @@ async fn a_reset_database_has_no_drift() {
 async fn a_table_created_by_hand_is_drift() {
     let (db, dir) = deployed().await;
     db.execute("CREATE TABLE audit (id bigint)").await;
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     assert_eq!(shown(&found), ["added table `public.audit`"]);
 }
 
@@ -82,7 +72,7 @@ async fn a_column_changed_by_hand_is_drift() {
     let (db, dir) = deployed().await;
     db.execute("ALTER TABLE note ALTER COLUMN title SET NOT NULL")
         .await;
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     let shown = shown(&found);
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert!(
@@ -95,7 +85,7 @@ async fn a_column_changed_by_hand_is_drift() {
 async fn an_index_dropped_by_hand_is_drift() {
     let (db, dir) = deployed().await;
     db.execute("DROP INDEX note_body_idx").await;
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     let shown = shown(&found);
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert!(
@@ -112,7 +102,7 @@ async fn a_migration_edited_after_apply_is_replayed_as_it_is_now_and_named() {
         "2_second",
         "ALTER TABLE note ADD COLUMN title varchar(80);\n",
     );
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     assert_eq!(found.modified, ["2_second"]);
     let shown = shown(&found);
     assert_eq!(shown.len(), 1, "{shown:?}");
@@ -128,7 +118,9 @@ async fn a_migration_edited_after_apply_is_replayed_as_it_is_now_and_named() {
 async fn an_applied_migration_missing_from_the_folder_is_an_error_naming_it() {
     let (db, dir) = deployed().await;
     std::fs::remove_dir_all(dir.path().join("2_second")).unwrap();
-    let error = drift(&db.url, dir.path(), &options()).await.unwrap_err();
+    let error = drift(&db.url, dir.path(), &diff_options())
+        .await
+        .unwrap_err();
     let text = error.to_string();
     assert!(
         text.contains("2_second") && text.contains("missing"),
@@ -148,10 +140,10 @@ async fn drift_is_read_in_the_urls_schema() {
     // Objects in another schema are not this history's concern.
     db.execute("CREATE TABLE public.elsewhere (id bigint)")
         .await;
-    let found = drift(&url, dir.path(), &options()).await.unwrap();
+    let found = drift(&url, dir.path(), &diff_options()).await.unwrap();
     assert!(found.is_empty(), "{:?}", shown(&found));
     db.execute("CREATE TABLE app.extra (id bigint)").await;
-    let found = drift(&url, dir.path(), &options()).await.unwrap();
+    let found = drift(&url, dir.path(), &diff_options()).await.unwrap();
     assert_eq!(shown(&found), ["added table `app.extra`"]);
 }
 
@@ -192,10 +184,10 @@ async fn each_kind_changed_by_hand_is_drift_of_that_kind() {
             .deploy(&db.url, ignore_events)
             .await
             .expect("deploy");
-        let before = drift(&db.url, dir.path(), &options()).await.unwrap();
+        let before = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
         assert!(before.is_empty(), "{kind}: {:?}", shown(&before));
         db.execute(change).await;
-        let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+        let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
         let shown = shown(&found);
         assert!(
             !shown.is_empty(),

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestDb, server_url};
+use common::{TestDb, diff_options, schema_file};
 use nelo_migrate::Error;
 use nelo_migrate::diff::{DiffError, DiffOptions, PushOptions, Source, diff, push};
 
@@ -14,20 +14,10 @@ const NOTES: &str = "CREATE TABLE note (id bigint PRIMARY KEY, body text NOT NUL
 
 fn options(accept_data_loss: bool) -> PushOptions {
     PushOptions {
-        diff: DiffOptions {
-            shadow_server_url: Some(server_url()),
-            connect_timeout: Duration::from_secs(10),
-            concurrent_indexes: false,
-        },
+        diff: diff_options(),
         accept_data_loss,
         lock_timeout: Duration::from_secs(10),
     }
-}
-
-fn schema_file(sql: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().suffix(".sql").tempfile().unwrap();
-    std::fs::write(file.path(), sql).unwrap();
-    file
 }
 
 #[tokio::test]

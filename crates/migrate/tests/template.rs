@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    TestDb, TestRole, folder, ignore_events, on_own_runtime, server_url, write_migration,
+    TestDb, TestRole, diff_options, folder, ignore_events, on_own_runtime, server_url,
+    write_migration,
 };
 use nelo_migrate::diff::{DiffOptions, Source, diff, drift};
 use nelo_migrate::lint::LintMode;
@@ -27,14 +28,6 @@ fn own_folder(migrations: &[(&str, &str)]) -> tempfile::TempDir {
     let (name, sql) = migrations[0];
     write_migration(dir.path(), name, &format!("{marker}{sql}"));
     dir
-}
-
-fn options() -> DiffOptions {
-    DiffOptions {
-        shadow_server_url: Some(server_url()),
-        connect_timeout: Duration::from_secs(10),
-        concurrent_indexes: false,
-    }
 }
 
 fn loaded(dir: &Path) -> (std::path::PathBuf, Vec<Migration>) {
@@ -105,13 +98,17 @@ async fn a_second_diff_clones_the_template_and_equals_a_direct_deploy() {
     assert_eq!(flags(&name).await, None);
 
     let source = Source::Migrations(dir.path().to_path_buf());
-    let first = diff(&Source::Empty, &source, &options()).await.unwrap();
+    let first = diff(&Source::Empty, &source, &diff_options())
+        .await
+        .unwrap();
     assert_eq!(
         flags(&name).await,
         Some((true, false)),
         "the first diff leaves a finished template nobody can connect to"
     );
-    let second = diff(&Source::Empty, &source, &options()).await.unwrap();
+    let second = diff(&Source::Empty, &source, &diff_options())
+        .await
+        .unwrap();
     assert_eq!(first.script(), second.script());
 
     // The cold path: the same folder deployed straight into a database.
@@ -120,16 +117,20 @@ async fn a_second_diff_clones_the_template_and_equals_a_direct_deploy() {
         .deploy(&db.url, ignore_events)
         .await
         .unwrap();
-    let direct = diff(&Source::Empty, &Source::Url(db.url.clone()), &options())
-        .await
-        .unwrap();
+    let direct = diff(
+        &Source::Empty,
+        &Source::Url(db.url.clone()),
+        &diff_options(),
+    )
+    .await
+    .unwrap();
     assert_eq!(second.script(), direct.script());
     assert!(
         second.script().contains("note_body_idx"),
         "{}",
         second.script()
     );
-    let none = diff(&source, &Source::Url(db.url.clone()), &options())
+    let none = diff(&source, &Source::Url(db.url.clone()), &diff_options())
         .await
         .unwrap();
     assert!(none.is_empty(), "{:?}", none.differences);
@@ -141,14 +142,18 @@ async fn editing_a_migration_changes_the_key_and_drops_the_superseded_template()
     let before = full_template(dir.path());
     let mut cleanup = DropTemplates(vec![before.clone()]);
     let source = Source::Migrations(dir.path().to_path_buf());
-    diff(&Source::Empty, &source, &options()).await.unwrap();
+    diff(&Source::Empty, &source, &diff_options())
+        .await
+        .unwrap();
     assert_eq!(flags(&before).await, Some((true, false)));
 
     write_migration(dir.path(), "2_second", THIRD);
     let after = full_template(dir.path());
     cleanup.0.push(after.clone());
     assert_ne!(before, after);
-    let edited = diff(&Source::Empty, &source, &options()).await.unwrap();
+    let edited = diff(&Source::Empty, &source, &diff_options())
+        .await
+        .unwrap();
     assert!(edited.script().contains("title"), "{}", edited.script());
     assert!(!edited.script().contains("note_body_idx"));
     assert_eq!(flags(&after).await, Some((true, false)));
@@ -180,7 +185,9 @@ async fn a_leftover_half_built_template_is_not_used() {
     let _ = leftover.close().await;
 
     let source = Source::Migrations(dir.path().to_path_buf());
-    let result = diff(&Source::Empty, &source, &options()).await.unwrap();
+    let result = diff(&Source::Empty, &source, &diff_options())
+        .await
+        .unwrap();
     assert!(
         !result.script().contains("half_built"),
         "{}",
@@ -225,7 +232,7 @@ async fn concurrent_requests_build_one_template() {
     for _ in 0..3 {
         let source = Source::Migrations(other.path().to_path_buf());
         diffs.push(tokio::spawn(async move {
-            diff(&Source::Empty, &source, &options()).await
+            diff(&Source::Empty, &source, &diff_options()).await
         }));
     }
     let mut scripts = Vec::new();
@@ -347,13 +354,13 @@ async fn drift_keeps_its_applied_subset_template_beside_the_full_folders() {
     let full = full_template(dir.path());
     let _cleanup = DropTemplates(vec![applied.clone(), full.clone()]);
 
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     assert!(found.is_empty(), "{:?}", found.differences);
     assert_eq!(flags(&applied).await, Some((true, false)));
     diff(
         &Source::Empty,
         &Source::Migrations(dir.path().to_path_buf()),
-        &options(),
+        &diff_options(),
     )
     .await
     .unwrap();
@@ -364,7 +371,7 @@ async fn drift_keeps_its_applied_subset_template_beside_the_full_folders() {
         "building the full folder's template keeps drift's"
     );
     db.execute("CREATE TABLE by_hand (id int)").await;
-    let found = drift(&db.url, dir.path(), &options()).await.unwrap();
+    let found = drift(&db.url, dir.path(), &diff_options()).await.unwrap();
     assert_eq!(found.differences.len(), 1, "{:?}", found.differences);
 }
 
@@ -391,7 +398,7 @@ async fn a_role_that_cannot_install_vector_clones_the_template_a_superuser_built
     role_url.set_password(Some("role-pw")).unwrap();
     let as_role = DiffOptions {
         shadow_server_url: Some(role_url.to_string()),
-        ..options()
+        ..diff_options()
     };
     let source = Source::Migrations(dir.path().to_path_buf());
 

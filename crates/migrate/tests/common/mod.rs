@@ -221,3 +221,19 @@ impl Drop for TestRole {
         }
     }
 }
+
+/// Diff options with the shadows on the test server.
+pub fn diff_options() -> nelo_migrate::diff::DiffOptions {
+    nelo_migrate::diff::DiffOptions {
+        shadow_server_url: Some(server_url()),
+        connect_timeout: Duration::from_secs(10),
+        concurrent_indexes: false,
+    }
+}
+
+/// A `.sql` schema file holding `sql`, removed when dropped.
+pub fn schema_file(sql: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".sql").tempfile().unwrap();
+    std::fs::write(file.path(), sql).unwrap();
+    file
+}
