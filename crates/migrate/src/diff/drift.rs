@@ -18,7 +18,7 @@ use crate::database_url::url_schema;
 use crate::plan::State;
 use crate::shadow::ShadowServer;
 use crate::template::{Slot, canonical_folder};
-use crate::{Error, Migrator, folder};
+use crate::{Error, Migrator};
 
 /// What [`drift`] found.
 #[derive(Debug, Clone, Serialize)]
@@ -60,9 +60,10 @@ pub async fn drift(
     migrations_dir: &Path,
     options: &DiffOptions,
 ) -> Result<Drift, Error> {
-    let status = Migrator::new(migrations_dir)
+    let folder = canonical_folder(migrations_dir)?;
+    let (status, local) = Migrator::new(&folder)
         .connect_timeout(options.connect_timeout)
-        .status(database_url)
+        .status_and_folder(database_url)
         .await?;
     let names_in = |state: State| -> Vec<String> {
         status
@@ -81,8 +82,6 @@ pub async fn drift(
         .filter(|entry| matches!(entry.state, State::Applied | State::Modified))
         .map(|entry| entry.name.clone())
         .collect();
-    let folder = canonical_folder(migrations_dir)?;
-    let local = folder::load(&folder)?;
     let local_count = local.len();
     let to_replay: Vec<_> = local
         .into_iter()
