@@ -105,7 +105,7 @@ pub enum DiffError {
         "applying the part of the change that uses the enum values it adds failed and was rolled back, but the part before it was committed first (PostgreSQL accepts a new enum value only once committed) and stays applied:\n{committed}"
     )]
     PushPartlyApplied {
-        /// The script of the committed first part.
+        /// The script of the parts that committed before the failing one.
         committed: String,
         #[source]
         source: sqlx::Error,

@@ -8,10 +8,12 @@
 use std::path::Path;
 
 use serde::Serialize;
+use sqlx::PgConnection;
 
 use super::{DiffError, DiffOptions, Plan, SchemaDiff, Source, diff};
-use crate::store::{self, run_script};
-use crate::{DatabaseUrl, Error, pooler, postgres};
+
+use crate::store::run_script;
+use crate::{Error, Migrator, pooler};
 
 /// How to push.
 #[derive(Debug, Clone)]
@@ -70,42 +72,47 @@ pub async fn push(
         }
         .into());
     }
-    let mut conn = postgres::connect(
-        &DatabaseUrl::parse(database_url)?,
-        options.diff.connect_timeout,
-    )
-    .await?;
-    store::acquire_lock(&mut conn, options.lock_timeout).await?;
-    let mut applied = Ok(());
-    let mut committed: Option<Plan> = None;
-    for part in planned.plan.parts() {
+    // The lock, the server's watch on the client and the release (or, on a lost connection,
+    // no release) are the engine's own, as for a deploy.
+    let migrator = Migrator::new(".")
+        .connect_timeout(options.diff.connect_timeout)
+        .lock_timeout(options.lock_timeout);
+    let (mut conn, locking) = migrator.connect_locked(database_url).await?;
+    let applied = apply_parts(&mut conn, &planned.plan).await;
+    Migrator::unlock(conn, locking, applied).await?;
+    Ok(Pushed { diff: planned })
+}
+
+/// Runs each part of `plan` in order, each in its own transaction (or alone, for one that
+/// cannot run in a transaction block); a failure rolls its part back and names what the parts
+/// before it committed.
+async fn apply_parts(conn: &mut PgConnection, plan: &Plan) -> Result<(), Error> {
+    let mut committed: Vec<Plan> = Vec::new();
+    for part in plan.parts() {
         let part = part.plan;
-        let outcome = run_script(&mut conn, &part.runnable_script()).await;
-        if let Err(source) = outcome {
-            let _ = run_script(&mut conn, "ROLLBACK").await;
-            applied = Err(match committed {
-                None => Error::Database {
+        if let Err(source) = run_script(conn, &part.runnable_script()).await {
+            let _ = run_script(conn, "ROLLBACK").await;
+            return Err(if committed.is_empty() {
+                Error::Database {
                     action: "applying the schema's difference (rolled back)",
                     source,
-                },
-                // Its steps only: the warnings header covers both parts.
-                Some(first) => DiffError::PushPartlyApplied {
-                    committed: Plan {
-                        warnings: Vec::new(),
-                        ..first
-                    }
-                    .script(),
-                    source,
                 }
-                .into(),
+            } else {
+                // Their steps only: the warnings header covers every part.
+                let committed = committed
+                    .into_iter()
+                    .map(|part| {
+                        Plan {
+                            warnings: Vec::new(),
+                            ..part
+                        }
+                        .script()
+                    })
+                    .collect();
+                DiffError::PushPartlyApplied { committed, source }.into()
             });
-            break;
         }
-        committed = Some(part);
+        committed.push(part);
     }
-    let released = store::release_lock(&mut conn).await;
-    let _ = sqlx::Connection::close(conn).await;
-    applied?;
-    released?;
-    Ok(Pushed { diff: planned })
+    Ok(())
 }
