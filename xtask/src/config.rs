@@ -34,6 +34,9 @@ pub struct Config {
     /// How long to keep retrying a server that is unreachable or starting up
     /// (`NELO_CONNECT_TIMEOUT`).
     pub connect_timeout: Duration,
+    /// Lock-safe DDL: each migration statement's `lock_timeout` (`NELO_DDL_LOCK_TIMEOUT`, ms)
+    /// and how long lock timeouts are retried (`NELO_LOCK_RETRY_BUDGET`, seconds).
+    pub ddl_locks: nelo_migrate::DdlLocks,
 }
 
 impl Config {
@@ -92,6 +95,15 @@ impl Config {
             schema_path: relative_to_root(get("NELO_SCHEMA").unwrap_or("schema.sql")),
             lock_timeout: seconds("NELO_LOCK_TIMEOUT", postgres::LOCK_TIMEOUT)?,
             connect_timeout: seconds("NELO_CONNECT_TIMEOUT", postgres::CONNECT_TIMEOUT)?,
+            ddl_locks: nelo_migrate::DdlLocks {
+                timeout: match get("NELO_DDL_LOCK_TIMEOUT") {
+                    Some(text) => text.parse::<u64>().map(Duration::from_millis).with_context(|| {
+                        format!("invalid NELO_DDL_LOCK_TIMEOUT: `{text}` is not a whole number of milliseconds")
+                    })?,
+                    None => nelo_migrate::lock_retry::DDL_LOCK_TIMEOUT,
+                },
+                budget: seconds("NELO_LOCK_RETRY_BUDGET", nelo_migrate::lock_retry::LOCK_RETRY_BUDGET)?,
+            },
         })
     }
 
@@ -192,7 +204,15 @@ mod tests {
 
     #[test]
     fn timeouts_are_seconds_read_as_nelo_migrate_reads_them() {
-        let read = config(&[("NELO_LOCK_TIMEOUT", "3"), ("NELO_CONNECT_TIMEOUT", "0.5")]).unwrap();
+        let read = config(&[
+            ("NELO_LOCK_TIMEOUT", "3"),
+            ("NELO_CONNECT_TIMEOUT", "0.5"),
+            ("NELO_DDL_LOCK_TIMEOUT", "0"),
+            ("NELO_LOCK_RETRY_BUDGET", "2.5"),
+        ])
+        .unwrap();
+        assert_eq!(read.ddl_locks.timeout, Duration::ZERO);
+        assert_eq!(read.ddl_locks.budget, Duration::from_millis(2500));
         assert_eq!(read.lock_timeout, Duration::from_secs(3));
         assert_eq!(read.connect_timeout, Duration::from_millis(500));
         for name in ["NELO_LOCK_TIMEOUT", "NELO_CONNECT_TIMEOUT"] {

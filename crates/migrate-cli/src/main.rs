@@ -69,7 +69,14 @@ fn main() -> ExitCode {
         Err(error) if nelo_migrate_cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             cli::ui::error(&error);
-            ExitCode::from(failure_code)
+            // 75 (EX_TEMPFAIL): a table-lock retry budget spent is transient, retry later.
+            let transient = error.chain().any(|cause| {
+                matches!(
+                    cause.downcast_ref(),
+                    Some(nelo_migrate::Error::LockRetryBudgetSpent { .. })
+                )
+            });
+            ExitCode::from(if transient { 75 } else { failure_code })
         }
     }
 }

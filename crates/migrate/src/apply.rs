@@ -9,6 +9,10 @@ use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
 use crate::Error;
 use crate::error::{ConnectionLoss, MigrationFailure};
 use crate::folder::Migration;
+use crate::lock_retry::{
+    self, DdlLocks, LockObserver, LockRetry, LockWaitInfo, concurrent_index_target,
+    is_lock_timeout, sets_own_lock_timeout,
+};
 use crate::migrator::Event;
 use crate::migrator::Locking;
 use crate::position::{char_count_before, line_column};
@@ -26,6 +30,8 @@ pub(crate) struct Context<'c> {
     pub locking: Locking,
     /// The URL's `?schema=`.
     pub url_schema: Option<&'c str>,
+    /// Lock-safe DDL: each attempt's `lock_timeout` and the retry budget.
+    pub ddl: DdlLocks,
 }
 
 /// What became of a migration that did not fail.
@@ -44,6 +50,7 @@ pub(crate) async fn apply(
     context: Context<'_>,
     migration: &Migration,
     plan: &RunPlan<'_>,
+    observer: &mut LockObserver,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, Error> {
     on_event(Event::Applying {
@@ -60,10 +67,10 @@ pub(crate) async fn apply(
     };
     let outcome = match plan.mode {
         RunMode::InTransaction | RunMode::AsWritten | RunMode::Alone => {
-            run.apply_as_one(conn).await
+            run.apply_as_one(conn, observer, on_event).await
         }
         RunMode::StatementByStatement => run
-            .apply_statement_by_statement(conn, on_event)
+            .apply_statement_by_statement(conn, observer, on_event)
             .await
             .map(|()| Outcome::Applied),
     };
@@ -151,10 +158,22 @@ impl<'r, 'a> Run<'r, 'a> {
     /// InTransaction: `BEGIN`, the file, the history row, `COMMIT` (one round trip without
     /// COPY rows). AsWritten: the file as Prisma sends it, with the history row after its last
     /// `COMMIT`. Alone: the one statement by itself, then the history row.
-    async fn apply_as_one(&self, conn: &mut PgConnection) -> Result<Outcome, Error> {
-        let started_at = Utc::now();
+    ///
+    /// A lock timeout (lock-safe DDL, [`crate::lock_retry`]) rolls the attempt back and
+    /// retries it: InTransaction, the whole transaction with its row; Alone, the statement
+    /// (a `CREATE INDEX CONCURRENTLY` after its INVALID index is dropped). AsWritten sets no
+    /// timeout: the file's own transactions are run as written.
+    async fn apply_as_one(
+        &self,
+        conn: &mut PgConnection,
+        observer: &mut LockObserver,
+        on_event: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<Outcome, Error> {
         let mode = self.plan.mode;
         let in_transaction = mode == RunMode::InTransaction;
+        let locks = self.context.ddl;
+        let retrying = locks.enabled() && mode != RunMode::AsWritten;
+        let own_timeout = sets_own_lock_timeout(&self.plan.statements);
         // What does not run in one transaction with its row gets its row first, as Prisma
         // writes it: interrupted part way, it stays started, so the next deploy stops on it
         // (P3009) instead of running it again over what it left (an invalid index, tables
@@ -167,6 +186,67 @@ impl<'r, 'a> Run<'r, 'a> {
             }
             Some(store::start_row(conn, self.table, self.migration).await?)
         };
+        let concurrent_index = match (mode, self.plan.statements.first()) {
+            (RunMode::Alone, Some(statement)) if retrying => concurrent_index_target(statement.sql),
+            _ => None,
+        };
+        let invalid_before = match &concurrent_index {
+            Some((_, table)) => lock_retry::invalid_indexes(conn, table, None).await?,
+            None => Vec::new(),
+        };
+        let mut retry = LockRetry::new(locks);
+        loop {
+            if retrying && !in_transaction && !own_timeout {
+                store::run_script(conn, &locks.set_statement(false))
+                    .await
+                    .map_err(|source| Error::Database {
+                        action: "setting the migration's lock_timeout",
+                        source,
+                    })?;
+            }
+            let attempt = self
+                .attempt_as_one(
+                    conn,
+                    observer,
+                    started_row.as_deref(),
+                    (retrying && in_transaction && !own_timeout).then_some(locks.timeout),
+                    retrying,
+                )
+                .await;
+            let seen = match attempt {
+                Ok(outcome) => return Ok(outcome),
+                Err(Attempt::Failed(error)) => return Err(error),
+                Err(Attempt::LockTimedOut(seen)) => seen,
+            };
+            // Out of the rolled-back transaction, the session as it started (this also
+            // ends the session-level lock_timeout of a statement sent alone).
+            store::reset_session(conn).await?;
+            if let Some((name, table)) = &concurrent_index {
+                drop_invalid_index(conn, table, name.as_deref(), &invalid_before, &retry).await?;
+            }
+            if let Err(spent) = retry.wait(&self.migration.name, seen, on_event).await {
+                if let Some(id) = &started_row {
+                    store::delete_started_row(conn, self.table, id).await?;
+                }
+                return Err(spent);
+            }
+        }
+    }
+
+    /// One attempt of [`Self::apply_as_one`]: `ddl_lock_timeout`, the `SET LOCAL` of an
+    /// InTransaction migration; `retrying`, whether a lock timeout is retried.
+    async fn attempt_as_one(
+        &self,
+        conn: &mut PgConnection,
+        observer: &mut LockObserver,
+        started_row: Option<&str>,
+        ddl_lock_timeout: Option<std::time::Duration>,
+        retrying: bool,
+    ) -> Result<Outcome, Attempt> {
+        let started_at = Utc::now();
+        let mode = self.plan.mode;
+        let in_transaction = mode == RunMode::InTransaction;
+        let started_row = started_row.map(str::to_string);
         let id = started_row
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -198,8 +278,15 @@ impl<'r, 'a> Run<'r, 'a> {
                 finish: finish.filter(|_| mode != RunMode::Alone),
                 commit: in_transaction && index == last,
                 lock,
+                ddl_lock_timeout: ddl_lock_timeout.filter(|_| index == 0),
             };
-            let result = match self.run_chunk(conn, chunk, wrapping, completed).await {
+            let (result, seen) = observer
+                .watch(
+                    self.context.ddl.timeout,
+                    self.run_chunk(conn, chunk, wrapping, completed),
+                )
+                .await;
+            let result = match result {
                 Ok(count) => {
                     completed += count;
                     Ok(())
@@ -214,11 +301,21 @@ impl<'r, 'a> Run<'r, 'a> {
                 if let Some(step) = failed.in_lock
                     && wire::connection_usable(&failed.error)
                 {
-                    return self.lock_step_failed(conn, step, failed).await;
+                    return self
+                        .lock_step_failed(conn, step, failed)
+                        .await
+                        .map_err(Attempt::Failed);
                 }
-                return Err(self
-                    .fail(conn, failed, started_at, started_row.as_deref())
-                    .await);
+                if retrying
+                    && is_lock_timeout(&failed.error)
+                    && wire::connection_usable(&failed.error)
+                {
+                    return Err(Attempt::LockTimedOut(seen));
+                }
+                return Err(Attempt::Failed(
+                    self.fail(conn, failed, started_at, started_row.as_deref())
+                        .await,
+                ));
             }
             if chunk.copy.is_some() {
                 completed += 1;
@@ -233,13 +330,16 @@ impl<'r, 'a> Run<'r, 'a> {
                     finish: Some(finish),
                     commit: false,
                     lock: None,
+                    ddl_lock_timeout: None,
                 },
             );
             store::run_script(conn, &finish.text)
                 .await
-                .map_err(|source| Error::Database {
-                    action: "recording an applied migration",
-                    source,
+                .map_err(|source| {
+                    Attempt::Failed(Error::Database {
+                        action: "recording an applied migration",
+                        source,
+                    })
                 })?;
         }
         Ok(Outcome::Applied)
@@ -356,9 +456,15 @@ impl<'r, 'a> Run<'r, 'a> {
 
     /// Statement by statement (`-- nelo:no-transaction`): the row first, its step count after
     /// each statement outside the file's own transaction blocks, `finished_at` at the end.
+    ///
+    /// Lock-safe DDL ([`crate::lock_retry`]): the session's `lock_timeout` is set first
+    /// (unless the file sets its own); a statement that times out changed nothing and is
+    /// retried, or, inside the file's own transaction block, the block from its `BEGIN`.
+    /// Given up before any statement applied, the row is removed: nothing to resolve.
     async fn apply_statement_by_statement(
         &self,
         conn: &mut PgConnection,
+        observer: &mut LockObserver,
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<(), Error> {
         if self.create_table {
@@ -366,26 +472,60 @@ impl<'r, 'a> Run<'r, 'a> {
         }
         let id = store::start_row(conn, self.table, self.migration).await?;
         let statements = &self.plan.statements;
+        let locks = self.context.ddl;
+        if locks.enabled() && !sets_own_lock_timeout(statements) {
+            store::run_script(conn, &locks.set_statement(false))
+                .await
+                .map_err(|source| Error::Database {
+                    action: "setting the migration's lock_timeout",
+                    source,
+                })?;
+        }
+        let mut retry = LockRetry::new(locks);
         let mut in_block = false;
-        for (index, statement) in statements.iter().enumerate() {
-            let result = match statement.copy_data {
-                Some(_) => self.run_copy(conn, statement, index).await,
-                None => match wire::run_counted(conn, statement.sql).await {
-                    Ok(_) => Ok(()),
-                    Err(CountedError { error, .. }) => Err(Failed {
-                        file_position: server_position(&error).map(|position| {
-                            char_count_before(self.sql(), statement.offset) + position
-                        }),
-                        error,
-                        statement: Some(statement),
-                        in_history_write: false,
-                        at_commit: false,
-                        in_lock: None,
-                        completed_before: index,
-                    }),
-                },
+        let mut block_start = 0;
+        let mut steps_recorded = 0;
+        let mut index = 0;
+        while let Some(statement) = statements.get(index) {
+            let concurrent_index = concurrent_index_target(statement.sql).filter(|_| !in_block);
+            let invalid_before = match &concurrent_index {
+                Some((_, table)) if locks.enabled() => {
+                    lock_retry::invalid_indexes(conn, table, None).await?
+                }
+                _ => Vec::new(),
             };
+            let (result, seen) = observer
+                .watch(locks.timeout, self.run_statement(conn, statement, index))
+                .await;
             if let Err(failed) = result {
+                if locks.enabled()
+                    && is_lock_timeout(&failed.error)
+                    && wire::connection_usable(&failed.error)
+                {
+                    if in_block {
+                        let _ = store::run_script(conn, "ROLLBACK").await;
+                    }
+                    if let Some((name, table)) = &concurrent_index {
+                        drop_invalid_index(conn, table, name.as_deref(), &invalid_before, &retry)
+                            .await?;
+                    }
+                    match retry.wait(&self.migration.name, seen, on_event).await {
+                        Ok(()) => {
+                            if in_block {
+                                index = block_start;
+                                in_block = false;
+                            }
+                            continue;
+                        }
+                        Err(spent) if steps_recorded == 0 => {
+                            store::reset_session(conn).await?;
+                            store::delete_started_row(conn, self.table, &id).await?;
+                            return Err(spent);
+                        }
+                        // Some statements are applied: a failure to resolve, as any other.
+                        Err(_) => {}
+                    }
+                }
                 let step = failed.completed_before + 1;
                 let error = self.describe(failed, Some(step));
                 return Err(match error {
@@ -399,21 +539,51 @@ impl<'r, 'a> Run<'r, 'a> {
                 });
             }
             match transaction_control(&top_level_words(statement.sql)) {
-                Some(TransactionControl::Open) => in_block = true,
+                Some(TransactionControl::Open) => {
+                    in_block = true;
+                    block_start = index;
+                }
                 Some(TransactionControl::Close) => in_block = false,
                 None => {}
             }
             if !in_block {
                 let steps = i32::try_from(index + 1).unwrap_or(i32::MAX);
                 store::record_steps(conn, self.table, &id, steps).await?;
+                steps_recorded = index + 1;
             }
             on_event(Event::StepApplied {
                 name: self.migration.name.clone(),
                 step: index + 1,
                 total: statements.len(),
             });
+            index += 1;
         }
         store::finish_row(conn, self.table, &id).await
+    }
+
+    /// One statement of a migration run statement by statement (`index`: 0-based).
+    async fn run_statement(
+        &self,
+        conn: &mut PgConnection,
+        statement: &'r Statement<'a>,
+        index: usize,
+    ) -> Result<(), Failed<'r, 'a>> {
+        match statement.copy_data {
+            Some(_) => self.run_copy(conn, statement, index).await,
+            None => match wire::run_counted(conn, statement.sql).await {
+                Ok(_) => Ok(()),
+                Err(CountedError { error, .. }) => Err(Failed {
+                    file_position: server_position(&error)
+                        .map(|position| char_count_before(self.sql(), statement.offset) + position),
+                    error,
+                    statement: Some(statement),
+                    in_history_write: false,
+                    at_commit: false,
+                    in_lock: None,
+                    completed_before: index,
+                }),
+            },
+        }
     }
 
     /// Records a failure of [`Self::apply_as_one`] and turns it into the error.
@@ -531,6 +701,63 @@ impl<'r, 'a> Run<'r, 'a> {
         }
         Described::Failure(Box::new(failure))
     }
+}
+
+/// How an attempt of [`Run::apply_as_one`] ended, when not applied.
+enum Attempt {
+    /// A failure, recorded as such.
+    Failed(Error),
+    /// A lock timeout: rolled back, nothing recorded; what was seen of the wait.
+    LockTimedOut(Option<LockWaitInfo>),
+}
+
+/// Drops the INVALID indexes on `table` (named `name`, when it has one) that were not there
+/// before a `CREATE INDEX CONCURRENTLY` timed out: PostgreSQL keeps its catalog entry
+/// (`pg_index.indisvalid` false). `DROP INDEX CONCURRENTLY` takes SHARE UPDATE EXCLUSIVE, which
+/// no application query waits behind; it waits for the transactions that use the table, up
+/// to what is left of the budget (at least 10 s).
+async fn drop_invalid_index(
+    conn: &mut PgConnection,
+    table: &str,
+    name: Option<&str>,
+    before: &[(u32, String)],
+    retry: &LockRetry,
+) -> Result<(), Error> {
+    let left = lock_retry::invalid_indexes(conn, table, name).await?;
+    for (oid, index) in left {
+        if before.iter().any(|(existing, _)| *existing == oid) {
+            continue;
+        }
+        let wait = retry.remaining().max(std::time::Duration::from_secs(10));
+        // The session's own lock_timeout (a migration run statement by statement may have
+        // set it) is put back after.
+        let saved: Option<String> = store::fetch_rows(conn, "SHOW lock_timeout")
+            .await
+            .ok()
+            .and_then(|rows| rows.first().and_then(|row| sqlx::Row::try_get(row, 0).ok()));
+        let dropped = async {
+            store::run_script(
+                conn,
+                &format!("SET lock_timeout = '{}ms'", wait.as_millis().max(1)),
+            )
+            .await?;
+            store::run_script(conn, &format!("DROP INDEX CONCURRENTLY IF EXISTS {index}")).await
+        }
+        .await;
+        let restore = match &saved {
+            Some(value) => format!(
+                "SELECT pg_catalog.set_config('lock_timeout', {}, false)",
+                crate::sql::quote_literal(value)
+            ),
+            None => "RESET lock_timeout".to_string(),
+        };
+        let _ = store::run_script(conn, &restore).await;
+        dropped.map_err(|source| Error::Database {
+            action: "dropping the INVALID index that a timed-out CREATE INDEX CONCURRENTLY left (drop it with DROP INDEX CONCURRENTLY before running deploy again)",
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// A statement of the transaction lock's prefix.

@@ -7,6 +7,7 @@ use crate::apply::{Context, Outcome, apply};
 use crate::database_url::url_schema;
 use crate::folder::{self, Migration};
 use crate::lint::{LintMode, check_before_deploy};
+use crate::lock_retry::{DdlLocks, LockObserver};
 use crate::migrator::{DeployReport, Event, Locking, Migrator};
 use crate::run_mode::{RunMode, run_plan};
 use crate::store::{self, HistoryTable};
@@ -53,6 +54,10 @@ impl Migrator {
                 url_schema.as_deref(),
                 locking,
                 self.lint_mode(),
+                Ddl {
+                    locks: self.ddl_locks(),
+                    database_url,
+                },
                 &mut on_event,
             )
             .await;
@@ -61,6 +66,13 @@ impl Migrator {
         let watched = watchdog.watch(run).await;
         watched.unwrap_or_else(|lost| Err(lost.into_error(&in_progress)))
     }
+}
+
+/// Lock-safe DDL for a deploy: the settings, and the server to read lock waits from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ddl<'u> {
+    pub locks: DdlLocks,
+    pub database_url: &'u str,
 }
 
 /// Deploys on a connection that holds the migration lock, or whose migrations take it
@@ -72,9 +84,19 @@ pub(crate) async fn deploy_locked(
     url_schema: Option<&str>,
     locking: Locking,
     lint: LintMode,
+    ddl: Ddl<'_>,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
     let table = HistoryTable::for_url(conn, url_schema).await?;
+    // Who blocks a lock wait is read from a second connection, about this session; through
+    // a transaction-mode pooler no session is this run's own.
+    let mut observer = match locking {
+        Locking::Session if ddl.locks.enabled() => match store::backend_pid(conn).await {
+            Ok(pid) => LockObserver::new(ddl.database_url, pid),
+            Err(_) => LockObserver::none(),
+        },
+        _ => LockObserver::none(),
+    };
     let mut report = DeployReport::default();
     let mut first_reading = true;
     'reread: loop {
@@ -161,8 +183,9 @@ pub(crate) async fn deploy_locked(
                 create_table,
                 locking,
                 url_schema,
+                ddl: ddl.locks,
             };
-            match apply(conn, context, migration, run_plan, on_event).await? {
+            match apply(conn, context, migration, run_plan, &mut observer, on_event).await? {
                 Outcome::Applied => report.applied.push(migration.name.clone()),
                 Outcome::RecordedMeanwhile => continue 'reread,
             }

@@ -75,6 +75,27 @@ pub enum Error {
         holder: Option<LockHolder>,
     },
 
+    /// Every attempt of a migration timed out waiting for a table lock until the retry
+    /// budget was spent (see `crate::lock_retry`). Each attempt was rolled back: nothing of
+    /// the migration is applied or recorded, no INVALID index is left, and running deploy
+    /// again later is safe. Transient: worth retrying (the CLI exits 75, EX_TEMPFAIL).
+    #[error(
+        "migration `{migration}` was not applied: for {:.0} s every attempt waited {} ms for a table lock and timed out ({attempts} attempts){}; nothing of it was applied or recorded, so running deploy again once the lock is free is safe",
+        budget.as_secs_f32(),
+        lock_timeout.as_millis(),
+        lock.as_ref().map(|lock| format!("; it waited for {lock}")).unwrap_or_default()
+    )]
+    LockRetryBudgetSpent {
+        /// The migration (or `push`).
+        migration: String,
+        budget: Duration,
+        /// Each attempt's `lock_timeout`.
+        lock_timeout: Duration,
+        attempts: u32,
+        /// The last lock waited for and its blocker, when seen.
+        lock: Option<Box<crate::lock_retry::LockWaitInfo>>,
+    },
+
     #[error(
         "migration `{name}` failed in an earlier deploy and blocks new ones until it is resolved: fix the database, then mark it rolled back to run it again, or applied if you completed it by hand (Prisma's P3009)"
     )]

@@ -36,6 +36,7 @@ pub struct Migrator {
     lock_timeout: Duration,
     connect_timeout: Duration,
     lint: crate::lint::LintMode,
+    ddl_locks: crate::lock_retry::DdlLocks,
 }
 
 /// Progress reported by [`Migrator::deploy`] and [`Migrator::reset`].
@@ -72,6 +73,10 @@ pub enum Event {
     Applied { name: String, duration: Duration },
     /// A migration failed (the error follows as the result).
     Failed { name: String, duration: Duration },
+    /// A statement of a migration waited its `lock_timeout` for a table lock and timed out;
+    /// what it did was rolled back, and it is tried again after the backoff given
+    /// ([`crate::lock_retry`]).
+    LockWait(crate::lock_retry::LockWait),
 }
 
 /// What a deploy or reset did.
@@ -96,7 +101,27 @@ impl Migrator {
             lock_timeout: postgres::LOCK_TIMEOUT,
             connect_timeout: postgres::CONNECT_TIMEOUT,
             lint: crate::lint::LintMode::default(),
+            ddl_locks: crate::lock_retry::DdlLocks::default(),
         }
+    }
+
+    /// The `lock_timeout` each migration's statements wait for a table lock before the
+    /// attempt is rolled back and retried ([`crate::lock_retry`]; 500 ms by default; zero:
+    /// wait forever, as Prisma does).
+    pub fn ddl_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.ddl_locks.timeout = timeout;
+        self
+    }
+
+    /// How long lock timeouts are retried before the deploy gives up with
+    /// [`Error::LockRetryBudgetSpent`] (300 s by default).
+    pub fn lock_retry_budget(mut self, budget: Duration) -> Self {
+        self.ddl_locks.budget = budget;
+        self
+    }
+
+    pub(crate) fn ddl_locks(&self) -> crate::lock_retry::DdlLocks {
+        self.ddl_locks
     }
 
     /// How long to wait for the migration lock held by another deploy.

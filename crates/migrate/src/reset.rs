@@ -4,8 +4,9 @@
 use sqlx::postgres::PgConnection;
 
 use crate::database_url::url_schema;
-use crate::deploy::deploy_locked;
+use crate::deploy::{Ddl, deploy_locked};
 use crate::lint::LintMode;
+use crate::lock_retry::{DdlLocks, LockRetry, is_lock_timeout};
 use crate::migrator::{DeployReport, Event, Locking, Migrator};
 use crate::sql::{quote_identifier, user_schema};
 use crate::watchdog::{InProgress, Watchdog};
@@ -53,7 +54,12 @@ impl Migrator {
                 in_progress.note(&event);
                 on_event(event)
             };
-            let outcome = reset_locked(&mut conn, &local, schema.as_deref(), &mut on_event).await;
+            let ddl = Ddl {
+                locks: self.ddl_locks(),
+                database_url,
+            };
+            let outcome =
+                reset_locked(&mut conn, &local, schema.as_deref(), ddl, &mut on_event).await;
             Self::unlock(conn, locking, outcome).await
         };
         let watched = watchdog.watch(run).await;
@@ -65,9 +71,10 @@ async fn reset_locked(
     conn: &mut PgConnection,
     local: &[folder::Migration],
     url_schema: Option<&str>,
+    ddl: Ddl<'_>,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<DeployReport, Error> {
-    let dropped = drop_schemas(conn).await?;
+    let dropped = drop_schemas(conn, ddl.locks, on_event).await?;
     for schema in &dropped {
         on_event(Event::SchemaDropped {
             schema: schema.clone(),
@@ -83,6 +90,7 @@ async fn reset_locked(
         url_schema,
         Locking::Session,
         LintMode::Off,
+        ddl,
         on_event,
     )
     .await?;
@@ -90,7 +98,14 @@ async fn reset_locked(
     Ok(report)
 }
 
-async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
+/// Drops the schemas in one transaction, with the lock-safe DDL's `lock_timeout` and
+/// retries ([`crate::lock_retry`]): a session reading a table must not stall every other
+/// behind the reset's ACCESS EXCLUSIVE locks.
+async fn drop_schemas(
+    conn: &mut PgConnection,
+    locks: DdlLocks,
+    on_event: &mut (dyn FnMut(Event) + Send),
+) -> Result<Vec<String>, Error> {
     let error = |source| Error::Database {
         action: "dropping the schemas",
         source,
@@ -100,6 +115,10 @@ async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
         .and_then(|rows| rows.iter().map(|row| sqlx::Row::try_get(row, 0)).collect())
         .map_err(error)?;
     let mut script = String::from("BEGIN;\n");
+    if locks.enabled() {
+        script.push_str(&locks.set_statement(true));
+        script.push_str(";\n");
+    }
     for schema in &schemas {
         script.push_str(&format!(
             "DROP SCHEMA {} CASCADE;\n",
@@ -108,9 +127,18 @@ async fn drop_schemas(conn: &mut PgConnection) -> Result<Vec<String>, Error> {
     }
     script.push_str(RECREATE_PUBLIC);
     script.push_str("\nCOMMIT;");
-    if let Err(source) = store::run_script(conn, &script).await {
-        let _ = store::run_script(conn, "ROLLBACK").await;
-        return Err(error(source));
+    let mut retry = LockRetry::new(locks);
+    loop {
+        match store::run_script(conn, &script).await {
+            Ok(()) => return Ok(schemas),
+            Err(source) => {
+                let _ = store::run_script(conn, "ROLLBACK").await;
+                if locks.enabled() && is_lock_timeout(&source) {
+                    retry.wait("reset", None, on_event).await?;
+                    continue;
+                }
+                return Err(error(source));
+            }
+        }
     }
-    Ok(schemas)
 }

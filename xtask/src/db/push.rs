@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use nelo_migrate::diff::{PushOptions, push};
+use nelo_migrate::diff::{PushOptions, push_with_locks};
 use nelo_migrate_cli::{difference_lines, push_json};
 
 use crate::config::TargetDatabase;
@@ -54,7 +54,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         schema.display(),
         url.database()
     ));
-    let pushed = push(url.as_str(), &schema, &options).await;
+    let pushed = push_with_locks(url.as_str(), &schema, &options, ctx.config.ddl_locks).await;
     ui::clear(&bar);
     let pushed = pushed.with_context(|| {
         format!(

@@ -31,6 +31,10 @@ fn resolve_hint(error: &nelo_migrate::Error, test: bool) -> Option<String> {
         nelo_migrate::Error::LockTimeout { .. } => Some(
             "; wait for that deploy to finish, or raise NELO_LOCK_TIMEOUT in `.env`".to_string(),
         ),
+        nelo_migrate::Error::LockRetryBudgetSpent { .. } => Some(
+            "; nothing was applied: run it again once that session is done, or raise NELO_LOCK_RETRY_BUDGET in `.env`"
+                .to_string(),
+        ),
         nelo_migrate::Error::ConnectTimeout { .. } => Some(
             "; is the container up (`cargo xtask db status`)? NELO_CONNECT_TIMEOUT waits longer"
                 .to_string(),
@@ -107,12 +111,22 @@ pub(crate) fn migrator(ctx: &Context) -> Migrator {
     Migrator::new(&ctx.config.migrations_dir)
         .lock_timeout(ctx.config.lock_timeout)
         .connect_timeout(ctx.config.connect_timeout)
+        .ddl_lock_timeout(ctx.config.ddl_locks.timeout)
+        .lock_retry_budget(ctx.config.ddl_locks.budget)
 }
 
 /// Shows each migration on the spinner as it is applied.
 pub(crate) fn progress(bar: &ui::Progress) -> impl FnMut(Event) + '_ {
     move |event| match &event {
         Event::Applying { name, .. } => bar.set_message(format!("applying {name}")),
+        Event::LockWait(wait) => bar.set_message(format!(
+            "applying {}: waiting for {} (attempt {})",
+            wait.name,
+            wait.lock
+                .as_ref()
+                .map_or_else(|| "a table lock".to_string(), ToString::to_string),
+            wait.attempt + 1
+        )),
         Event::LintWarning { path, finding, .. } => {
             bar.suspend(|| eprint!("{}", nelo_migrate::lint::finding_text(path, finding)))
         }

@@ -21,6 +21,9 @@ pub fn next_step(error: &Error) -> Option<String> {
         Error::LockTimeout { .. } => {
             "wait for that deploy to finish, or raise --lock-timeout (NELO_LOCK_TIMEOUT)".to_string()
         }
+        Error::LockRetryBudgetSpent { .. } => {
+            "run deploy again once that session is done (or end it), or raise --lock-retry-budget (NELO_LOCK_RETRY_BUDGET); nothing needs resolving".to_string()
+        }
         Error::FailedMigrationFound { name } => format!(
             "once the database is fixed: `nelo-migrate resolve --rolled-back {name}` to run it again, or `nelo-migrate resolve --applied {name}` if you completed it by hand"
         ),

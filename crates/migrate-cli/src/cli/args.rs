@@ -55,6 +55,39 @@ pub struct LockArgs {
     pub lock_timeout: Duration,
 }
 
+/// Lock-safe DDL: how long a migration's statement waits for a table lock, and for how long
+/// such waits are retried (deploy, reset, push).
+#[derive(clap::Args, Debug)]
+pub struct DdlLockArgs {
+    /// Milliseconds a migration's statement waits for a table lock before its attempt is
+    /// rolled back and retried, so that application queries never queue behind it for long
+    /// (0: wait forever, as Prisma does)
+    #[arg(long, env = "NELO_DDL_LOCK_TIMEOUT", value_name = "MS", default_value = "500", value_parser = parse_millis)]
+    pub ddl_lock_timeout: Duration,
+
+    /// Seconds to keep retrying lock timeouts before giving up (exit 75: nothing applied,
+    /// run it again later)
+    #[arg(long, env = "NELO_LOCK_RETRY_BUDGET", value_name = "SECS", default_value = "300", value_parser = parse_seconds)]
+    pub lock_retry_budget: Duration,
+}
+
+impl DdlLockArgs {
+    pub fn locks(&self) -> nelo_migrate::DdlLocks {
+        nelo_migrate::DdlLocks {
+            timeout: self.ddl_lock_timeout,
+            budget: self.lock_retry_budget,
+        }
+    }
+}
+
+/// A whole number of milliseconds (`NELO_DDL_LOCK_TIMEOUT`, `--ddl-lock-timeout`).
+pub fn parse_millis(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("`{text}` is not a whole number of milliseconds (such as `500`)"))
+}
+
 /// Where shadow databases go (diff, drift, push, create --from-schema).
 #[derive(clap::Args, Debug)]
 pub struct ShadowArgs {

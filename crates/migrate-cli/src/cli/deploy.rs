@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use nelo_migrate::lint::LintMode;
 
-use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, migrator};
+use super::args::{ConnectionArgs, DdlLockArgs, LockArgs, MigrationsArgs, migrator};
 use super::ui;
 
 #[derive(clap::Args, Debug)]
@@ -16,6 +16,8 @@ pub struct Args {
     migrations: MigrationsArgs,
     #[command(flatten)]
     lock: LockArgs,
+    #[command(flatten)]
+    ddl_locks: DdlLockArgs,
     /// Lint the migrations about to run: `warn` stops only on findings that would fail at run
     /// time or break the migration's transaction, `deny` on every error, `off` skips it
     #[arg(long, env = "NELO_LINT", value_name = "MODE", default_value = "warn")]
@@ -26,6 +28,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let url = args.connection.url()?;
     let report = migrator(&args.migrations, &args.connection)
         .lock_timeout(args.lock.lock_timeout)
+        .ddl_lock_timeout(args.ddl_locks.ddl_lock_timeout)
+        .lock_retry_budget(args.ddl_locks.lock_retry_budget)
         .lint(args.lint)
         .deploy(url.as_str(), ui::event)
         .await

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use nelo_migrate::diff::{PushOptions, push};
+use nelo_migrate::diff::{PushOptions, push_with_locks};
 use nelo_migrate_cli::{difference_lines, print_stdout, push_json};
 
-use super::args::{ConnectionArgs, LockArgs, ShadowArgs};
+use super::args::{ConnectionArgs, DdlLockArgs, LockArgs, ShadowArgs};
 use super::ui;
 
 #[derive(clap::Args, Debug)]
@@ -17,6 +17,8 @@ pub struct Args {
     connection: ConnectionArgs,
     #[command(flatten)]
     lock: LockArgs,
+    #[command(flatten)]
+    ddl_locks: DdlLockArgs,
     #[command(flatten)]
     shadow: ShadowArgs,
     /// The declared schema: a SQL file, or a folder of .sql files applied in name order
@@ -40,7 +42,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         accept_data_loss: args.accept_data_loss,
         lock_timeout: args.lock.lock_timeout,
     };
-    let pushed = push(url.as_str(), &args.schema, &options)
+    let pushed = push_with_locks(url.as_str(), &args.schema, &options, args.ddl_locks.locks())
         .await
         .with_context(|| format!("cannot push `{}` to {url}", args.schema.display()))?;
     let diff = &pushed.diff;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use nelo_migrate_cli::{Confirmation, confirm};
 
-use super::args::{ConnectionArgs, LockArgs, MigrationsArgs, SeedArgs, migrator};
+use super::args::{ConnectionArgs, DdlLockArgs, LockArgs, MigrationsArgs, SeedArgs, migrator};
 use super::ui;
 
 #[derive(clap::Args, Debug)]
@@ -24,6 +24,8 @@ pub struct Args {
     migrations: MigrationsArgs,
     #[command(flatten)]
     lock: LockArgs,
+    #[command(flatten)]
+    ddl_locks: DdlLockArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -37,6 +39,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let report = migrator(&args.migrations, &args.connection)
         .lock_timeout(args.lock.lock_timeout)
+        .ddl_lock_timeout(args.ddl_locks.ddl_lock_timeout)
+        .lock_retry_budget(args.ddl_locks.lock_retry_budget)
         .reset(url.as_str(), ui::event)
         .await
         .with_context(|| format!("reset of {url} stopped"))?;

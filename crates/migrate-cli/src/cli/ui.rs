@@ -34,6 +34,19 @@ pub fn event(event: Event) {
             eprint!("{}", nelo_migrate::lint::finding_text(&path, &finding))
         }
         Event::SchemaDropped { schema } => eprintln!("dropped schema `{schema}`"),
+        Event::LockWait(wait) => {
+            let what = match &wait.lock {
+                Some(lock) => format!("waiting for {lock}"),
+                None => "waiting for a table lock".to_string(),
+            };
+            eprint!(
+                "\n  {what}: timed out after {} ms, rolled back; retrying in {} ms (attempt {}) ... ",
+                wait.waited_ms,
+                wait.retry_in_ms,
+                wait.attempt + 1
+            );
+            let _ = std::io::stderr().flush();
+        }
         _ => {}
     }
 }

@@ -20,6 +20,8 @@ pub fn binary() -> Command {
         .env_remove("NELO_SEED_COMMAND")
         .env_remove("NELO_LOCK_TIMEOUT")
         .env_remove("NELO_CONNECT_TIMEOUT")
+        .env_remove("NELO_DDL_LOCK_TIMEOUT")
+        .env_remove("NELO_LOCK_RETRY_BUDGET")
         .current_dir(std::env::temp_dir());
     command
 }

@@ -26,7 +26,7 @@ pub use compare::{Change, Difference, NotCompared, Object, PossibleRename};
 pub use drift::{Drift, drift};
 pub use model::SchemaModel;
 pub use plan::{AFTER_ENUM_VALUES_SUFFIX, ConcurrentIndex, Plan, PlanPart, Step};
-pub use push::{PushOptions, Pushed, push};
+pub use push::{PushOptions, Pushed, push, push_with_locks};
 use sides::Context;
 
 /// One side of a diff.

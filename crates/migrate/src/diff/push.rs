@@ -12,6 +12,7 @@ use sqlx::PgConnection;
 
 use super::{DiffError, DiffOptions, Plan, SchemaDiff, Source, diff};
 
+use crate::lock_retry::{DdlLocks, LockRetry, is_lock_timeout};
 use crate::store::run_script;
 use crate::{Error, Migrator, pooler};
 
@@ -51,6 +52,18 @@ pub async fn push(
     schema: &Path,
     options: &PushOptions,
 ) -> Result<Pushed, Error> {
+    push_with_locks(database_url, schema, options, DdlLocks::default()).await
+}
+
+/// [`push`] with lock-safe DDL settings of its own ([`crate::lock_retry`]): each part waits
+/// `locks.timeout` for a table lock, and a part that times out is rolled back and retried
+/// until `locks.budget` is spent ([`Error::LockRetryBudgetSpent`]; the parts before it stay).
+pub async fn push_with_locks(
+    database_url: &str,
+    schema: &Path,
+    options: &PushOptions,
+    locks: DdlLocks,
+) -> Result<Pushed, Error> {
     if pooler::is_transaction_pooler(database_url) {
         return Err(Error::NeedsDirectConnection {
             what: "push".to_string(),
@@ -78,7 +91,7 @@ pub async fn push(
         .connect_timeout(options.diff.connect_timeout)
         .lock_timeout(options.lock_timeout);
     let (mut conn, locking) = migrator.connect_locked(database_url).await?;
-    let applied = apply_parts(&mut conn, &planned.plan).await;
+    let applied = apply_parts(&mut conn, &planned.plan, locks).await;
     Migrator::unlock(conn, locking, applied).await?;
     Ok(Pushed { diff: planned })
 }
@@ -86,11 +99,29 @@ pub async fn push(
 /// Runs each part of `plan` in order, each in its own transaction (or alone, for one that
 /// cannot run in a transaction block); a failure rolls its part back and names what the parts
 /// before it committed.
-async fn apply_parts(conn: &mut PgConnection, plan: &Plan) -> Result<(), Error> {
+async fn apply_parts(conn: &mut PgConnection, plan: &Plan, locks: DdlLocks) -> Result<(), Error> {
     let mut committed: Vec<Plan> = Vec::new();
+    if locks.enabled() {
+        run_script(conn, &locks.set_statement(false))
+            .await
+            .map_err(|source| Error::Database {
+                action: "setting push's lock_timeout",
+                source,
+            })?;
+    }
     for part in plan.parts() {
         let part = part.plan;
-        if let Err(source) = run_script(conn, &part.runnable_script()).await {
+        let mut retry = LockRetry::new(locks);
+        let ran = loop {
+            match run_script(conn, &part.runnable_script()).await {
+                Err(source) if locks.enabled() && is_lock_timeout(&source) => {
+                    let _ = run_script(conn, "ROLLBACK").await;
+                    retry.wait("push", None, &mut |_| {}).await?;
+                }
+                ran => break ran,
+            }
+        };
+        if let Err(source) = ran {
             let _ = run_script(conn, "ROLLBACK").await;
             return Err(if committed.is_empty() {
                 Error::Database {

@@ -274,6 +274,25 @@ pub async fn record_steps(
         .map_err(database_error("recording the progress of a migration"))
 }
 
+/// Deletes the started row of a migration that was given up before any of it applied
+/// (every attempt timed out waiting for a lock): nothing is left to resolve.
+pub async fn delete_started_row(
+    conn: &mut PgConnection,
+    table: &HistoryTable,
+    id: &str,
+) -> Result<(), Error> {
+    let write = format!(
+        r#"DELETE FROM {} WHERE "id" = {} AND "finished_at" IS NULL"#,
+        table.name(),
+        quote_literal(id)
+    );
+    run_script(conn, &guarded_write(&write))
+        .await
+        .map_err(database_error(
+            "removing the row of a migration that was not applied",
+        ))
+}
+
 /// Ends what the last migration left in the session: an open or failed transaction block,
 /// and every session setting, role and temporary object ([`SESSION_RESET`]).
 pub async fn reset_session(conn: &mut PgConnection) -> Result<(), Error> {

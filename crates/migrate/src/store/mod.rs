@@ -12,9 +12,9 @@ use crate::Error;
 use crate::sql::{quote_identifier, quote_literal};
 
 pub use history::{
-    HistoryTable, ensure_table, finish_row, mark_applied, mark_rolled_back, read_rows,
-    read_rows_if_table_exists, record_failure, record_row_failure, record_steps, reset_session,
-    start_row, unmigrated_objects,
+    HistoryTable, delete_started_row, ensure_table, finish_row, mark_applied, mark_rolled_back,
+    read_rows, read_rows_if_table_exists, record_failure, record_row_failure, record_steps,
+    reset_session, start_row, unmigrated_objects,
 };
 pub use lock::{LOCK_KEY, acquire_lock, lock_holder, release_lock};
 pub use script::{CLIENT_CHECK, Finish, TransactionLock, Wrapping, wrapped_script};
@@ -61,6 +61,18 @@ pub async fn ensure_schema(conn: &mut PgConnection, schema: &str) -> Result<(), 
     )
     .await
     .map_err(database_error("creating the schema named by `?schema=`"))
+}
+
+/// The backend pid of `conn`'s session.
+pub async fn backend_pid(conn: &mut PgConnection) -> Result<i32, Error> {
+    let action = "asking the server for the session's backend pid";
+    let rows = fetch_rows(conn, "SELECT pg_catalog.pg_backend_pid()")
+        .await
+        .map_err(database_error(action))?;
+    rows.first()
+        .ok_or(sqlx::Error::RowNotFound)
+        .and_then(|row| row.try_get(0))
+        .map_err(database_error(action))
 }
 
 fn database_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> Error {

@@ -51,6 +51,8 @@ pub struct Wrapping<'a> {
     /// Take the migration lock for this transaction only, and check that the migration was
     /// not recorded meanwhile (through a transaction-mode pooler; see `crate::pooler`).
     pub lock: Option<TransactionLock<'a>>,
+    /// `SET LOCAL lock_timeout` to this before the SQL (lock-safe DDL, `crate::lock_retry`).
+    pub ddl_lock_timeout: Option<Duration>,
 }
 
 /// How a finished migration is recorded.
@@ -116,6 +118,13 @@ pub fn wrapped_script(body: &str, wrapping: Wrapping<'_>) -> Script {
             ));
             prefix_statements += 1;
         }
+    }
+    if let Some(timeout) = wrapping.ddl_lock_timeout {
+        text.push_str(&format!(
+            "SET LOCAL lock_timeout = '{}ms';\n",
+            timeout.as_millis().max(1)
+        ));
+        prefix_statements += 1;
     }
     if let Some(table) = wrapping.create_table {
         text.push_str(&create_table_sql(table));
@@ -232,6 +241,7 @@ mod tests {
             finish: Some(Finish::Insert(&table, &migration, "id-1")),
             commit: true,
             lock: None,
+            ddl_lock_timeout: None,
         };
         let script = wrapped_script(migration.sql_to_send(), wrapping);
         assert_eq!(script.prefix_chars, "BEGIN;\n".len());
@@ -267,6 +277,7 @@ mod tests {
                 finish: None,
                 commit: false,
                 lock: None,
+                ddl_lock_timeout: None,
             },
         );
         assert!(
@@ -295,6 +306,7 @@ mod tests {
                     search_path: Some("app"),
                     guard: (&table, &migration),
                 }),
+                ddl_lock_timeout: Some(Duration::from_millis(500)),
             },
         );
         let statements = split_statements(&script.text);
@@ -305,6 +317,8 @@ mod tests {
             "SELECT pg_advisory_xact_lock(72707369)"
         );
         assert_eq!(statements[lock + 2].sql, "SET LOCAL search_path TO \"app\"");
+        // The migration's lock_timeout comes after the lock's own (reset to default).
+        assert_eq!(statements[lock + 3].sql, "SET LOCAL lock_timeout = '500ms'");
         let guard = script.guard_statement.unwrap();
         assert!(statements[guard].sql.starts_with("DO $nelo_"));
         assert_eq!(guard + 1, script.prefix_statements);
