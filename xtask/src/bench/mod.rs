@@ -5,6 +5,7 @@ mod backup;
 mod diff;
 mod faults;
 mod lint;
+mod locks;
 mod machine;
 mod migrate;
 mod scratch;
@@ -37,6 +38,10 @@ pub enum Command {
     /// Time until the migration lock is free after a deploy's connection is cut
     /// mid-migration, vs a plain session lock without the server's client check.
     Faults(faults::Args),
+    /// An application workload while a long reader holds its table and a deploy of an
+    /// `ALTER TABLE` starts behind it: nelo's defaults vs `NELO_DDL_LOCK_TIMEOUT=0` (as
+    /// Prisma) vs `psql -c`.
+    Locks(locks::Args),
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
@@ -48,5 +53,6 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Lint(args) => lint::run(ctx, args).await,
         Command::Diff(args) => diff::run(ctx, args).await,
         Command::Faults(args) => faults::run(ctx, args).await,
+        Command::Locks(args) => locks::run(ctx, args).await,
     }
 }
