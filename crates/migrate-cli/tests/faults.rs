@@ -280,7 +280,8 @@ async fn an_answer_lost_on_the_way_ends_the_deploy_and_the_orphaned_session_with
         .execute(&mut holder)
         .await
         .unwrap();
-    let migrator = Migrator::new(dir.path());
+    // The gate is a lock wait: without a DDL lock timeout it lasts until the test opens it.
+    let migrator = Migrator::new(dir.path()).ddl_lock_timeout(Duration::ZERO);
     let through_proxy = proxy.url(&db);
     let deploy = tokio::spawn(async move { migrator.deploy(&through_proxy, ignore_events).await });
     let waiting_for_the_gate = format!(
@@ -324,6 +325,59 @@ async fn an_answer_lost_on_the_way_ends_the_deploy_and_the_orphaned_session_with
         .await
         .unwrap();
     assert!(report.applied.is_empty(), "{report:?}");
+}
+
+/// With the lock-safe DDL's defaults, a lock wait retries and a second connection looks at
+/// the blocker; neither may hide from the watchdog a run whose answer was lost.
+#[tokio::test]
+async fn a_retried_lock_wait_whose_answer_is_lost_still_ends_as_lost() {
+    let db = TestDb::new().await;
+    db.execute("CREATE SCHEMA gate; CREATE TABLE gate.gate ()")
+        .await;
+    let proxy = CuttableProxy::start().await;
+    let dir = folder(&[(
+        "20250101000000_gated",
+        "LOCK TABLE gate.gate;\nCREATE TABLE after_gate (a int);\n",
+    )]);
+    let mut holder = db.connect().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE gate.gate")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let migrator = Migrator::new(dir.path());
+    let through_proxy = proxy.url(&db);
+    let deploy = tokio::spawn(async move { migrator.deploy(&through_proxy, ignore_events).await });
+    let waiting_for_the_gate = format!(
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = '{}' \
+         AND wait_event_type = 'Lock' AND query LIKE '%LOCK TABLE gate.gate%' \
+         AND pid <> pg_backend_pid())",
+        db.name
+    );
+    wait_for(
+        "the migration to wait at the gate",
+        Duration::from_secs(30),
+        || db.scalar::<bool>(&waiting_for_the_gate),
+    )
+    .await;
+    // The lock timeout's error (or a later attempt's answer) never reaches the client.
+    proxy.inject(Fault::Freeze, true);
+    let error = tokio::time::timeout(Duration::from_secs(120), deploy)
+        .await
+        .expect("the watchdog ends a deploy whose answer was lost")
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(error, Error::ConnectionLost(_)), "{error:?}");
+    assert!(!db.table_exists("after_gate").await);
+    sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
+    wait_for("the lock to be free", Duration::from_secs(30), || {
+        lock_free(&db)
+    })
+    .await;
+    let report = Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["20250101000000_gated"]);
 }
 
 #[tokio::test]

@@ -41,6 +41,10 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// The longest backoff: a deploy resumes within about this long after the blocker ends. It
 /// stays well under the watchdog's stall limit (the session sits idle meanwhile).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How long past an attempt's lock timeout the observer keeps looking.
+pub const OBSERVE_FOR: Duration = Duration::from_secs(1);
+/// The bound on the observer's connecting and on each of its looks.
+pub const LOOK_TIMEOUT: Duration = Duration::from_secs(2);
 /// The observer connection's `application_name`.
 pub const OBSERVER_APPLICATION_NAME: &str = "nelo-migrate lock observer";
 
@@ -449,8 +453,10 @@ impl LockObserver {
         }
     }
 
-    /// Runs `work`; while it lasts longer than half the lock timeout, looks at what the run
-    /// waits for. Returns the work's output and the last wait seen.
+    /// Runs `work`; from half the lock timeout on, looks at what the run waits for, until
+    /// [`OBSERVE_FOR`] past the timeout (a lock wait has timed out by then). It then stops
+    /// waking the run, so that the watchdog still sees a run waiting for an answer that was
+    /// lost ([`crate::watchdog`]). Returns the work's output and the last wait seen.
     pub async fn watch<F: Future>(
         &mut self,
         timeout: Duration,
@@ -463,8 +469,9 @@ impl LockObserver {
         let mut busy = false;
         let output = {
             let look = async {
+                let started = Instant::now();
                 tokio::time::sleep(timeout / 2).await;
-                loop {
+                while started.elapsed() < timeout + OBSERVE_FOR {
                     busy = true;
                     if let Some(found) = self.look(pid).await {
                         seen = Some(found);
@@ -472,6 +479,7 @@ impl LockObserver {
                     busy = false;
                     tokio::time::sleep((timeout / 5).max(Duration::from_millis(20))).await;
                 }
+                std::future::pending::<()>().await
             };
             tokio::select! {
                 biased;
@@ -490,15 +498,16 @@ impl LockObserver {
         if self.conn.is_none() {
             let options = self.options.as_ref()?;
             let connecting = PgConnection::connect_with(options);
-            self.conn = tokio::time::timeout(Duration::from_secs(5), connecting)
+            self.conn = tokio::time::timeout(LOOK_TIMEOUT, connecting)
                 .await
                 .ok()?
                 .ok();
         }
         let conn = self.conn.as_mut()?;
-        match store::fetch_rows(conn, &blocker_query(pid)).await {
-            Ok(rows) => rows.first().and_then(|row| wait_from_row(row).ok()),
-            Err(_) => {
+        let query = blocker_query(pid);
+        match tokio::time::timeout(LOOK_TIMEOUT, store::fetch_rows(conn, &query)).await {
+            Ok(Ok(rows)) => rows.first().and_then(|row| wait_from_row(row).ok()),
+            _ => {
                 self.conn = None;
                 None
             }
