@@ -490,3 +490,64 @@ async fn a_statement_by_statement_migration_retries_only_the_statement_that_time
     let history = db.history().await;
     assert_eq!(history[1].3, 2);
 }
+
+const OWN_COMMITS: (&str, &str) = (
+    "20250102000000_own_commits",
+    "BEGIN;\nCREATE TABLE \"Note\" (id int);\nCOMMIT;\nBEGIN;\nALTER TABLE \"Scene\" ADD COLUMN \"summary\" TEXT;\nCOMMIT;\n",
+);
+
+#[tokio::test]
+async fn a_file_with_its_own_commits_is_retried_from_after_its_last_commit() {
+    let (db, dir) = prepared(&[CREATE, OWN_COMMITS]).await;
+    let (mut blocker, _) = reader(&db, "nightly-report").await;
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let url = db.url.clone();
+    let migrations = dir.path().to_path_buf();
+    let deploy = tokio::spawn(async move {
+        Migrator::new(migrations)
+            .deploy(&url, move |event| seen.lock().unwrap().push(event))
+            .await
+    });
+    wait_for("two timed-out attempts", Duration::from_secs(30), || {
+        let waits = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|event| matches!(event, Event::LockWait(_)))
+            .count();
+        async move { waits >= 2 }
+    })
+    .await;
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    // Sending the file again from its start would fail: "Note" exists since its first COMMIT.
+    let report = deploy.await.unwrap().unwrap();
+    assert_eq!(report.applied, ["20250102000000_own_commits"]);
+    assert!(db.table_exists("\"Note\"").await);
+    let history = db.history().await;
+    assert!(history.iter().all(|row| row.1 && row.4.is_none()));
+}
+
+#[tokio::test]
+async fn a_budget_spent_after_a_files_own_commit_is_a_failure_to_resolve() {
+    let (db, dir) = prepared(&[CREATE, OWN_COMMITS]).await;
+    let (mut blocker, _) = reader(&db, "nightly-report").await;
+    let output = wait_output(deploy(
+        &db,
+        dir.path(),
+        &[
+            ("NELO_LOCK_RETRY_BUDGET", "1"),
+            ("NELO_DDL_LOCK_TIMEOUT", "200"),
+        ],
+    ))
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Part of it is committed: not transient, the user must look (P3009 on the next deploy).
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("COMMIT at line 3"), "{stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
+    let history = db.history().await;
+    assert_eq!(history.len(), 2);
+    assert!(!history[1].1, "recorded as failed: {history:?}");
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+}

@@ -125,12 +125,16 @@ impl<'r, 'a> Run<'r, 'a> {
     }
 
     /// The file split at its `COPY ... FROM STDIN` statements, whose rows travel apart.
-    fn chunks(&self) -> Vec<Chunk<'r, 'a>> {
+    /// From statement `resume` on (0-based; a retry after the file's own last COMMIT).
+    fn chunks(&self, resume: usize) -> Vec<Chunk<'r, 'a>> {
         let sql = self.sql();
         let statements = &self.plan.statements[..];
         let mut chunks = Vec::new();
-        let (mut start, mut first) = (0, 0);
-        for (index, statement) in statements.iter().enumerate() {
+        let (mut start, mut first) = match statements.get(resume) {
+            Some(statement) if resume > 0 => (statement.offset, resume),
+            _ => (0, 0),
+        };
+        for (index, statement) in statements.iter().enumerate().skip(first) {
             if let Some(data) = statement.copy_data {
                 chunks.push(Chunk {
                     start,
@@ -161,8 +165,8 @@ impl<'r, 'a> Run<'r, 'a> {
     ///
     /// A lock timeout (lock-safe DDL, [`crate::lock_retry`]) rolls the attempt back and
     /// retries it: InTransaction, the whole transaction with its row; Alone, the statement
-    /// (a `CREATE INDEX CONCURRENTLY` after its INVALID index is dropped). AsWritten sets no
-    /// timeout: the file's own transactions are run as written.
+    /// (a `CREATE INDEX CONCURRENTLY` after its INVALID index is dropped); AsWritten, what
+    /// follows the file's own last COMMIT that ran.
     async fn apply_as_one(
         &self,
         conn: &mut PgConnection,
@@ -172,7 +176,10 @@ impl<'r, 'a> Run<'r, 'a> {
         let mode = self.plan.mode;
         let in_transaction = mode == RunMode::InTransaction;
         let locks = self.context.ddl;
-        let retrying = locks.enabled() && mode != RunMode::AsWritten;
+        // A lone `CALL` or `DO` that commits inside is not retried: what it committed before
+        // the timeout cannot be told apart.
+        let retrying =
+            locks.enabled() && !(mode == RunMode::AsWritten && self.plan.statements.len() < 2);
         let own_timeout = sets_own_lock_timeout(&self.plan.statements);
         // What does not run in one transaction with its row gets its row first, as Prisma
         // writes it: interrupted part way, it stays started, so the next deploy stops on it
@@ -195,14 +202,15 @@ impl<'r, 'a> Run<'r, 'a> {
             None => Vec::new(),
         };
         let mut retry = LockRetry::new(locks);
+        let mut resume = 0;
+        // A file with its own transactions keeps the session it set up across a retry, so
+        // its timeout is set once; a statement sent alone gets a fresh session each time.
+        if retrying && mode == RunMode::AsWritten && !own_timeout {
+            set_session_lock_timeout(conn, locks).await?;
+        }
         loop {
-            if retrying && !in_transaction && !own_timeout {
-                store::run_script(conn, &locks.set_statement(false))
-                    .await
-                    .map_err(|source| Error::Database {
-                        action: "setting the migration's lock_timeout",
-                        source,
-                    })?;
+            if retrying && mode == RunMode::Alone && !own_timeout {
+                set_session_lock_timeout(conn, locks).await?;
             }
             let attempt = self
                 .attempt_as_one(
@@ -211,21 +219,51 @@ impl<'r, 'a> Run<'r, 'a> {
                     started_row.as_deref(),
                     (retrying && in_transaction && !own_timeout).then_some(locks.timeout),
                     retrying,
+                    resume,
                 )
                 .await;
-            let seen = match attempt {
+            let (seen, failure) = match attempt {
                 Ok(outcome) => return Ok(outcome),
                 Err(Attempt::Failed(error)) => return Err(error),
-                Err(Attempt::LockTimedOut(seen)) => seen,
+                Err(Attempt::LockTimedOut {
+                    seen,
+                    resume: from,
+                    failure,
+                }) => {
+                    resume = from;
+                    (seen, failure)
+                }
             };
-            // Out of the rolled-back transaction, the session as it started (this also
-            // ends the session-level lock_timeout of a statement sent alone).
-            store::reset_session(conn).await?;
+            if mode == RunMode::AsWritten {
+                // Only what the file's own transaction in progress did is undone; what its
+                // own COMMITs kept, and the session settings made before, stay.
+                store::run_script(conn, "ROLLBACK")
+                    .await
+                    .map_err(|source| Error::Database {
+                        action: "rolling back a migration's transaction that timed out",
+                        source,
+                    })?;
+            } else {
+                // Out of the rolled-back transaction, the session as it started (this also
+                // ends the session-level lock_timeout of a statement sent alone).
+                store::reset_session(conn).await?;
+            }
             if let Some((name, table)) = &concurrent_index {
                 drop_invalid_index(conn, table, name.as_deref(), &invalid_before, &retry).await?;
             }
             if let Err(spent) = retry.wait(&self.migration.name, seen, on_event).await {
-                if let Some(id) = &started_row {
+                let id = started_row.as_deref().unwrap_or_default();
+                if resume > 0 {
+                    // The file's own COMMITs kept part of it: a failure to resolve, as any.
+                    let mut failure = failure;
+                    failure.hint = Some(format!("{spent}"));
+                    store::reset_session(conn).await?;
+                    let _ =
+                        store::record_row_failure(conn, self.table, id, &failure.to_string()).await;
+                    return Err(Error::MigrationFailed(failure));
+                }
+                if started_row.is_some() {
+                    store::reset_session(conn).await?;
                     store::delete_started_row(conn, self.table, id).await?;
                 }
                 return Err(spent);
@@ -242,6 +280,7 @@ impl<'r, 'a> Run<'r, 'a> {
         started_row: Option<&str>,
         ddl_lock_timeout: Option<std::time::Duration>,
         retrying: bool,
+        resume: usize,
     ) -> Result<Outcome, Attempt> {
         let started_at = Utc::now();
         let mode = self.plan.mode;
@@ -254,9 +293,9 @@ impl<'r, 'a> Run<'r, 'a> {
             None => Finish::Insert(self.table, self.migration, &id),
             Some(_) => Finish::Update(self.table, &id),
         };
-        let chunks = self.chunks();
+        let chunks = self.chunks(resume);
         let last = chunks.len() - 1;
-        let mut completed = 0;
+        let mut completed = resume;
         for (index, chunk) in chunks.iter().enumerate() {
             let finish = (index == last).then_some(finish);
             let lock = match self.context.locking {
@@ -310,7 +349,27 @@ impl<'r, 'a> Run<'r, 'a> {
                     && is_lock_timeout(&failed.error)
                     && wire::connection_usable(&failed.error)
                 {
-                    return Err(Attempt::LockTimedOut(seen));
+                    // Everything after the file's last COMMIT that ran was rolled back.
+                    let resume = if mode == RunMode::AsWritten {
+                        self.plan.statements
+                            [..failed.completed_before.min(self.plan.statements.len())]
+                            .iter()
+                            .rposition(|statement| commits(&top_level_words(statement.sql)))
+                            .map_or(0, |index| index + 1)
+                    } else {
+                        0
+                    };
+                    let failure = match self.describe(failed, None) {
+                        Described::Failure(failure) => failure,
+                        Described::Lost(loss) => {
+                            return Err(Attempt::Failed(Error::ConnectionLost(loss)));
+                        }
+                    };
+                    return Err(Attempt::LockTimedOut {
+                        seen,
+                        resume,
+                        failure,
+                    });
                 }
                 return Err(Attempt::Failed(
                     self.fail(conn, failed, started_at, started_row.as_deref())
@@ -474,12 +533,7 @@ impl<'r, 'a> Run<'r, 'a> {
         let statements = &self.plan.statements;
         let locks = self.context.ddl;
         if locks.enabled() && !sets_own_lock_timeout(statements) {
-            store::run_script(conn, &locks.set_statement(false))
-                .await
-                .map_err(|source| Error::Database {
-                    action: "setting the migration's lock_timeout",
-                    source,
-                })?;
+            set_session_lock_timeout(conn, locks).await?;
         }
         let mut retry = LockRetry::new(locks);
         let mut in_block = false;
@@ -707,8 +761,24 @@ impl<'r, 'a> Run<'r, 'a> {
 enum Attempt {
     /// A failure, recorded as such.
     Failed(Error),
-    /// A lock timeout: rolled back, nothing recorded; what was seen of the wait.
-    LockTimedOut(Option<LockWaitInfo>),
+    /// A lock timeout: rolled back, nothing recorded; what was seen of the wait, the
+    /// statement to resume from (after the file's own last COMMIT that ran) and the failure
+    /// as it would be recorded, should the budget be spent after such a COMMIT.
+    LockTimedOut {
+        seen: Option<LockWaitInfo>,
+        resume: usize,
+        failure: Box<MigrationFailure>,
+    },
+}
+
+/// Sets the session's `lock_timeout` (a migration that does not run in one transaction).
+async fn set_session_lock_timeout(conn: &mut PgConnection, locks: DdlLocks) -> Result<(), Error> {
+    store::run_script(conn, &locks.set_statement(false))
+        .await
+        .map_err(|source| Error::Database {
+            action: "setting the migration's lock_timeout",
+            source,
+        })
 }
 
 /// Drops the INVALID indexes on `table` (named `name`, when it has one) that were not there
