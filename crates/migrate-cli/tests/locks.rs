@@ -551,3 +551,103 @@ async fn a_budget_spent_after_a_files_own_commit_is_a_failure_to_resolve() {
     assert!(!history[1].1, "recorded as failed: {history:?}");
     sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
 }
+
+/// Whether a session other than the test's waits for a lock on a statement like `like`.
+async fn anyone_waiting(db: &TestDb, like: &str) -> bool {
+    db.scalar::<bool>(&format!(
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND query LIKE '{like}' AND pid <> pg_backend_pid())"
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn push_retries_behind_a_long_reader_and_gives_up_with_the_budget() {
+    use nelo_migrate::diff::{PushOptions, push_with_locks};
+    let db = TestDb::new().await;
+    db.execute(
+        "CREATE TABLE \"Scene\" (id bigint PRIMARY KEY, title text NOT NULL);\n\
+         INSERT INTO \"Scene\" SELECT n, 'scene ' || n FROM generate_series(1, 1000) AS n;",
+    )
+    .await;
+    let schema = common::schema_file(
+        "CREATE TABLE \"Scene\" (id bigint PRIMARY KEY, title text NOT NULL, summary text);\n",
+    );
+    let options = PushOptions {
+        diff: common::diff_options(),
+        accept_data_loss: false,
+        lock_timeout: Duration::from_secs(10),
+    };
+    let locks = |budget| nelo_migrate::DdlLocks {
+        timeout: Duration::from_millis(200),
+        budget,
+    };
+    let (mut blocker, _) = reader(&db, "nightly-report").await;
+    let given_up = push_with_locks(
+        &db.url,
+        schema.path(),
+        &options,
+        locks(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(given_up, nelo_migrate::Error::LockRetryBudgetSpent { .. }),
+        "{given_up:?}"
+    );
+    let summary = "SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_name = 'Scene' AND column_name = 'summary')";
+    assert!(!db.scalar::<bool>(summary).await);
+
+    let (url, path) = (db.url.clone(), schema.path().to_path_buf());
+    let pushing = tokio::spawn(async move {
+        push_with_locks(&url, &path, &options, locks(Duration::from_secs(60))).await
+    });
+    wait_for(
+        "push's ALTER TABLE to wait for its lock",
+        Duration::from_secs(30),
+        || anyone_waiting(&db, "%ALTER TABLE%"),
+    )
+    .await;
+    let mut app = db.connect().await;
+    for _ in 0..3 {
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM \"Scene\"").fetch_one(&mut app),
+        )
+        .await
+        .expect("an application SELECT stayed queued behind push")
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!pushing.is_finished());
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    pushing.await.unwrap().unwrap();
+    assert!(db.scalar::<bool>(summary).await);
+}
+
+#[tokio::test]
+async fn reset_gives_up_behind_a_long_reader_and_drops_nothing() {
+    let (db, dir) = prepared(&[CREATE]).await;
+    let (mut blocker, _) = reader(&db, "nightly-report").await;
+    let error = Migrator::new(dir.path())
+        .ddl_lock_timeout(Duration::from_millis(200))
+        .lock_retry_budget(Duration::from_secs(1))
+        .reset(&db.url, ignore_events)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, nelo_migrate::Error::LockRetryBudgetSpent { .. }),
+        "{error:?}"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM \"Scene\"").await,
+        1000,
+        "nothing was dropped"
+    );
+    let report = Migrator::new(dir.path())
+        .reset(&db.url, ignore_events)
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["20250101000000_scene"]);
+}
