@@ -518,6 +518,55 @@ async fn a_failed_deploy_leaves_a_backup_of_the_state_before_it() {
     assert_eq!(scenes(&mut restored).await, before);
 }
 
+/// The pre-migration backup is complete (written and renamed into place) before the deploy's
+/// first migration starts, so its snapshot never holds the deploy's locks up (issue 19).
+#[tokio::test]
+async fn the_pre_deploy_backup_is_complete_before_the_migration_starts() {
+    let server = TestServer::start();
+    let mut source = server.connect("nelo").await;
+    create_sample(&mut source).await;
+    // The sample is the baseline; the migration after it alters its table.
+    let baseline = server.migrations_dir.path().join("20250101000000_baseline");
+    std::fs::create_dir(&baseline).unwrap();
+    std::fs::write(baseline.join("migration.sql"), "-- the sample\n").unwrap();
+    assert_success(
+        &server.xtask(&[
+            "db",
+            "migrate",
+            "resolve",
+            "--applied",
+            "20250101000000_baseline",
+        ]),
+        "db migrate resolve --applied",
+    );
+    let migration = server.migrations_dir.path().join("20250102000000_summary");
+    std::fs::create_dir(&migration).unwrap();
+    std::fs::write(
+        migration.join("migration.sql"),
+        "ALTER TABLE scene ADD COLUMN summary text;\n",
+    )
+    .unwrap();
+    let deploy = server.xtask(&["db", "migrate", "deploy"]);
+    assert_success(&deploy, "db migrate deploy");
+    let dumps = server.dumps();
+    assert_eq!(dumps.len(), 1, "no pre-deploy backup: {}", stderr(&deploy));
+    let written: chrono::DateTime<chrono::Utc> = std::fs::metadata(&dumps[0])
+        .and_then(|metadata| metadata.modified())
+        .unwrap()
+        .into();
+    // The server's clock is the host's (a container shares its kernel).
+    let started: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT started_at FROM _prisma_migrations WHERE migration_name = '20250102000000_summary'",
+    )
+    .fetch_one(&mut source)
+    .await
+    .unwrap();
+    assert!(
+        written <= started,
+        "the backup was last written at {written}, after the migration started at {started}"
+    );
+}
+
 /// Backups started together (by hand, or by two migrators before their changes) all succeed,
 /// each under its own name with its own checksum; none replaces another.
 #[tokio::test]
