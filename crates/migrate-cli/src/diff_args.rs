@@ -111,7 +111,8 @@ pub struct DiffOutputArgs {
     /// Print the SQL script that turns `from` into `to` (verified on a shadow database)
     #[arg(long)]
     script: bool,
-    /// Exit 2 when there is a difference (0 when none, 1 on error)
+    /// Exit 2 when there is a difference, or when one cannot be ruled out (an object of a
+    /// kind nelo does not compare exists on one side only or differs); 0 when none, 1 on error
     #[arg(long)]
     exit_code: bool,
     /// Print the differences, the script and what was not compared as JSON on stdout
@@ -136,9 +137,10 @@ impl DiffOutputArgs {
         })
     }
 
-    /// 0, or 2 with `--exit-code` when there is a difference (errors are 1, by the caller).
+    /// 0, or 2 with `--exit-code` when there is a difference or nelo cannot tell (errors are
+    /// 1, by the caller).
     pub fn exit_code(&self, diff: &SchemaDiff) -> ExitCode {
-        if self.exit_code && !diff.is_empty() {
+        if self.exit_code && !diff.is_in_sync() {
             ExitCode::from(2)
         } else {
             ExitCode::SUCCESS

@@ -18,35 +18,50 @@ pub fn difference_lines(differences: &[Difference]) -> String {
         .collect()
 }
 
-/// The not-compared objects, each with its side in `side_words` (given `from`, `to` or
-/// `both`).
+/// The objects of kinds nelo does not compare: first those that exist on one side only or
+/// differ ("cannot tell"), then those that are the same on both sides; each with its side in
+/// `side_words` (given `from`, `to`, `both` or `changed`).
 fn not_compared_lines(
     not_compared: &[NotCompared],
     side_words: fn(&str) -> &'static str,
 ) -> String {
-    if not_compared.is_empty() {
-        return String::new();
+    let (differ, same): (Vec<&NotCompared>, Vec<&NotCompared>) =
+        not_compared.iter().partition(|object| object.cannot_tell());
+    let mut text = String::new();
+    if !differ.is_empty() {
+        text += "\nCannot tell: these exist on one side only or differ, and nelo does not diff their kinds (make them the same by hand):\n";
+        for object in differ {
+            text += &format!("  {}\n", object.describe(side_words));
+        }
     }
-    let mut text =
-        "\nNot compared (nelo does not diff these kinds; check them by hand):\n".to_string();
-    for object in not_compared {
-        text += &format!(
-            "  {} {} ({})\n",
-            object.kind,
-            object.identity,
-            side_words(object.side)
-        );
+    if !same.is_empty() {
+        text += "\nNot compared (nelo does not diff these kinds; the same on both sides):\n";
+        for object in same {
+            text += &format!("  {} {}\n", object.kind, object.identity);
+        }
     }
     text
 }
 
 /// `diff`'s human summary: the differences, the data-loss warnings, what was not compared.
 pub fn diff_summary(diff: &SchemaDiff) -> String {
-    let mut text = if diff.is_empty() {
+    let cannot_tell = diff.cannot_tell().len();
+    let mut text = if diff.is_empty() && cannot_tell > 0 {
+        format!(
+            "Cannot tell whether they are the same: no difference in what nelo compares, but {} of kinds it does not compare exist on one side only or differ (below).\n",
+            crate::count(cannot_tell, "object")
+        )
+    } else if diff.is_empty() {
         "No difference detected.\n".to_string()
     } else {
         difference_lines(&diff.differences)
     };
+    if let Some(reason) = &diff.unverified {
+        text += &format!(
+            "\nNot verified: the script fails or falls short on a shadow database, as it lacks what nelo cannot diff (below): {}\n",
+            reason.lines().next().unwrap_or_default()
+        );
+    }
     if !diff.plan.warnings.is_empty() {
         text.push_str("\nWarnings:\n");
         for warning in &diff.plan.warnings {
@@ -62,7 +77,13 @@ pub fn diff_summary(diff: &SchemaDiff) -> String {
 /// a migration's SQL.
 pub fn drift_summary(drift: &Drift, diff_command: &str) -> String {
     let replayed = crate::count(drift.replayed.len(), "applied migration");
-    let mut text = if drift.is_empty() {
+    let cannot_tell = drift.cannot_tell().len();
+    let mut text = if drift.is_empty() && cannot_tell > 0 {
+        format!(
+            "\nCannot tell whether the database drifted: what nelo compares is what replaying its {replayed} gives, but {} of kinds it does not compare exist on one side only or differ (below).\n",
+            crate::count(cannot_tell, "object")
+        )
+    } else if drift.is_empty() {
         format!("\nNo drift: the database is what replaying its {replayed} gives.\n")
     } else {
         format!(
@@ -98,15 +119,18 @@ fn drift_side_text(side: &str) -> &'static str {
     match side {
         "from" => "only in the migrations",
         "to" => "only in the database",
+        "changed" => "differs",
         _ => "in both",
     }
 }
 
-/// `diff --json`: `{ "empty", "differences", "possible_renames", "warnings", "not_compared",
-/// "notes", "script" }`.
+/// `diff --json`: `{ "empty", "cannot_tell", "differences", "possible_renames", "warnings",
+/// "not_compared", "notes", "script" }` (`cannot_tell`: the not-compared objects that exist
+/// on one side only or differ).
 pub fn diff_json(diff: &SchemaDiff) -> serde_json::Value {
     serde_json::json!({
         "empty": diff.is_empty(),
+        "cannot_tell": diff.cannot_tell(),
         "differences": diff.differences,
         "possible_renames": diff.possible_renames,
         "warnings": diff.plan.warnings,
@@ -117,10 +141,11 @@ pub fn diff_json(diff: &SchemaDiff) -> serde_json::Value {
 }
 
 /// `status --json`'s `drift` (and `db status --json`'s, per database): `{ "drifted",
-/// "differences", "replayed", "modified", "failed", "not_compared" }`.
+/// "cannot_tell", "differences", "replayed", "modified", "failed", "not_compared" }`.
 pub fn drift_json(drift: &Drift) -> serde_json::Value {
     serde_json::json!({
         "drifted": !drift.is_empty(),
+        "cannot_tell": drift.cannot_tell(),
         "differences": drift.differences,
         "replayed": drift.replayed,
         "modified": drift.modified,
@@ -147,17 +172,21 @@ mod tests {
 
     #[test]
     fn drift_names_its_sides_the_database_and_the_migrations() {
+        let object = |kind: &str, identity: &str, side| NotCompared {
+            kind: kind.into(),
+            identity: identity.into(),
+            side,
+            definition: String::new(),
+            before: None,
+        };
+        let mut changed = object("rule", "r on public.note", "changed");
+        changed.before = Some("DO NOTHING".into());
+        changed.definition = "DO INSTEAD NOTHING".into();
         let objects = [
-            NotCompared {
-                kind: "domain".into(),
-                identity: "public.posint".into(),
-                side: "to",
-            },
-            NotCompared {
-                kind: "policy".into(),
-                identity: "p1 on public.note".into(),
-                side: "from",
-            },
+            object("domain", "public.posint", "to"),
+            object("policy", "p1 on public.note", "from"),
+            changed,
+            object("collation", "public.c", "both"),
         ];
         let drift = not_compared_lines(&objects, drift_side_text);
         assert!(
@@ -168,6 +197,14 @@ mod tests {
             drift.contains("policy p1 on public.note (only in the migrations)"),
             "{drift}"
         );
+        assert!(
+            drift.contains("rule r on public.note (differs): DO NOTHING -> DO INSTEAD NOTHING"),
+            "{drift}"
+        );
+        let (cannot, same) = drift.split_once("Not compared").unwrap();
+        assert!(cannot.contains("Cannot tell"), "{drift}");
+        assert!(same.contains("collation public.c"), "{drift}");
+        assert!(!cannot.contains("collation"), "{drift}");
         let diff = not_compared_lines(&objects, side_text);
         assert!(diff.contains("(only in `to`)"), "{diff}");
     }

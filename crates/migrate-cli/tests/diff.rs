@@ -148,8 +148,10 @@ async fn dropped_and_added_column_is_flagged_as_a_possible_rename() {
     );
 }
 
+/// Row-level security and policies are compared and planned (issue 21: "a new policy in
+/// `schema.sql` gives already in sync").
 #[tokio::test]
-async fn policies_are_listed_as_not_compared() {
+async fn row_level_security_and_policies_are_compared_and_planned() {
     let from = schema_file("CREATE TABLE t (id int PRIMARY KEY);");
     let to = schema_file(
         "CREATE TABLE t (id int PRIMARY KEY, note text);
@@ -163,17 +165,26 @@ async fn policies_are_listed_as_not_compared() {
     )
     .await
     .unwrap();
-    let kinds: Vec<(&str, &str)> = result
-        .not_compared
-        .iter()
-        .map(|object| (object.kind.as_str(), object.side))
-        .collect();
-    assert!(kinds.contains(&("policy", "to")), "{kinds:?}");
-    assert!(kinds.contains(&("row level security", "to")), "{kinds:?}");
+    let shown: Vec<String> = result.differences.iter().map(ToString::to_string).collect();
     assert!(
-        result.script().contains("-- Not compared"),
-        "{}",
-        result.script()
+        shown.contains(&"changed table `public.t` (row level security: off -> on)".to_string()),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&"added policy `t_read` on `public.t`".to_string()),
+        "{shown:?}"
+    );
+    assert!(result.cannot_tell().is_empty(), "{:?}", result.not_compared);
+    let script = result.script();
+    assert!(
+        script.contains("ALTER TABLE \"t\" ENABLE ROW LEVEL SECURITY"),
+        "{script}"
+    );
+    assert!(
+        script.contains(
+            "CREATE POLICY \"t_read\" ON \"t\" AS PERMISSIVE FOR SELECT TO PUBLIC USING (true)"
+        ),
+        "{script}"
     );
 }
 
@@ -622,17 +633,227 @@ async fn table_settings_outside_the_model_are_listed_as_not_compared() {
     let listed: Vec<String> = result
         .not_compared
         .iter()
-        .map(|object| format!("{} {} {}", object.kind, object.identity, object.side))
+        .map(|object| {
+            format!(
+                "{} {} ({}) {}",
+                object.kind, object.identity, object.definition, object.side
+            )
+        })
         .collect();
     for expected in [
         "storage parameters public.t (fillfactor=70) to",
         "replica identity public.t (full) to",
         "column settings public.t.body (storage external) to",
-        "clustered index public.t on t_pkey to",
+        "clustered index public.t (t_pkey) to",
     ] {
         assert!(
             listed.iter().any(|line| line == expected),
             "{expected} not in {listed:#?}"
         );
     }
+}
+
+/// The before/after pairs of `tests/diff_cases/<group>`, one folder each (`from.sql`,
+/// `to.sql`; a blank file is the empty database), in name order.
+fn corpus(group: &str) -> Vec<(String, Source, Source)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/diff_cases")
+        .join(group);
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let side = |path: PathBuf| {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.trim().is_empty() {
+            Source::Empty
+        } else {
+            Source::Schema(path)
+        }
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            let from = side(root.join(&name).join("from.sql"));
+            let to = side(root.join(&name).join("to.sql"));
+            (name, from, to)
+        })
+        .collect()
+}
+
+/// Every modelled pair of the corpus, both ways: a difference, a script verified on a
+/// shadow (the diff fails otherwise), nothing left that cannot be told.
+#[tokio::test]
+async fn corpus_pairs_are_planned_and_verified_both_ways() {
+    let cases = corpus("pairs");
+    assert!(cases.len() >= 12, "{}", cases.len());
+    for (name, from, to) in &cases {
+        for (a, b, way) in [(from, to, "forward"), (to, from, "backward")] {
+            let result = diff(a, b, &diff_options())
+                .await
+                .unwrap_or_else(|error| panic!("{name} ({way}): {error:#}"));
+            assert!(!result.is_empty(), "{name} ({way}): no difference");
+            let unknown: Vec<String> = result
+                .cannot_tell()
+                .iter()
+                .map(|object| format!("{} {}", object.kind, object.identity))
+                .collect();
+            assert!(
+                unknown.is_empty(),
+                "{name} ({way}): cannot tell {unknown:?}"
+            );
+            assert!(result.unverified.is_none(), "{name} ({way})");
+        }
+    }
+}
+
+/// Every pair of kinds nelo does not model, both ways: never "in sync", the object named
+/// with its kind, and `--exit-code` exits 2.
+#[tokio::test]
+async fn corpus_unmodelled_kinds_are_never_in_sync() {
+    let cases = corpus("cannot_tell");
+    for (name, from, to) in &cases {
+        for (a, b, way) in [(from, to, "forward"), (to, from, "backward")] {
+            let result = diff(a, b, &diff_options())
+                .await
+                .unwrap_or_else(|error| panic!("{name} ({way}): {error:#}"));
+            assert!(!result.is_in_sync(), "{name} ({way}): called in sync");
+            assert!(
+                !result.cannot_tell().is_empty(),
+                "{name} ({way}): {:#?}",
+                result.differences
+            );
+            let script = result.script();
+            assert!(
+                script.contains("-- CANNOT TELL"),
+                "{name} ({way}): {script}"
+            );
+        }
+    }
+    let (_, from, to) = &cases[0];
+    let path = |source: &Source| match source {
+        Source::Schema(path) => path.clone(),
+        _ => unreachable!(),
+    };
+    let output = binary()
+        .args(["diff", "--exit-code", "--from-schema"])
+        .arg(path(from))
+        .arg("--to-schema")
+        .arg(path(to))
+        .args(["--shadow-database-url", &server_url()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("Cannot tell whether they are the same"),
+        "{stdout}"
+    );
+}
+
+/// Honest casts: a widening is no data-loss warning; a narrowing to a shorter varchar has no
+/// truncating `USING`, so on a value that does not fit the server raises an error and the
+/// value stays; equivalent defaults are no difference.
+#[tokio::test]
+async fn widenings_are_safe_narrowings_fail_loudly_and_equivalent_defaults_are_equal() {
+    let pair = |from: &str, to: &str| (schema_file(from), schema_file(to));
+    let planned = |from: &tempfile::NamedTempFile, to: &tempfile::NamedTempFile| {
+        let (from, to) = (from.path().to_path_buf(), to.path().to_path_buf());
+        async move {
+            diff(&Source::Schema(from), &Source::Schema(to), &diff_options())
+                .await
+                .unwrap_or_else(|error| panic!("{error:#}"))
+        }
+    };
+    let (narrow, wide) = pair(
+        "CREATE TABLE t (id int PRIMARY KEY, n int, code varchar(20));",
+        "CREATE TABLE t (id int PRIMARY KEY, n bigint, code varchar(3));",
+    );
+    let result = planned(&narrow, &wide).await;
+    let script = result.script();
+    assert!(
+        script.contains("ALTER COLUMN \"code\" SET DATA TYPE character varying(3)"),
+        "{script}"
+    );
+    assert!(!script.contains("USING \"code\""), "{script}");
+    assert!(
+        script.contains("ALTER COLUMN \"n\" SET DATA TYPE bigint USING \"n\"::bigint"),
+        "{script}"
+    );
+    assert_eq!(result.plan.warnings.len(), 1, "{:?}", result.plan.warnings);
+    assert!(
+        result.plan.warnings[0].contains("`code`"),
+        "{:?}",
+        result.plan.warnings
+    );
+    let db = TestDb::new().await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, n int, code varchar(20)); INSERT INTO t VALUES (1, 7, 'abcdef');")
+        .await;
+    let mut conn = db.connect().await;
+    let script = result.plan.runnable_script();
+    let error = {
+        use sqlx::Executor;
+        (&mut conn).execute(sqlx::raw_sql(&script)).await
+    };
+    assert!(
+        error
+            .as_ref()
+            .is_err_and(|error| error.to_string().contains("value too long")),
+        "{error:?}"
+    );
+    drop(conn);
+    assert_eq!(db.scalar::<String>("SELECT code FROM t").await, "abcdef");
+
+    let (only_wider, _) = pair(
+        "CREATE TABLE t (id int PRIMARY KEY, n int, code varchar(20));",
+        "",
+    );
+    let (wider, _) = pair(
+        "CREATE TABLE t (id int PRIMARY KEY, n bigint, code varchar(40));",
+        "",
+    );
+    let widened = planned(&only_wider, &wider).await;
+    assert!(!widened.is_empty());
+    assert!(
+        widened.plan.warnings.is_empty(),
+        "{:?}",
+        widened.plan.warnings
+    );
+
+    let (now, current) = pair(
+        "CREATE TABLE t (id int PRIMARY KEY, at timestamptz DEFAULT now());",
+        "CREATE TABLE t (id int PRIMARY KEY, at timestamptz DEFAULT CURRENT_TIMESTAMP);",
+    );
+    let same = planned(&now, &current).await;
+    assert!(same.is_in_sync(), "{:#?}", same.differences);
+}
+
+/// Removing an enum value that a function's parameter type still needs: the refusal carries
+/// the server's DETAIL, which names the dependent.
+#[tokio::test]
+async fn enum_value_removal_refusal_names_the_dependents_from_the_servers_detail() {
+    let function = "CREATE FUNCTION calm(m mood) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT m = 'calm' $$;";
+    let from = schema_file(&format!(
+        "CREATE TYPE mood AS ENUM ('calm', 'angry', 'sad');\n{function}\nCREATE TABLE t (m mood);"
+    ));
+    let to = schema_file(&format!(
+        "CREATE TYPE mood AS ENUM ('calm', 'angry');\n{function}\nCREATE TABLE t (m mood);"
+    ));
+    let outcome = diff(
+        &Source::Schema(from.path().into()),
+        &Source::Schema(to.path().into()),
+        &diff_options(),
+    )
+    .await;
+    let text = match outcome {
+        Err(error) => anyhow::Error::from(error)
+            .chain()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Ok(result) => panic!("planned: {}", result.script()),
+    };
+    assert!(text.contains("DETAIL: "), "{text}");
+    assert!(text.contains("function calm(mood_old)"), "{text}");
 }

@@ -181,3 +181,147 @@ async fn a_failed_drift_check_still_shows_the_status() {
     assert!(value["drift"].is_null(), "{value}");
     assert_eq!(value["entries"][0]["name"], "1_init");
 }
+
+/// Objects of kinds nelo does not model never make an answer "in sync": a partition dropped
+/// by hand (holding rows), a domain added by hand and a storage parameter changed by hand are
+/// "cannot tell" in `status --drift` (exit 2, each named with its kind), and `push` of a schema
+/// holding such an object applies nothing and exits 2.
+#[tokio::test]
+async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
+    let db = TestDb::new().await;
+    let dir = folder(&[(
+        "1_init",
+        "CREATE TABLE event (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);\n\
+         CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');\n\
+         CREATE TABLE event_old PARTITION OF event DEFAULT;\n\
+         CREATE TABLE note (id bigint PRIMARY KEY) WITH (fillfactor = 90);\n",
+    )]);
+    Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    let status = |extra: &[&str]| {
+        binary()
+            .arg("status")
+            .arg("--migrations")
+            .arg(dir.path())
+            .arg("--drift")
+            .args(["--shadow-database-url", &server_url()])
+            .args(extra)
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let clean = status(&[]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    assert!(text(&clean).contains("No drift"), "{}", text(&clean));
+
+    db.execute(
+        "INSERT INTO event SELECT g, date '2020-01-01' + g FROM generate_series(1, 364) g;
+         DROP TABLE event_old;
+         CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+         ALTER TABLE note SET (fillfactor = 70);",
+    )
+    .await;
+    let unknown = status(&[]);
+    let shown = text(&unknown);
+    assert_eq!(unknown.status.code(), Some(2), "{shown}");
+    assert!(!shown.contains("No drift"), "{shown}");
+    assert!(
+        shown.contains("Cannot tell whether the database drifted"),
+        "{shown}"
+    );
+    for expected in [
+        "partition public.event_old (only in the migrations)",
+        "domain public.posint (only in the database): integer",
+        "storage parameters public.note (differs): fillfactor=90 -> fillfactor=70",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "`{expected}` missing from {shown}"
+        );
+    }
+    let json = status(&["--json"]);
+    assert_eq!(json.status.code(), Some(2));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["drift"]["drifted"], false);
+    let kinds: Vec<&str> = value["drift"]["cannot_tell"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|object| object["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["domain", "partition", "storage parameters"],
+        "{value}"
+    );
+
+    // `push` of a schema with a domain the database lacks: refused before anything runs.
+    let target = TestDb::new().await;
+    let schema = schema_file(
+        "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%');\n\
+         CREATE TABLE person (id bigint PRIMARY KEY, mail email);\n",
+    );
+    let pushed = binary()
+        .args(["push", "--schema"])
+        .arg(schema.path())
+        .env("DATABASE_URL", &target.url)
+        .args(["--shadow-database-url", &server_url()])
+        .output()
+        .unwrap();
+    let shown = text(&pushed);
+    assert_eq!(pushed.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("cannot tell"), "{shown}");
+    assert!(
+        shown.contains("domain public.email (only in the schema)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("in sync"), "{shown}");
+    let tables: i64 = target
+        .scalar("SELECT count(*) FROM pg_class WHERE relname = 'person'")
+        .await;
+    assert_eq!(tables, 0, "nothing applied");
+}
+
+/// A database whose own settings leave `public` out of the search_path and render intervals
+/// as ISO 8601: `status` still finds the applied migrations, and `--drift` finds no drift
+/// (the sessions pin search_path and IntervalStyle).
+#[tokio::test]
+async fn a_database_search_path_without_public_and_its_interval_style_change_nothing() {
+    let db = TestDb::new().await;
+    let dir = folder(&[(
+        "1_init",
+        "CREATE TABLE lease (id bigint PRIMARY KEY, term interval NOT NULL DEFAULT '1 day');\n",
+    )]);
+    Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    let database = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    db.execute(&format!(
+        "ALTER DATABASE \"{database}\" SET search_path = elsewhere;
+         ALTER DATABASE \"{database}\" SET IntervalStyle = iso_8601;"
+    ))
+    .await;
+    let output = binary()
+        .arg("status")
+        .arg("--migrations")
+        .arg(dir.path())
+        .arg("--drift")
+        .args(["--shadow-database-url", &server_url()])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("the database is up to date"), "{shown}");
+    assert!(shown.contains("No drift"), "{shown}");
+}

@@ -24,10 +24,11 @@ impl Migrator {
         let local = tokio::task::spawn_blocking(move || folder::load(&dir));
         let rows = async {
             let mut conn = self.connect(database_url).await?;
-            let table = match url_schema(database_url) {
-                Some(schema) => HistoryTable::in_schema(&schema),
-                None => HistoryTable::on_search_path(),
-            };
+            // In the URL's schema, `public` without one (as Prisma, and as the session's
+            // pinned search_path): a database whose own search_path leaves it out changes
+            // nothing.
+            let schema = url_schema(database_url).unwrap_or_else(|| "public".to_string());
+            let table = HistoryTable::in_schema(&schema);
             let rows = store::read_rows_if_table_exists(&mut conn, &table).await;
             let _ = conn.close().await;
             rows

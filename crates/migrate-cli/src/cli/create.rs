@@ -50,6 +50,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .options(args.database_url.as_deref(), args.connect_timeout),
     );
     let diff = schema_change(dir, schema, &options).await?;
+    let cannot_tell: Vec<String> = diff
+        .cannot_tell()
+        .iter()
+        .map(|object| object.describe(nelo_migrate::diff::side_text))
+        .collect();
+    if !cannot_tell.is_empty() {
+        ui::warning(&format!(
+            "cannot tell whether the migrations and `{}` are the same: these objects of kinds nelo does not compare exist on one side only or differ, and no migration written by nelo holds them (write them by hand):\n  {}",
+            schema.display(),
+            cannot_tell.join("\n  ")
+        ));
+        if diff.is_empty() {
+            return Ok(ExitCode::from(2));
+        }
+    }
     if diff.is_empty() {
         ui::note(&format!(
             "the migrations are already in sync with `{}`; no migration created",

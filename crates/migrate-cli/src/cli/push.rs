@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use nelo_migrate::diff::{PushOptions, push_with_locks};
 use nelo_migrate_cli::{difference_lines, print_stdout, push_json};
 
@@ -42,9 +41,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         accept_data_loss: args.accept_data_loss,
         lock_timeout: args.lock.lock_timeout,
     };
-    let pushed = push_with_locks(url.as_str(), &args.schema, &options, args.ddl_locks.locks())
-        .await
-        .with_context(|| format!("cannot push `{}` to {url}", args.schema.display()))?;
+    let pushed =
+        match push_with_locks(url.as_str(), &args.schema, &options, args.ddl_locks.locks()).await {
+            Ok(pushed) => pushed,
+            // Not a failure of the push: it cannot tell what to do, so it exits 2 ("could not
+            // tell"), as `status` does.
+            Err(nelo_migrate::Error::Diff(error))
+                if matches!(*error, nelo_migrate::diff::DiffError::CannotTell { .. }) =>
+            {
+                ui::error(&anyhow::Error::from(nelo_migrate::Error::Diff(error)));
+                return Ok(ExitCode::from(2));
+            }
+            Err(error) => {
+                return Err(anyhow::Error::from(error)
+                    .context(format!("cannot push `{}` to {url}", args.schema.display())));
+            }
+        };
     let diff = &pushed.diff;
     if args.json {
         print_stdout(&format!(

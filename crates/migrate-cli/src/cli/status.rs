@@ -46,6 +46,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None)
     };
     let drifted = drift.as_ref().is_some_and(|drift| !drift.is_empty());
+    // Unmodelled objects on one side only: the drift check cannot tell, as when it fails.
+    let cannot_tell = drift
+        .as_ref()
+        .is_some_and(|drift| !drift.cannot_tell().is_empty());
     if args.json {
         let json = serde_json::json!({
             "up_to_date": report.is_up_to_date(),
@@ -66,12 +70,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(error) = &drift_error {
         super::ui::error(error);
     }
-    let code = exit_code(report.is_up_to_date(), drifted, drift_error.is_some());
+    let code = exit_code(
+        report.is_up_to_date(),
+        drifted,
+        drift_error.is_some() || cannot_tell,
+    );
     Ok(ExitCode::from(code))
 }
 
 /// 1 when the migrations need attention or the database drifted; else 2 when the drift check
-/// failed (unknown); else 0.
+/// failed or cannot tell (unknown); else 0.
 fn exit_code(up_to_date: bool, drifted: bool, drift_check_failed: bool) -> u8 {
     if !up_to_date || drifted {
         1

@@ -59,8 +59,16 @@ impl DatabaseUrl {
             // PgBouncer refuses startup options it does not know and cannot keep prepared
             // statements: the schema is set by a query after connecting instead.
             options = options.statement_cache_capacity(0).extra_float_digits(None);
-        } else if let Some(schema) = self.schema() {
-            options = options.options([("search_path", search_path_option(schema))]);
+        } else {
+            // Pinned as startup options, so that a migration's `RESET ALL` keeps them: the
+            // schema (`public` without `?schema=`, as Prisma), whatever search_path the role
+            // or database sets, and IntervalStyle, as sqlx pins TimeZone and DateStyle (a
+            // database's own IntervalStyle would change how every interval is rendered).
+            let schema = self.schema().unwrap_or("public");
+            options = options.options([
+                ("search_path", search_path_option(schema)),
+                ("IntervalStyle", "postgres".to_string()),
+            ]);
         }
         Ok(options)
     }

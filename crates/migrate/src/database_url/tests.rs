@@ -121,13 +121,17 @@ fn sqlx_gets_the_credentials_and_translated_parameters_only() {
     ));
     assert_eq!(
         options.get_options(),
-        Some(r#"-c geqo=off -c search_path="My\ App""#)
+        Some(r#"-c geqo=off -c search_path="My\ App" -c IntervalStyle=postgres"#)
     );
     let plain = parse("postgresql://nelo@db/app")
         .unwrap()
         .connect_options()
         .unwrap();
     assert_eq!(plain.get_application_name(), Some(APPLICATION_NAME));
+    assert_eq!(
+        plain.get_options(),
+        Some(r#"-c search_path="public" -c IntervalStyle=postgres"#)
+    );
     let bouncer = parse("postgresql://nelo@db/app?pgbouncer=true&schema=s").unwrap();
     assert_eq!(bouncer.connect_options().unwrap().get_options(), None);
 }

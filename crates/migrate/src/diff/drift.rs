@@ -39,9 +39,18 @@ pub struct Drift {
 }
 
 impl Drift {
-    /// True when the database is what its applied migrations build.
+    /// No difference in what nelo compares (see [`Drift::cannot_tell`] for the rest).
     pub fn is_empty(&self) -> bool {
         self.differences.is_empty()
+    }
+
+    /// The objects of kinds nelo does not compare that exist on one side only or differ:
+    /// while there is one, the database cannot be called free of drift.
+    pub fn cannot_tell(&self) -> Vec<&NotCompared> {
+        self.not_compared
+            .iter()
+            .filter(|object| object.cannot_tell())
+            .collect()
     }
 }
 

@@ -58,9 +58,16 @@ pub struct SchemaModel {
     pub functions: BTreeMap<FunctionName, Function>,
     /// Keyed by table, then trigger name.
     pub triggers: BTreeMap<(Name, String), Trigger>,
+    /// Row-level security policies, keyed by table, then policy name.
+    pub policies: BTreeMap<(Name, String), Policy>,
+    /// Privileges other than the default on tables, views, sequences, functions and
+    /// schemas, without the grantor and the owner's own: `+bob SELECT`,
+    /// `+bob SELECT WITH GRANT OPTION`, `-PUBLIC EXECUTE` (a default one revoked).
+    pub privileges: BTreeMap<GrantTarget, BTreeSet<String>>,
     pub comments: BTreeMap<CommentTarget, Comment>,
-    /// Objects of kinds nelo does not compare: (kind, identity).
-    pub not_compared: BTreeSet<(String, String)>,
+    /// Objects of kinds nelo does not model, keyed by (kind, identity): compared only as the
+    /// server renders them, so that one that differs makes the answer "cannot tell".
+    pub not_compared: BTreeMap<(String, String), Unmodelled>,
 }
 
 impl SchemaModel {
@@ -71,11 +78,7 @@ impl SchemaModel {
         let plain = format!("{schema}.");
         let quoted = format!("\"{}\".", schema.replace('"', "\"\""));
         let in_schema = |identity: &str| {
-            identity == schema
-                || identity.starts_with(&plain)
-                || identity.starts_with(&quoted)
-                || identity.contains(&format!(" on {plain}"))
-                || identity.contains(&format!(" on {quoted}"))
+            identity == schema || identity.starts_with(&plain) || identity.starts_with(&quoted)
         };
         self.schemas.retain(|name| name == schema);
         self.enums.retain(|name, _| name.schema == schema);
@@ -86,11 +89,24 @@ impl SchemaModel {
         self.functions
             .retain(|function, _| function.name.schema == schema);
         self.triggers.retain(|(table, _), _| table.schema == schema);
+        self.policies.retain(|(table, _), _| table.schema == schema);
+        self.privileges.retain(|target, _| target.schema == schema);
         self.comments
             .retain(|target, _| in_schema(&target.identity));
+        // Database-wide objects (publications, event triggers, casts) have no schema.
         self.not_compared
-            .retain(|(_, identity)| in_schema(identity));
+            .retain(|_, object| object.schema.is_empty() || object.schema == schema);
     }
+}
+
+/// An object of a kind nelo does not model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Unmodelled {
+    /// Its schema; empty for a database-wide object.
+    pub schema: String,
+    /// What the server says it is (deparsed text, options, members, privileges other than
+    /// the default, without the grantor).
+    pub definition: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -116,6 +132,10 @@ pub struct Sequence {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Table {
     pub unlogged: bool,
+    /// `ALTER TABLE ... ENABLE ROW LEVEL SECURITY` (`relrowsecurity`).
+    pub row_security: bool,
+    /// `ALTER TABLE ... FORCE ROW LEVEL SECURITY` (`relforcerowsecurity`): the owner too.
+    pub force_row_security: bool,
     /// In column order.
     pub columns: Vec<Column>,
     pub constraints: BTreeMap<String, Constraint>,
@@ -215,6 +235,82 @@ pub struct Trigger {
     pub uses_columns: bool,
 }
 
+/// What privileges are granted on, as `GRANT ... ON` names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct GrantTarget {
+    /// `TABLE` (also views), `SEQUENCE`, `FUNCTION`, `PROCEDURE` or `SCHEMA`.
+    pub kind: String,
+    pub schema: String,
+    /// Empty for a schema.
+    pub name: String,
+    /// A function's argument types (`oidvectortypes`); empty otherwise.
+    pub arguments: String,
+}
+
+impl fmt::Display for GrantTarget {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind.as_str() {
+            "SCHEMA" => write!(formatter, "schema {}", self.schema),
+            "FUNCTION" | "PROCEDURE" => write!(
+                formatter,
+                "{} {}.{}({})",
+                self.kind.to_lowercase(),
+                self.schema,
+                self.name,
+                self.arguments
+            ),
+            kind => write!(
+                formatter,
+                "{} {}.{}",
+                kind.to_lowercase(),
+                self.schema,
+                self.name
+            ),
+        }
+    }
+}
+
+/// A row-level security policy (`pg_policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    /// `PERMISSIVE` or `RESTRICTIVE`.
+    pub permissive: bool,
+    /// `ALL`, `SELECT`, `INSERT`, `UPDATE` or `DELETE`.
+    pub command: String,
+    /// The roles, as `regrole` renders them (quoted where needed), `PUBLIC` for all; sorted.
+    pub roles: Vec<String>,
+    /// `pg_get_expr` of `USING` and of `WITH CHECK`.
+    pub using: Option<String>,
+    pub check: Option<String>,
+    /// The other tables and views its expressions read (`pg_depend`).
+    pub depends_on: BTreeSet<Name>,
+    /// The user functions its expressions call.
+    pub calls: BTreeSet<FunctionName>,
+}
+
+impl Policy {
+    /// Everything that makes the policy, as one comparable text (`CREATE POLICY`'s clauses).
+    pub fn clauses(&self) -> String {
+        let mut sql = format!(
+            "AS {} FOR {} TO {}",
+            if self.permissive {
+                "PERMISSIVE"
+            } else {
+                "RESTRICTIVE"
+            },
+            self.command,
+            self.roles.join(", ")
+        );
+        if let Some(using) = &self.using {
+            sql += &format!(" USING ({using})");
+        }
+        if let Some(check) = &self.check {
+            sql += &format!(" WITH CHECK ({check})");
+        }
+        sql
+    }
+}
+
 /// What a comment is on, as `pg_identify_object` names it: `table`, `table column`,
 /// `function`, ... and the object's qualified identity.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -285,13 +381,20 @@ mod tests {
             comment("application.note"),
             comment("public.note"),
         ]);
-        model.not_compared.extend([
-            ("policy".to_string(), "owner_only on app.note".to_string()),
+        let unmodelled = |kind: &str, schema: &str, identity: &str| {
             (
-                "policy".to_string(),
-                "owner_only on public.note".to_string(),
-            ),
-            ("domain".to_string(), "app.email".to_string()),
+                (kind.to_string(), identity.to_string()),
+                Unmodelled {
+                    schema: schema.to_string(),
+                    definition: String::new(),
+                },
+            )
+        };
+        model.not_compared.extend([
+            unmodelled("policy", "app", "owner_only on app.note"),
+            unmodelled("policy", "public", "owner_only on public.note"),
+            unmodelled("domain", "app", "app.email"),
+            unmodelled("publication", "", "everything"),
         ]);
         model.retain_schema("app");
         assert_eq!(model.schemas, ["app".to_string()].into());
@@ -308,9 +411,12 @@ mod tests {
         assert_eq!(identities, ["\"app\".\"Note\"", "app.note"]);
         let others: Vec<_> = model
             .not_compared
-            .iter()
+            .keys()
             .map(|(_, identity)| identity.as_str())
             .collect();
-        assert_eq!(others, ["app.email", "owner_only on app.note"]);
+        assert_eq!(
+            others,
+            ["app.email", "owner_only on app.note", "everything"]
+        );
     }
 }

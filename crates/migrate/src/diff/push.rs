@@ -42,7 +42,8 @@ pub struct Pushed {
 ///
 /// # Errors
 ///
-/// [`DiffError::DataLoss`] (nothing applied) when a step loses data and
+/// [`DiffError::CannotTell`] (nothing applied) when an object of a kind nelo does not
+/// compare exists on one side only or differs; [`DiffError::DataLoss`] (nothing applied) when a step loses data and
 /// `accept_data_loss` is off; [`Error::NeedsDirectConnection`] through a transaction-mode
 /// pooler; the errors of [`super::diff`]. A failed statement rolls its transaction back:
 /// the whole push, or, in the second of two, [`DiffError::PushPartlyApplied`] with the first
@@ -76,6 +77,19 @@ pub async fn push_with_locks(
         &options.diff,
     )
     .await?;
+    // Before anything is applied: a push that leaves an unmodelled difference behind would
+    // call the database in sync when it is not.
+    let cannot_tell = planned.cannot_tell();
+    if !cannot_tell.is_empty() {
+        return Err(DiffError::CannotTell {
+            what: format!("the database and `{}`", schema.display()),
+            objects: cannot_tell
+                .iter()
+                .map(|object| object.describe(push_side_text))
+                .collect(),
+        }
+        .into());
+    }
     if planned.is_empty() {
         return Ok(Pushed { diff: planned });
     }
@@ -94,6 +108,16 @@ pub async fn push_with_locks(
     let applied = apply_parts(&mut conn, &planned.plan, locks).await;
     Migrator::unlock(conn, locking, applied).await?;
     Ok(Pushed { diff: planned })
+}
+
+/// A push's sides in its own words.
+fn push_side_text(side: &str) -> &'static str {
+    match side {
+        "from" => "only in the database",
+        "to" => "only in the schema",
+        "changed" => "differs",
+        _ => "on both sides",
+    }
 }
 
 /// Runs each part of `plan` in order, each in its own transaction (or alone, for one that

@@ -64,7 +64,7 @@ impl Context {
                 let _ = run_script(&mut conn, "ROLLBACK").await;
                 let _ = conn.close().await;
                 return Err(DiffError::ScriptFailed {
-                    message: error.to_string(),
+                    message: with_detail(&error),
                     script: plan.script(),
                 }
                 .into());
@@ -86,4 +86,21 @@ impl Context {
             .into())
         }
     }
+}
+
+/// The server's message with its DETAIL (what depends on a type or value being dropped) and
+/// HINT, which `sqlx::Error`'s text leaves out.
+fn with_detail(error: &sqlx::Error) -> String {
+    let mut message = error.to_string();
+    if let sqlx::Error::Database(database) = error
+        && let Some(postgres) = database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+    {
+        if let Some(detail) = postgres.detail() {
+            message += &format!("\nDETAIL: {detail}");
+        }
+        if let Some(hint) = postgres.hint() {
+            message += &format!("\nHINT: {hint}");
+        }
+    }
+    message
 }

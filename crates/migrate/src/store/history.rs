@@ -24,14 +24,6 @@ pub struct HistoryTable {
 }
 
 impl HistoryTable {
-    /// The table as the connection's `search_path` finds it (for a fresh session).
-    pub fn on_search_path() -> Self {
-        Self {
-            name: quote_identifier(TABLE_NAME),
-            schema: None,
-        }
-    }
-
     /// The table in `schema`.
     pub fn in_schema(schema: &str) -> Self {
         Self {
@@ -387,10 +379,6 @@ mod tests {
 
     #[test]
     fn table_names_are_quoted() {
-        assert_eq!(
-            HistoryTable::on_search_path().name(),
-            "\"_prisma_migrations\""
-        );
         assert_eq!(
             HistoryTable::in_schema("my \"app\"").name(),
             "\"my \"\"app\"\"\".\"_prisma_migrations\""

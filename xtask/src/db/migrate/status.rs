@@ -56,10 +56,17 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    Ok(if report.is_up_to_date() && !drifted {
-        ExitCode::SUCCESS
-    } else {
+    let cannot_tell = drift
+        .as_ref()
+        .is_some_and(|drift| !drift.cannot_tell().is_empty());
+    // As `nelo-migrate status`: 2 when the drift check cannot tell and nothing else needs
+    // attention.
+    Ok(if !report.is_up_to_date() || drifted {
         ExitCode::from(1)
+    } else if cannot_tell {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

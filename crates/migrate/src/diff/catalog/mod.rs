@@ -6,6 +6,7 @@
 //! `e`), and `_prisma_migrations`.
 
 mod queries;
+mod unmodelled;
 
 use std::collections::BTreeSet;
 
@@ -13,12 +14,14 @@ use sqlx::postgres::PgConnection;
 
 use super::model::{
     Column, Comment, CommentOwner, CommentTarget, Constraint, Extension, Function, FunctionName,
-    FunctionUser, Index, Name, SchemaModel, Sequence, Table, Trigger, View,
+    FunctionUser, GrantTarget, Index, Name, Policy, SchemaModel, Sequence, Table, Trigger,
+    Unmodelled, View,
 };
 use crate::Error;
 use crate::sql::quote_identifier;
 use crate::store::run_script;
 use queries::*;
+use unmodelled::not_compared_query;
 
 fn database_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     move |source| Error::Database { action, source }
@@ -72,13 +75,15 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
         model.enums.insert(Name::new(&schema, &name), labels);
     }
 
-    let tables: Vec<(String, String, bool)> = sqlx::query_as(&tables_query())
+    let tables: Vec<(String, String, bool, bool, bool)> = sqlx::query_as(&tables_query())
         .fetch_all(&mut *conn)
         .await
         .map_err(database_error("reading tables"))?;
-    for (schema, name, unlogged) in tables {
+    for (schema, name, unlogged, row_security, force_row_security) in tables {
         let table = Table {
             unlogged,
+            row_security,
+            force_row_security,
             ..Table::default()
         };
         model.tables.insert(Name::new(&schema, &name), table);
@@ -309,6 +314,70 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
         );
     }
 
+    type PolicyRow = (
+        String,
+        String,
+        String,
+        bool,
+        String,
+        Vec<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let policies: Vec<PolicyRow> = sqlx::query_as(&policies_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading policies"))?;
+    for (schema, table, name, permissive, command, roles, using, check) in policies {
+        model.policies.insert(
+            (Name::new(&schema, &table), name),
+            Policy {
+                permissive,
+                command,
+                roles,
+                using,
+                check,
+                depends_on: BTreeSet::new(),
+                calls: BTreeSet::new(),
+            },
+        );
+    }
+    let needs: Vec<(String, String, String, String, String, String, String)> =
+        sqlx::query_as(POLICY_DEPENDENCIES)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading what policies depend on"))?;
+    for (schema, table, name, kind, other_schema, other, arguments) in needs {
+        if let Some(policy) = model.policies.get_mut(&(Name::new(&schema, &table), name)) {
+            let other = Name::new(&other_schema, &other);
+            if kind == "relation" {
+                policy.depends_on.insert(other);
+            } else {
+                policy.calls.insert(FunctionName {
+                    name: other,
+                    arguments,
+                });
+            }
+        }
+    }
+
+    let privileges: Vec<(String, String, String, String, String)> =
+        sqlx::query_as(&privileges_query())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading privileges"))?;
+    for (kind, schema, name, arguments, changes) in privileges {
+        model.privileges.insert(
+            GrantTarget {
+                kind,
+                schema,
+                name,
+                arguments,
+            },
+            split_acl_changes(&changes),
+        );
+    }
+
     type CommentRow = (String, String, String, String, String, String, String);
     let comments: Vec<CommentRow> = sqlx::query_as(&comments_query())
         .fetch_all(&mut *conn)
@@ -336,10 +405,48 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
         );
     }
 
-    let others: Vec<(String, String)> = sqlx::query_as(&not_compared_query())
+    let others: Vec<(String, String, String, String)> = sqlx::query_as(&not_compared_query())
         .fetch_all(&mut *conn)
         .await
         .map_err(error)?;
-    model.not_compared = others.into_iter().collect();
+    model.not_compared = others
+        .into_iter()
+        .map(|(kind, schema, identity, definition)| {
+            ((kind, identity), Unmodelled { schema, definition })
+        })
+        .collect();
     Ok(model)
+}
+
+/// `+bob SELECT, -PUBLIC EXECUTE` as its entries; a `, ` inside a quoted role name stays.
+fn split_acl_changes(changes: &str) -> BTreeSet<String> {
+    let mut entries = BTreeSet::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut characters = changes.chars().peekable();
+    while let Some(character) = characters.next() {
+        if character == '"' {
+            quoted = !quoted;
+        }
+        if !quoted && character == ',' && characters.peek() == Some(&' ') {
+            characters.next();
+            entries.insert(std::mem::take(&mut current));
+            continue;
+        }
+        current.push(character);
+    }
+    if !current.is_empty() {
+        entries.insert(current);
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn acl_changes_split_outside_quoted_role_names() {
+        let entries = super::split_acl_changes("+\"a, b\" SELECT, -PUBLIC EXECUTE");
+        let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+        assert_eq!(entries, ["+\"a, b\" SELECT", "-PUBLIC EXECUTE"]);
+    }
 }

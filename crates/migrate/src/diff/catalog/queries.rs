@@ -4,13 +4,13 @@
 use crate::sql::user_schema;
 
 /// The filter on the schema (alias `n`) of an object of a user schema.
-fn in_user_schema() -> String {
+pub(super) fn in_user_schema() -> String {
     user_schema("n.nspname")
 }
 
 /// `SELECT ... WHERE` part for an object of catalog `class` with OID `oid` that no
 /// extension owns.
-fn not_in_extension(class: &str, oid: &str) -> String {
+pub(super) fn not_in_extension(class: &str, oid: &str) -> String {
     format!(
         "NOT EXISTS (SELECT FROM pg_depend x WHERE x.classid = '{class}'::regclass \
          AND x.objid = {oid} AND x.deptype = 'e')"
@@ -18,7 +18,7 @@ fn not_in_extension(class: &str, oid: &str) -> String {
 }
 
 /// A compared relation (alias `c`, its schema `n`) of the given relkinds.
-fn relation_filter(relkinds: &str) -> String {
+pub(super) fn relation_filter(relkinds: &str) -> String {
     let ns = in_user_schema();
     format!(
         "c.relkind IN ({relkinds}) AND NOT c.relispartition AND c.relname <> '_prisma_migrations' \
@@ -51,7 +51,8 @@ pub(super) fn enums_query() -> String {
 
 pub(super) fn tables_query() -> String {
     format!(
-        "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u'
+        "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', c.relrowsecurity,
+           c.relforcerowsecurity
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {}",
         relation_filter("'r'")
     )
@@ -178,8 +179,10 @@ pub(super) fn functions_query() -> String {
            EXISTS (SELECT FROM pg_type t WHERE t.typrelid <> 0 AND (t.oid = p.prorettype
              OR t.oid = ANY (p.proargtypes::oid[]) OR t.oid = ANY (coalesce(p.proallargtypes, '{{}}'))))
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE p.prokind IN ('f', 'p') AND {ns} AND {}",
-        not_in_extension("pg_proc", "p.oid")
+         WHERE p.prokind IN ('f', 'p') AND {ns} AND {} AND {}",
+        not_in_extension("pg_proc", "p.oid"),
+        // A range's constructor functions exist only because of it (`pg_depend` type `i`).
+        super::unmodelled::not_internal("pg_proc", "p.oid")
     )
 }
 
@@ -268,130 +271,76 @@ pub(super) fn comments_query() -> String {
     )
 }
 
-/// Every object of a kind nelo does not compare: (kind, identity). Listed on every diff so
-/// that nothing is ignored silently.
-pub(super) fn not_compared_query() -> String {
-    let ns = in_user_schema();
-    let member = not_in_extension;
+/// Policies on compared tables: (schema, table, policy, permissive, command, roles, USING,
+/// WITH CHECK).
+pub(super) fn policies_query() -> String {
     format!(
-        "SELECT 'policy', format('%I on %I.%I', pol.polname, n.nspname, c.relname)
-           FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-         UNION ALL
-         SELECT 'row level security', format('%I.%I', n.nspname, c.relname)
+        "SELECT n.nspname::text, c.relname::text, pol.polname::text, pol.polpermissive,
+           CASE pol.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+             WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+           ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE r::regrole::text END
+             FROM unnest(pol.polroles) r ORDER BY 1),
+           pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid)
+         FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {}",
+        relation_filter("'r'")
+    )
+}
+
+/// What policies read and call: (schema, table, policy, `relation` or `function`, schema,
+/// name, function arguments or '').
+pub(super) const POLICY_DEPENDENCIES: &str =
+    "SELECT DISTINCT n.nspname::text, c.relname::text, pol.polname::text,
+       CASE WHEN d.refclassid = 'pg_class'::regclass THEN 'relation' ELSE 'function' END,
+       coalesce(rn.nspname, pn.nspname)::text, coalesce(r.relname, p.proname)::text,
+       coalesce(oidvectortypes(p.proargtypes), '')
+     FROM pg_policy pol
+     JOIN pg_class c ON c.oid = pol.polrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = pol.oid AND d.deptype = 'n'
+       AND d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass)
+     LEFT JOIN pg_class r ON d.refclassid = 'pg_class'::regclass AND r.oid = d.refobjid
+     LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+     LEFT JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+     LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace
+     WHERE coalesce(r.oid, p.oid) IS NOT NULL AND coalesce(r.oid, 0) <> c.oid";
+
+/// Privileges other than the default on compared tables, views, sequences, functions and
+/// schemas: (kind, schema, name, arguments, changes as [`super::unmodelled::acl_changes`]).
+pub(super) fn privileges_query() -> String {
+    use super::unmodelled::{acl_changes, not_internal};
+    let relation_acl = acl_changes(
+        "c.relacl",
+        "acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\", c.relowner)",
+        "c.relowner",
+    );
+    let function_acl = acl_changes("p.proacl", "acldefault('f', p.proowner)", "p.proowner");
+    // PostgreSQL 15+ creates `public` usable by all: that is its default, not a grant.
+    let schema_acl = acl_changes(
+        "n.nspacl",
+        "CASE WHEN n.nspname = 'public' THEN acldefault('n', n.nspowner) || makeaclitem(0, n.nspowner, 'USAGE', false) ELSE acldefault('n', n.nspowner) END",
+        "n.nspowner",
+    );
+    let ns = in_user_schema();
+    format!(
+        "SELECT * FROM (
+         SELECT CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname::text,
+             c.relname::text, '', {relation_acl} AS changes
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE (c.relrowsecurity OR c.relforcerowsecurity) AND {ns}
+           WHERE {relations} AND {relation_internal}
          UNION ALL
-         SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END,
-             format('%I.%I', n.nspname, t.typname)
-           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-           WHERE (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND EXISTS (SELECT FROM pg_class c
-             WHERE c.oid = t.typrelid AND c.relkind = 'c'))) AND {ns} AND {}
-         UNION ALL
-         SELECT 'rule', format('%I on %I.%I', r.rulename, n.nspname, c.relname)
-           FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE r.rulename <> '_RETURN' AND {ns}
-         UNION ALL
-         SELECT CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table'
-             ELSE 'partition' END, format('%I.%I', n.nspname, c.relname)
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE (c.relkind IN ('p', 'f') OR (c.relkind = 'r' AND c.relispartition)) AND {ns} AND {}
-         UNION ALL
-         SELECT 'table inheritance', format('%I.%I inherits %I.%I', n.nspname, c.relname, pn.nspname, p.relname)
-           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-           JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
-           WHERE NOT c.relispartition AND p.relkind = 'r' AND {ns}
-         UNION ALL
-         SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' ELSE 'window function' END,
-             format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))
+         SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, n.nspname::text,
+             p.proname::text, oidvectortypes(p.proargtypes), {function_acl}
            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-           WHERE p.prokind IN ('a', 'w') AND {ns} AND {}
+           WHERE p.prokind IN ('f', 'p') AND {ns} AND {proc_member} AND {proc_internal}
          UNION ALL
-         SELECT 'operator', format('%s.%s(%s, %s)', quote_ident(n.nspname), o.oprname,
-             format_type(o.oprleft, NULL), format_type(o.oprright, NULL))
-           FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE {ns} AND {}
-         UNION ALL
-         SELECT 'collation', format('%I.%I', n.nspname, o.collname)
-           FROM pg_collation o JOIN pg_namespace n ON n.oid = o.collnamespace WHERE {ns} AND {}
-         UNION ALL
-         SELECT 'text search configuration', format('%I.%I', n.nspname, o.cfgname)
-           FROM pg_ts_config o JOIN pg_namespace n ON n.oid = o.cfgnamespace WHERE {ns} AND {}
-         UNION ALL
-         SELECT 'text search dictionary', format('%I.%I', n.nspname, o.dictname)
-           FROM pg_ts_dict o JOIN pg_namespace n ON n.oid = o.dictnamespace WHERE {ns} AND {}
-         UNION ALL
-         SELECT 'statistics object', format('%I.%I', n.nspname, o.stxname)
-           FROM pg_statistic_ext o JOIN pg_namespace n ON n.oid = o.stxnamespace WHERE {ns}
-         UNION ALL
-         SELECT 'grant', format('on %I.%I', n.nspname, c.relname)
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'v', 'm', 'S', 'p')
-             AND c.relname <> '_prisma_migrations' AND {ns} AND {}
-         UNION ALL
-         SELECT 'grant', format('on function %I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-           WHERE p.proacl IS NOT NULL AND {ns} AND {}
-         UNION ALL
-         SELECT 'grant', format('on schema %I', n.nspname) FROM pg_namespace n
-           WHERE n.nspacl IS NOT NULL AND n.nspname <> 'public' AND {ns}
-         UNION ALL
-         SELECT 'default privileges', format('for role %s', d.defaclrole::regrole) FROM pg_default_acl d
-         UNION ALL
-         SELECT 'cast', format('%s AS %s', format_type(c.castsource, NULL), format_type(c.casttarget, NULL))
-           FROM pg_cast c WHERE c.oid >= 16384 AND {}
-         UNION ALL
-         SELECT 'publication', quote_ident(pubname) FROM pg_publication
-         UNION ALL
-         SELECT 'event trigger', quote_ident(evtname) FROM pg_event_trigger
-         UNION ALL
-         SELECT 'storage parameters', format('%I.%I (%s)', n.nspname, c.relname, array_to_string(c.reloptions, ', '))
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE c.relkind = 'r' AND c.reloptions IS NOT NULL AND {tables}
-         UNION ALL
-         SELECT 'tablespace', format('%I.%I in %I', n.nspname, c.relname, s.spcname)
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           JOIN pg_tablespace s ON s.oid = c.reltablespace
-           WHERE c.relkind IN ('r', 'm', 'i') AND c.reltablespace <> 0 AND {ns} AND {}
-         UNION ALL
-         SELECT 'replica identity', format('%I.%I (%s)', n.nspname, c.relname,
-             CASE c.relreplident WHEN 'f' THEN 'full' WHEN 'n' THEN 'nothing' ELSE 'index' END)
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE c.relkind = 'r' AND c.relreplident <> 'd' AND {tables}
-         UNION ALL
-         SELECT 'clustered index', format('%I.%I on %I', n.nspname, c.relname, i.relname)
-           FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid
-           JOIN pg_class i ON i.oid = x.indexrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE x.indisclustered AND {tables}
-         UNION ALL
-         SELECT 'column settings', format('%I.%I.%I (%s)', n.nspname, c.relname, a.attname, concat_ws(', ',
-               CASE WHEN a.attstorage <> t.typstorage THEN 'storage ' || CASE a.attstorage
-                 WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END END,
-               CASE a.attcompression WHEN 'p' THEN 'compression pglz' WHEN 'l' THEN 'compression lz4' END,
-               CASE WHEN coalesce(a.attstattarget, -1) >= 0 THEN 'statistics ' || a.attstattarget END,
-               NULLIF(array_to_string(ARRAY(SELECT o FROM unnest(a.attoptions) o
-                 WHERE o LIKE 'n\\_distinct%'), ', '), '')))
-           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-           JOIN pg_type t ON t.oid = a.atttypid
-           WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r'
-             AND (a.attstorage <> t.typstorage OR a.attcompression IN ('p', 'l')
-               OR coalesce(a.attstattarget, -1) >= 0
-               OR EXISTS (SELECT FROM unnest(a.attoptions) o WHERE o LIKE 'n\\_distinct%'))
-             AND {tables}",
-        member("pg_type", "t.oid"),
-        member("pg_class", "c.oid"),
-        member("pg_proc", "p.oid"),
-        member("pg_operator", "o.oid"),
-        member("pg_collation", "o.oid"),
-        member("pg_ts_config", "o.oid"),
-        member("pg_ts_dict", "o.oid"),
-        member("pg_class", "c.oid"),
-        member("pg_proc", "p.oid"),
-        member("pg_cast", "c.oid"),
-        member("pg_class", "c.oid"),
-        tables = relation_filter("'r', 'm'"),
+         SELECT 'SCHEMA', n.nspname::text, '', '', {schema_acl}
+           FROM pg_namespace n WHERE {ns} AND {schema_member}
+         ) acl WHERE changes IS NOT NULL",
+        relations = relation_filter("'r', 'v', 'm', 'S'"),
+        relation_internal = not_internal("pg_class", "c.oid"),
+        proc_member = not_in_extension("pg_proc", "p.oid"),
+        proc_internal = not_internal("pg_proc", "p.oid"),
+        schema_member = not_in_extension("pg_namespace", "n.oid"),
     )
 }

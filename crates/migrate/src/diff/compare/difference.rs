@@ -4,24 +4,60 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::diff::model::{CommentTarget, FunctionName, Name};
+use crate::diff::model::{CommentTarget, FunctionName, GrantTarget, Name};
 
 /// The object a difference is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Object {
-    Schema { name: String },
-    Extension { name: String },
-    Enum { name: Name },
-    Sequence { name: Name },
-    Table { name: Name },
-    Column { table: Name, column: String },
-    Constraint { table: Name, constraint: String },
-    Index { name: Name },
-    View { name: Name },
-    Function { name: FunctionName },
-    Trigger { table: Name, trigger: String },
-    Comment { target: CommentTarget },
+    Schema {
+        name: String,
+    },
+    Extension {
+        name: String,
+    },
+    Enum {
+        name: Name,
+    },
+    Sequence {
+        name: Name,
+    },
+    Table {
+        name: Name,
+    },
+    Column {
+        table: Name,
+        column: String,
+    },
+    Constraint {
+        table: Name,
+        constraint: String,
+    },
+    Index {
+        name: Name,
+    },
+    View {
+        name: Name,
+    },
+    Function {
+        name: FunctionName,
+    },
+    Trigger {
+        table: Name,
+        trigger: String,
+    },
+    Policy {
+        table: Name,
+        policy: String,
+    },
+    /// One entry of an object's privileges other than the default (`+bob SELECT`).
+    Privilege {
+        target: GrantTarget,
+        entry: String,
+    },
+    Comment {
+        target: CommentTarget,
+    },
 }
 
 impl fmt::Display for Object {
@@ -43,6 +79,12 @@ impl fmt::Display for Object {
             Object::Function { name } => write!(formatter, "function `{name}`"),
             Object::Trigger { table, trigger } => {
                 write!(formatter, "trigger `{trigger}` on `{table}`")
+            }
+            Object::Policy { table, policy } => {
+                write!(formatter, "policy `{policy}` on `{table}`")
+            }
+            Object::Privilege { target, entry } => {
+                write!(formatter, "privilege `{entry}` on {target}")
             }
             Object::Comment { target } => write!(
                 formatter,

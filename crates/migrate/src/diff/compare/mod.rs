@@ -141,6 +141,42 @@ pub fn compare(from: &SchemaModel, to: &SchemaModel) -> Vec<Difference> {
     );
     each(
         out,
+        &from.policies,
+        &to.policies,
+        |(table, policy)| Object::Policy {
+            table: table.clone(),
+            policy: policy.clone(),
+        },
+        |before, after| fields([("definition", &before.clauses(), &after.clauses())]),
+    );
+    for (target, pair) in pairs(&from.privileges, &to.privileges) {
+        let empty = BTreeSet::new();
+        let (before, after) = match pair {
+            Pair::Added => (&empty, &to.privileges[target]),
+            Pair::Removed => (&from.privileges[target], &empty),
+            Pair::Both(before, after) => (before, after),
+        };
+        for entry in before.difference(after) {
+            out.push(Difference {
+                object: Object::Privilege {
+                    target: target.clone(),
+                    entry: entry.clone(),
+                },
+                change: Change::Removed,
+            });
+        }
+        for entry in after.difference(before) {
+            out.push(Difference {
+                object: Object::Privilege {
+                    target: target.clone(),
+                    entry: entry.clone(),
+                },
+                change: Change::Added,
+            });
+        }
+    }
+    each(
+        out,
         &from.comments,
         &to.comments,
         |target| Object::Comment {
@@ -186,6 +222,30 @@ fn compare_tables(name: &Name, before: &Table, after: &Table) -> Vec<(Object, Ch
                 after: persistence(after.unlogged),
             },
         ));
+    }
+    let flag = |on: bool| if on { "on" } else { "off" }.to_string();
+    for (field, before, after) in [
+        (
+            "row level security",
+            before.row_security,
+            after.row_security,
+        ),
+        (
+            "force row level security",
+            before.force_row_security,
+            after.force_row_security,
+        ),
+    ] {
+        if before != after {
+            changes.push((
+                Object::Table { name: name.clone() },
+                Change::Changed {
+                    field,
+                    before: flag(before),
+                    after: flag(after),
+                },
+            ));
+        }
     }
     let columns = |table: &Table| -> BTreeMap<String, super::model::Column> {
         table
@@ -236,7 +296,11 @@ fn compare_tables(name: &Name, before: &Table, after: &Table) -> Vec<(Object, Ch
                         &old.not_null.to_string(),
                         &new.not_null.to_string(),
                     ),
-                    ("default", &optional(&old.default), &optional(&new.default)),
+                    (
+                        "default",
+                        &equivalent_default(&old.default),
+                        &equivalent_default(&new.default),
+                    ),
                     ("identity", &identity(old.identity), &identity(new.identity)),
                     (
                         "identity options",
@@ -272,6 +336,17 @@ fn compare_tables(name: &Name, before: &Table, after: &Table) -> Vec<(Object, Ch
         }
     }
     changes
+}
+
+/// A column default as compared: the server's text, except that the spellings of the
+/// transaction's start time (`now()`, `CURRENT_TIMESTAMP`, `transaction_timestamp()`, which
+/// PostgreSQL documents as equivalent and renders each as written) are one.
+fn equivalent_default(default: &Option<String>) -> String {
+    match default.as_deref() {
+        Some("now()" | "CURRENT_TIMESTAMP" | "transaction_timestamp()") => "now()".to_string(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
 }
 
 /// A sequence's options as `CREATE SEQUENCE` writes them.

@@ -65,30 +65,85 @@ pub fn possible_renames(
     renames
 }
 
-/// An object of a kind nelo does not compare, and which side has it.
+/// An object of a kind nelo does not model, and which side has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotCompared {
     pub kind: String,
     pub identity: String,
-    /// `both`, `from` or `to`.
+    /// `both` (the same on both sides), `from`, `to`, or `changed` (on both sides, but what
+    /// the server says it is differs).
     pub side: &'static str,
+    /// What the server says it is: on the side that has it; `to`'s when both have it.
+    pub definition: String,
+    /// `from`'s definition, when `changed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
 }
 
+impl NotCompared {
+    /// It exists on one side only, or differs: nelo cannot tell whether the sides are the
+    /// same, since it does not diff (nor plan) this kind.
+    pub fn cannot_tell(&self) -> bool {
+        self.side != "both"
+    }
+
+    /// One line: kind, identity, the side in `side_words` (given `from`, `to`, `both` or
+    /// `changed`) and what the server says it is (`before -> after` when it changed).
+    pub fn describe(&self, side_words: fn(&str) -> &'static str) -> String {
+        let what = match &self.before {
+            Some(before) => {
+                let (before, after) = super::difference::shown_pair(before, &self.definition);
+                format!(": {before} -> {after}")
+            }
+            None if self.definition.is_empty() => String::new(),
+            None => {
+                let (shown, _) = super::difference::shown_pair(&self.definition, "");
+                format!(": {shown}")
+            }
+        };
+        format!(
+            "{} {} ({}){what}",
+            self.kind,
+            self.identity,
+            side_words(self.side)
+        )
+    }
+}
+
+/// Every object of a kind nelo does not model, on either side, in (kind, identity) order.
 pub fn not_compared(from: &SchemaModel, to: &SchemaModel) -> Vec<NotCompared> {
-    let all: BTreeSet<&(String, String)> =
-        from.not_compared.iter().chain(&to.not_compared).collect();
+    let all: BTreeSet<&(String, String)> = from
+        .not_compared
+        .keys()
+        .chain(to.not_compared.keys())
+        .collect();
     all.into_iter()
-        .map(|entry @ (kind, identity)| NotCompared {
-            kind: kind.clone(),
-            identity: identity.clone(),
-            side: match (
-                from.not_compared.contains(entry),
-                to.not_compared.contains(entry),
-            ) {
-                (true, true) => "both",
-                (true, false) => "from",
-                _ => "to",
-            },
+        .map(|key @ (kind, identity)| {
+            let (before, after) = (from.not_compared.get(key), to.not_compared.get(key));
+            let (side, definition, before) = match (before, after) {
+                (Some(old), Some(new)) if old.definition == new.definition => {
+                    ("both", new.definition.clone(), None)
+                }
+                (Some(old), Some(new)) => (
+                    "changed",
+                    new.definition.clone(),
+                    Some(old.definition.clone()),
+                ),
+                (Some(old), None) => ("from", old.definition.clone(), None),
+                (_, new) => (
+                    "to",
+                    new.map(|object| object.definition.clone())
+                        .unwrap_or_default(),
+                    None,
+                ),
+            };
+            NotCompared {
+                kind: kind.clone(),
+                identity: identity.clone(),
+                side,
+                definition,
+                before,
+            }
         })
         .collect()
 }

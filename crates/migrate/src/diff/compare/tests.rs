@@ -140,20 +140,45 @@ fn constraint_definition_change_and_enum_labels() {
 }
 
 #[test]
-fn not_compared_objects_say_which_side_has_them() {
+fn not_compared_objects_say_which_side_has_them_and_whether_they_differ() {
+    use crate::diff::model::Unmodelled;
+    let object = |definition: &str| Unmodelled {
+        schema: "public".into(),
+        definition: definition.into(),
+    };
     let mut from = SchemaModel::default();
-    from.not_compared
-        .insert(("policy".into(), "p on public.t".into()));
+    from.not_compared.insert(
+        ("policy".into(), "p on public.t".into()),
+        object("USING (true)"),
+    );
+    from.not_compared.insert(
+        ("rule".into(), "r on public.t".into()),
+        object("DO NOTHING"),
+    );
     let mut to = SchemaModel::default();
     to.not_compared
-        .insert(("domain".into(), "public.email".into()));
-    to.not_compared
-        .insert(("policy".into(), "p on public.t".into()));
-    let listed = not_compared(&from, &to);
-    assert_eq!(listed.len(), 2);
-    assert_eq!((listed[0].kind.as_str(), listed[0].side), ("domain", "to"));
-    assert_eq!(
-        (listed[1].kind.as_str(), listed[1].side),
-        ("policy", "both")
+        .insert(("domain".into(), "public.email".into()), object("text"));
+    to.not_compared.insert(
+        ("policy".into(), "p on public.t".into()),
+        object("USING (true)"),
     );
+    to.not_compared.insert(
+        ("rule".into(), "r on public.t".into()),
+        object("DO INSTEAD NOTHING"),
+    );
+    let listed = not_compared(&from, &to);
+    let shown: Vec<(&str, &str, bool)> = listed
+        .iter()
+        .map(|object| (object.kind.as_str(), object.side, object.cannot_tell()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("domain", "to", true),
+            ("policy", "both", false),
+            ("rule", "changed", true)
+        ]
+    );
+    assert_eq!(listed[2].before.as_deref(), Some("DO NOTHING"));
+    assert_eq!(listed[2].definition, "DO INSTEAD NOTHING");
 }

@@ -229,13 +229,27 @@ pub(super) fn plan_columns(
                 .as_ref()
                 .map(|collation| format!(" COLLATE {collation}"))
                 .unwrap_or_default();
+            // No `USING` to a string or bit type: its explicit cast would truncate silently,
+            // where the assignment cast raises "value too long" ([`super::casts`]).
+            let using = if super::casts::writes_using(&column.data_type) {
+                format!(" USING {column_sql}{cast}::{}", column.data_type)
+            } else {
+                String::new()
+            };
             alters.push(format!(
-                "ALTER COLUMN {column_sql} SET DATA TYPE {}{collation} USING {column_sql}{cast}::{}",
-                column.data_type, column.data_type
+                "ALTER COLUMN {column_sql} SET DATA TYPE {}{collation}{using}",
+                column.data_type
             ));
-            if fields.contains("type") {
+            if fields.contains("type")
+                && !super::casts::is_safe_cast(&old.data_type, &column.data_type)
+            {
+                let how = if using.is_empty() {
+                    "This fails, and nothing is changed, if a value does not fit."
+                } else {
+                    "This cast may fail. Please make sure the data in the column can be cast."
+                };
                 planner.warnings.push(format!(
-                    "You are about to alter the column `{}` on the `{}` table. The data in that column will be cast from `{}` to `{}`. This cast may fail. Please make sure the data in the column can be cast.",
+                    "You are about to alter the column `{}` on the `{}` table. The data in that column will be cast from `{}` to `{}`. {how}",
                     column.name, name.name, old.data_type, column.data_type
                 ));
             }

@@ -33,7 +33,7 @@ pub(super) fn drops(
     for function in x.replaced_functions.iter().chain(
         x.removed_functions
             .iter()
-            .filter(|function| from.functions[*function].uses_row_type),
+            .filter(|function| drops_early(from, to, function)),
     ) {
         let sql = drop_function(planner, function);
         planner.push(Phase::DropFunctionEarly, "DropFunction", sql);
@@ -341,10 +341,10 @@ pub(super) fn comments(planner: &mut Planner, changes: &Changes, x: &Expansion) 
 }
 /// Drops of what relations used.
 pub(super) fn final_drops(planner: &mut Planner, changes: &Changes, x: &Expansion) {
-    let from = planner.from;
+    let (from, to) = (planner.from, planner.to);
     // --- Drops of what relations used.
     for function in &x.removed_functions {
-        if !from.functions[function].uses_row_type {
+        if !drops_early(from, to, function) {
             let sql = drop_function(planner, function);
             planner.push(Phase::DropFunction, "DropFunction", sql);
         }
@@ -386,4 +386,19 @@ fn concurrently(definition: &str) -> String {
         }
     }
     definition.to_string()
+}
+
+/// A removed function that goes before the creates: one taking or returning a row type (its
+/// table may go), and one whose name the `to` side keeps with other arguments (a changed
+/// signature: while both exist, a call that fits both is "not unique").
+fn drops_early(
+    from: &crate::diff::model::SchemaModel,
+    to: &crate::diff::model::SchemaModel,
+    function: &crate::diff::model::FunctionName,
+) -> bool {
+    from.functions[function].uses_row_type
+        || to
+            .functions
+            .keys()
+            .any(|other| other.name == function.name && other.arguments != function.arguments)
 }

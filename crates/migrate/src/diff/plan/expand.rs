@@ -68,6 +68,10 @@ pub(super) struct Expansion {
     pub created_triggers: BTreeSet<(Name, String)>,
     pub dropped_indexes: BTreeSet<Name>,
     pub created_indexes: BTreeSet<Name>,
+    /// Policies (table, name) dropped: removed, changed, or over something that changes
+    /// shape (a column type, a view, a function); and those created (again).
+    pub dropped_policies: BTreeSet<(Name, String)>,
+    pub created_policies: BTreeSet<(Name, String)>,
 }
 
 pub(super) fn expand(from: &SchemaModel, to: &SchemaModel, changes: &Changes) -> Expansion {
@@ -274,7 +278,53 @@ pub(super) fn expand(from: &SchemaModel, to: &SchemaModel, changes: &Changes) ->
             created_indexes.insert(name.clone());
         }
     }
+    // Policies: removed, changed, and those over what is dropped or changes shape (the
+    // server refuses to alter a column's type, or drop it, under a policy).
+    let mut dropped_policies = BTreeSet::new();
+    for ((table, name), policy) in &from.policies {
+        // A removed table's policies go with it, unless they read what goes before it.
+        if changes.table_removed(table) {
+            if !policy.depends_on.is_empty() || !policy.calls.is_empty() {
+                dropped_policies.insert((table.clone(), name.clone()));
+            }
+            continue;
+        }
+        let object = Object::Policy {
+            table: table.clone(),
+            policy: name.clone(),
+        };
+        let affected = changes.removed.contains(&object)
+            || changes.changed.contains_key(&object)
+            || retyped_tables.contains(table)
+            || policy.depends_on.iter().any(|relation| {
+                retyped_tables.contains(relation)
+                    || dropped_views.contains(relation)
+                    || changes.table_removed(relation)
+            })
+            || policy.calls.iter().any(|function| {
+                replaced_functions.contains(function) || removed_functions.contains(function)
+            });
+        if affected {
+            dropped_policies.insert((table.clone(), name.clone()));
+        }
+    }
+    let created_policies: BTreeSet<(Name, String)> = changes
+        .added
+        .iter()
+        .filter_map(|object| match object {
+            Object::Policy { table, policy } => Some((table.clone(), policy.clone())),
+            _ => None,
+        })
+        .chain(
+            dropped_policies
+                .iter()
+                .filter(|key| to.policies.contains_key(*key))
+                .cloned(),
+        )
+        .collect();
     Expansion {
+        dropped_policies,
+        created_policies,
         recreated_enums,
         replaced_functions,
         removed_functions,

@@ -1,14 +1,17 @@
 //! The planner: the differences between two models turned into one SQL script, in an order
-//! PostgreSQL accepts. Drops of relations first (triggers, views, foreign keys, indexes,
+//! PostgreSQL accepts. Drops of relations first (policies, triggers, views, foreign keys, indexes,
 //! constraints, columns, tables), then creates and alters (schemas, extensions, enums,
-//! sequences, functions, tables, columns, indexes and constraints, foreign keys last, views in
-//! dependency order, triggers, comments), then the drops of what relations used (functions,
+//! sequences, functions, tables, columns, row-level security, indexes and constraints, foreign
+//! keys last, views in dependency order, triggers, policies, grants, comments), then the drops of what relations used (functions,
 //! sequences, enums, extensions, schemas). Views and triggers over changed objects are
 //! dropped and recreated. Pure: the same models give the same script.
 
 mod alter;
+mod casts;
 mod emit;
 mod expand;
+mod policy;
+mod privileges;
 mod sql;
 #[cfg(test)]
 mod tests;
@@ -25,6 +28,7 @@ use sql::qualified;
 /// Where a step goes; steps run in this order, and in the order added within one phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
+    DropPolicy,
     DropTrigger,
     DropView,
     DropForeignKey,
@@ -50,6 +54,8 @@ enum Phase {
     CreateView,
     CreateViewIndex,
     CreateTrigger,
+    CreatePolicy,
+    Grant,
     Comment,
     DropFunction,
     DropSequence,
@@ -275,6 +281,8 @@ pub fn plan_with(
     };
     emit::drops(&mut planner, &changes, &x, renames);
     let creates_functions = emit::creates(&mut planner, &changes, &x);
+    policy::plan_policies(&mut planner, &changes, &x);
+    privileges::plan_privileges(&mut planner, &changes, &x);
     emit::comments(&mut planner, &changes, &x);
     emit::final_drops(&mut planner, &changes, &x);
     planner.steps.sort_by_key(|(phase, _)| *phase);

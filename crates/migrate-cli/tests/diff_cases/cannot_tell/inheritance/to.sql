@@ -1,0 +1,2 @@
+CREATE TABLE parent (id int, a text);
+CREATE TABLE child (b int) INHERITS (parent);

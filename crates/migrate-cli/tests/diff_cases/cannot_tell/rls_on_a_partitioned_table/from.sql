@@ -1,0 +1,1 @@
+CREATE TABLE event (id int, at date) PARTITION BY RANGE (at);

@@ -1,0 +1,1 @@
+CREATE TABLE t (id int PRIMARY KEY, n bigint NOT NULL DEFAULT 0);

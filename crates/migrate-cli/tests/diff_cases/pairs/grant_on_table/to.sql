@@ -1,0 +1,2 @@
+CREATE TABLE t (id int PRIMARY KEY);
+GRANT SELECT ON t TO pg_read_all_data;

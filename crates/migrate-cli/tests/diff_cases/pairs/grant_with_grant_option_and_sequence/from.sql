@@ -1,0 +1,3 @@
+CREATE SEQUENCE s;
+CREATE TABLE t (id int PRIMARY KEY);
+GRANT SELECT, INSERT ON t TO pg_read_all_data;

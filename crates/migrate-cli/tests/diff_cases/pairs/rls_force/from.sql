@@ -1,0 +1,2 @@
+CREATE TABLE note (id int PRIMARY KEY, owner text NOT NULL DEFAULT current_user, body text);
+ALTER TABLE note ENABLE ROW LEVEL SECURITY;
