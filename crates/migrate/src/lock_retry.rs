@@ -443,7 +443,7 @@ impl LockObserver {
     /// wait lasts.
     pub fn new(database_url: &str, pid: i32) -> Self {
         let options = crate::DatabaseUrl::parse(database_url)
-            .and_then(|url| url.connect_options())
+            .and_then(|url| url.connect_options_unpinned())
             .ok()
             .map(|options| options.application_name(OBSERVER_APPLICATION_NAME));
         LockObserver {

@@ -233,7 +233,7 @@ struct Server {
 impl Server {
     fn parse(server_url: &str) -> Result<Server, Error> {
         let (url, options) = DatabaseUrl::parse(server_url)
-            .and_then(|url| Ok((url.clone(), url.connect_options()?)))
+            .and_then(|url| Ok((url.clone(), url.connect_options_unpinned()?)))
             .map_err(|error| Error::InvalidServerUrl {
                 url: error.url,
                 reason: error.problem,

@@ -10,7 +10,39 @@ impl DatabaseUrl {
     /// sqlx's options: the URL without its user name, password and Prisma parameters goes
     /// through sqlx's own parser (so sqlx never sees, nor reports, a secret), then the
     /// credentials and the translated parameters are set one by one.
+    ///
+    /// Without `?pgbouncer=true`, the session settings of [`DatabaseUrl::session_pins`] go as
+    /// startup options. A pooler in session mode may refuse them ("unsupported startup
+    /// parameter"): [`crate::postgres::connect`] then connects with
+    /// [`DatabaseUrl::connect_options_unpinned`] and sets them with `SET`.
     pub fn connect_options(&self) -> Result<PgConnectOptions, UrlError> {
+        self.options_with(true)
+    }
+
+    /// [`DatabaseUrl::connect_options`] without the pinned session settings: for connections
+    /// that only look at the server (lock observers, watchdogs, maintenance), and for a
+    /// pooler that refuses startup options.
+    pub fn connect_options_unpinned(&self) -> Result<PgConnectOptions, UrlError> {
+        self.options_with(false)
+    }
+
+    /// The session settings every connection pins, as (name, value) with the value as the
+    /// server reads it: the schema (`public` without `?schema=`, as Prisma), whatever
+    /// search_path the role or database sets, and IntervalStyle, as sqlx pins TimeZone and
+    /// DateStyle (a database's own IntervalStyle would change how every interval is
+    /// rendered). Empty with `?pgbouncer=true`: each transaction sets the schema there.
+    pub fn session_pins(&self) -> Vec<(&'static str, String)> {
+        if self.params.pgbouncer {
+            return Vec::new();
+        }
+        let schema = self.schema().unwrap_or("public");
+        vec![
+            ("search_path", crate::sql::quote_identifier(schema)),
+            ("IntervalStyle", "postgres".to_string()),
+        ]
+    }
+
+    fn options_with(&self, pinned: bool) -> Result<PgConnectOptions, UrlError> {
         let mut plain = self.url.clone();
         let _ = plain.set_username("");
         let _ = plain.set_password(None);
@@ -59,16 +91,14 @@ impl DatabaseUrl {
             // PgBouncer refuses startup options it does not know and cannot keep prepared
             // statements: the schema is set by a query after connecting instead.
             options = options.statement_cache_capacity(0).extra_float_digits(None);
-        } else {
-            // Pinned as startup options, so that a migration's `RESET ALL` keeps them: the
-            // schema (`public` without `?schema=`, as Prisma), whatever search_path the role
-            // or database sets, and IntervalStyle, as sqlx pins TimeZone and DateStyle (a
-            // database's own IntervalStyle would change how every interval is rendered).
-            let schema = self.schema().unwrap_or("public");
-            options = options.options([
-                ("search_path", search_path_option(schema)),
-                ("IntervalStyle", "postgres".to_string()),
-            ]);
+        } else if pinned {
+            // As startup options, so that a migration's `RESET ALL` keeps them.
+            let pins: Vec<(&str, String)> = self
+                .session_pins()
+                .into_iter()
+                .map(|(name, value)| (name, escape_option(&value)))
+                .collect();
+            options = options.options(pins);
         }
         Ok(options)
     }
@@ -77,8 +107,14 @@ impl DatabaseUrl {
 /// The `search_path` for `schema` as a startup `-c` option: double-quoted, as Prisma's
 /// `SET search_path = "NAME"`, so `?schema=MyApp` keeps its case; then backslash-escaped,
 /// as the server splits the startup options at unescaped whitespace.
+#[cfg(test)]
 pub(super) fn search_path_option(schema: &str) -> String {
-    let quoted = crate::sql::quote_identifier(schema);
+    escape_option(&crate::sql::quote_identifier(schema))
+}
+
+/// `value` backslash-escaped for a startup `-c` option, which the server splits at unescaped
+/// whitespace.
+fn escape_option(quoted: &str) -> String {
     let mut escaped = String::with_capacity(quoted.len());
     for character in quoted.chars() {
         if character == '\\' || character.is_ascii_whitespace() {

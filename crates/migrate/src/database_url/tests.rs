@@ -134,6 +134,23 @@ fn sqlx_gets_the_credentials_and_translated_parameters_only() {
     );
     let bouncer = parse("postgresql://nelo@db/app?pgbouncer=true&schema=s").unwrap();
     assert_eq!(bouncer.connect_options().unwrap().get_options(), None);
+    assert!(bouncer.session_pins().is_empty());
+}
+
+#[test]
+fn unpinned_options_leave_the_pins_to_statements() {
+    let url = parse("postgresql://nelo@db/app?schema=My%20App&options=-c%20geqo%3Doff").unwrap();
+    assert_eq!(
+        url.connect_options_unpinned().unwrap().get_options(),
+        Some("-c geqo=off")
+    );
+    assert_eq!(
+        url.session_pins(),
+        [
+            ("search_path", r#""My App""#.to_string()),
+            ("IntervalStyle", "postgres".to_string())
+        ]
+    );
 }
 
 #[test]

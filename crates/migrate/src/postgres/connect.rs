@@ -55,7 +55,8 @@ pub fn classify_failure(error: &sqlx::Error) -> Failure {
 /// [`Error::Connect`] for any other non-transient failure, [`Error::ConnectTimeout`] with the
 /// last transient error once `timeout` has passed. URLs in errors are redacted.
 pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<PgConnection, Error> {
-    let options = url.connect_options()?;
+    let mut options = url.connect_options()?;
+    let mut pins_by_statement = false;
     let deadline = Instant::now() + timeout;
     let mut backoff = Duration::from_millis(50);
     let connection = loop {
@@ -80,6 +81,13 @@ pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<PgConnectio
                         server: url.server(),
                         database: url.database(),
                     });
+                }
+                // A pooler in session mode that does not pass startup options on: the same
+                // settings as statements, on the session it keeps for us.
+                Failure::Fatal if !pins_by_statement && refuses_startup_options(&error) => {
+                    options = url.connect_options_unpinned()?;
+                    pins_by_statement = true;
+                    continue;
                 }
                 Failure::Fatal => {
                     return Err(Error::Connect {
@@ -107,7 +115,29 @@ pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<PgConnectio
     // Behind PgBouncer (`?pgbouncer=true`) the schema is no startup option: each migration's
     // transaction sets it (`SET LOCAL`), as a session setting would stay on whichever server
     // connection served it (see `crate::pooler`).
+    let mut connection = connection;
+    if pins_by_statement {
+        for (name, value) in url.session_pins() {
+            sqlx::query("SELECT set_config($1, $2, false)")
+                .bind(name)
+                .bind(&value)
+                .execute(&mut connection)
+                .await
+                .map_err(|source| Error::Connect {
+                    url: url.redacted(),
+                    source,
+                })?;
+        }
+    }
     Ok(connection)
+}
+
+/// The server (a pooler: PgBouncer says "unsupported startup parameter: options") refused
+/// the startup options (SQLSTATE 08P01).
+fn refuses_startup_options(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(database)
+        if database.code().as_deref() == Some("08P01")
+            && database.message().contains("startup parameter"))
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ impl Watchdog {
     ) -> Result<Watchdog, Error> {
         let url = DatabaseUrl::parse(database_url)?;
         let options = url
-            .connect_options()?
+            .connect_options_unpinned()?
             .application_name(PROBE_APPLICATION_NAME);
         let silence_limit = silence_limit(&url);
         let session = match locking {
