@@ -51,6 +51,7 @@ pub struct SchemaModel {
     pub schemas: BTreeSet<String>,
     pub extensions: BTreeMap<String, Extension>,
     pub enums: BTreeMap<Name, Vec<String>>,
+    pub domains: BTreeMap<Name, Domain>,
     pub sequences: BTreeMap<Name, Sequence>,
     pub tables: BTreeMap<Name, Table>,
     pub indexes: BTreeMap<Name, Index>,
@@ -82,6 +83,7 @@ impl SchemaModel {
         };
         self.schemas.retain(|name| name == schema);
         self.enums.retain(|name, _| name.schema == schema);
+        self.domains.retain(|name, _| name.schema == schema);
         self.sequences.retain(|name, _| name.schema == schema);
         self.tables.retain(|name, _| name.schema == schema);
         self.indexes.retain(|name, _| name.schema == schema);
@@ -114,6 +116,21 @@ pub struct Extension {
     pub schema: String,
     /// Shown, never a difference: it follows the server's packages, not the migrations.
     pub version: String,
+}
+
+/// A domain (`CREATE DOMAIN`): a base type with its own default, NOT NULL and CHECKs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Domain {
+    /// `format_type(typbasetype, typtypmod)`.
+    pub base_type: String,
+    /// A collation other than the base type's, qualified and quoted (`"public"."C"`).
+    pub collation: Option<String>,
+    pub not_null: bool,
+    /// `typdefault`: the default expression as the server deparses it.
+    pub default: Option<String>,
+    /// Constraint name -> `pg_get_constraintdef` (`CHECK (...)`, with `NOT VALID` when not
+    /// validated).
+    pub constraints: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

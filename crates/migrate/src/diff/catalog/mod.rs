@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use sqlx::postgres::PgConnection;
 
 use super::model::{
-    Column, Comment, CommentOwner, CommentTarget, Constraint, Extension, Function, FunctionName,
-    FunctionUser, GrantTarget, Index, Name, Policy, SchemaModel, Sequence, Table, Trigger,
-    Unmodelled, View,
+    Column, Comment, CommentOwner, CommentTarget, Constraint, Domain, Extension, Function,
+    FunctionName, FunctionUser, GrantTarget, Index, Name, Policy, SchemaModel, Sequence, Table,
+    Trigger, Unmodelled, View,
 };
 use crate::Error;
 use crate::sql::quote_identifier;
@@ -73,6 +73,35 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
         .map_err(database_error("reading enums"))?;
     for (schema, name, labels) in enums {
         model.enums.insert(Name::new(&schema, &name), labels);
+    }
+
+    type DomainRow = (
+        String,
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+        Vec<String>,
+    );
+    let domains: Vec<DomainRow> = sqlx::query_as(&domains_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading domains"))?;
+    for (schema, name, base_type, collation, not_null, default, constraints) in domains {
+        let constraints = constraints
+            .iter()
+            .filter_map(|entry| entry.split_once('\t'))
+            .map(|(name, definition)| (name.to_string(), definition.to_string()))
+            .collect();
+        let domain = Domain {
+            base_type,
+            collation,
+            not_null,
+            default,
+            constraints,
+        };
+        model.domains.insert(Name::new(&schema, &name), domain);
     }
 
     let tables: Vec<(String, String, bool, bool, bool)> = sqlx::query_as(&tables_query())

@@ -49,6 +49,26 @@ pub(super) fn enums_query() -> String {
     )
 }
 
+/// Domains: (schema, name, base type, collation, NOT NULL, default, constraints as
+/// `name<TAB>definition` sorted by name).
+pub(super) fn domains_query() -> String {
+    let ns = in_user_schema();
+    format!(
+        "SELECT n.nspname::text, t.typname::text, format_type(t.typbasetype, t.typtypmod),
+           (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co
+              JOIN pg_namespace cn ON cn.oid = co.collnamespace
+              WHERE co.oid = t.typcollation AND t.typcollation <> bt.typcollation),
+           t.typnotnull, t.typdefault,
+           coalesce((SELECT array_agg(k.conname::text || E'\t' || pg_get_constraintdef(k.oid)
+               ORDER BY k.conname) FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c'),
+             '{{}}'::text[])
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+         JOIN pg_type bt ON bt.oid = t.typbasetype
+         WHERE t.typtype = 'd' AND {ns} AND {}",
+        not_in_extension("pg_type", "t.oid")
+    )
+}
+
 pub(super) fn tables_query() -> String {
     format!(
         "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', c.relrowsecurity,
@@ -257,13 +277,13 @@ pub(super) fn comments_query() -> String {
            AND NOT (d.classoid = 'pg_namespace'::regclass AND sn.nspname = 'public'
              AND d.description = 'standard public schema')
            AND o.type IN ('schema', 'table', 'table column', 'view', 'view column',
-             'materialized view', 'materialized view column', 'index', 'sequence', 'type',
+             'materialized view', 'materialized view column', 'index', 'sequence', 'type', 'domain',
              'function', 'procedure', 'table constraint', 'trigger')
            AND {}
            AND NOT EXISTS (SELECT FROM pg_depend x WHERE x.classid = d.classoid
              AND x.objid = d.objoid AND x.deptype = 'e')
            AND (d.classoid <> 'pg_type'::regclass
-             OR EXISTS (SELECT FROM pg_type t WHERE t.oid = d.objoid AND t.typtype = 'e'))
+             OR EXISTS (SELECT FROM pg_type t WHERE t.oid = d.objoid AND t.typtype IN ('e', 'd')))
            AND (d.classoid <> 'pg_class'::regclass OR NOT EXISTS (SELECT FROM pg_class c
              WHERE c.oid = d.objoid AND (c.relname = '_prisma_migrations' OR c.relispartition
                OR c.relkind IN ('p', 'f', 'c'))))",

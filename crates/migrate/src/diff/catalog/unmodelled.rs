@@ -99,17 +99,6 @@ pub(super) fn not_compared_query() -> String {
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE (c.relrowsecurity OR c.relforcerowsecurity) AND {ns} AND NOT ({modelled_table})
          UNION ALL
-         SELECT 'domain', n.nspname, format('%I.%I', n.nspname, t.typname),
-             concat_ws(' ', format_type(t.typbasetype, t.typtypmod),
-               (SELECT 'COLLATE ' || quote_ident(co.collname) FROM pg_collation co
-                  WHERE co.oid = t.typcollation AND t.typcollation <> bt.typcollation),
-               CASE WHEN t.typnotnull THEN 'NOT NULL' END, 'DEFAULT ' || t.typdefault,
-               (SELECT string_agg(format('CONSTRAINT %I %s', k.conname, pg_get_constraintdef(k.oid)), ' '
-                  ORDER BY k.conname) FROM pg_constraint k WHERE k.contypid = t.oid))
-           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-           JOIN pg_type bt ON bt.oid = t.typbasetype
-           WHERE t.typtype = 'd' AND {ns} AND {type_member}
-         UNION ALL
          SELECT 'range type', n.nspname, format('%I.%I', n.nspname, t.typname),
              concat_ws(', ', 'subtype = ' || format_type(r.rngsubtype, NULL),
                'subtype_opclass = ' || (SELECT quote_ident(o.opcname) FROM pg_opclass o WHERE o.oid = r.rngsubopc),

@@ -19,6 +19,9 @@ pub enum Object {
     Enum {
         name: Name,
     },
+    Domain {
+        name: Name,
+    },
     Sequence {
         name: Name,
     },
@@ -66,6 +69,7 @@ impl fmt::Display for Object {
             Object::Schema { name } => write!(formatter, "schema `{name}`"),
             Object::Extension { name } => write!(formatter, "extension `{name}`"),
             Object::Enum { name } => write!(formatter, "enum `{name}`"),
+            Object::Domain { name } => write!(formatter, "domain `{name}`"),
             Object::Sequence { name } => write!(formatter, "sequence `{name}`"),
             Object::Table { name } => write!(formatter, "table `{name}`"),
             Object::Column { table, column } => {

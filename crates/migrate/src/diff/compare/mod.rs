@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Name, SchemaModel, Sequence, Table};
+use super::model::{Domain, Name, SchemaModel, Sequence, Table};
 
 mod difference;
 mod report;
@@ -38,6 +38,42 @@ pub fn compare(from: &SchemaModel, to: &SchemaModel) -> Vec<Difference> {
         &to.enums,
         |name| Object::Enum { name: name.clone() },
         |before, after| fields([("labels", &before.join(", "), &after.join(", "))]),
+    );
+    each(
+        out,
+        &from.domains,
+        &to.domains,
+        |name| Object::Domain { name: name.clone() },
+        |before, after| {
+            let base = |domain: &Domain| {
+                let collation = domain.collation.as_deref().unwrap_or_default();
+                format!("{} {collation}", domain.base_type)
+                    .trim_end()
+                    .to_string()
+            };
+            let constraints = |domain: &Domain| {
+                domain
+                    .constraints
+                    .iter()
+                    .map(|(name, definition)| format!("{name} {definition}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            fields([
+                ("base type", &base(before), &base(after)),
+                (
+                    "not null",
+                    &before.not_null.to_string(),
+                    &after.not_null.to_string(),
+                ),
+                (
+                    "default",
+                    &before.default.clone().unwrap_or_default(),
+                    &after.default.clone().unwrap_or_default(),
+                ),
+                ("constraints", &constraints(before), &constraints(after)),
+            ])
+        },
     );
     each(
         out,

@@ -8,6 +8,7 @@
 
 mod alter;
 mod casts;
+mod domain;
 mod emit;
 mod expand;
 mod policy;
@@ -38,11 +39,14 @@ enum Phase {
     DropFunctionEarly,
     DropColumn,
     DropTable,
+    DropDomainEarly,
     CreateSchema,
     CreateExtension,
     AlterExtension,
     CreateEnum,
     RecreateEnum,
+    CreateDomain,
+    AlterDomain,
     CreateSequence,
     CreateFunction,
     CreateTable,
@@ -59,6 +63,7 @@ enum Phase {
     Comment,
     DropFunction,
     DropSequence,
+    DropDomain,
     DropEnum,
     DropExtension,
     DropSchema,
@@ -281,6 +286,7 @@ pub fn plan_with(
     };
     emit::drops(&mut planner, &changes, &x, renames);
     let creates_functions = emit::creates(&mut planner, &changes, &x);
+    domain::plan_domains(&mut planner, &changes);
     policy::plan_policies(&mut planner, &changes, &x);
     privileges::plan_privileges(&mut planner, &changes, &x);
     emit::comments(&mut planner, &changes, &x);
