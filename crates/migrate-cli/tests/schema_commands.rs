@@ -66,6 +66,44 @@ async fn status_drift_is_off_by_default_and_reports_drift_with_exit_1() {
     assert_eq!(value["drift"]["differences"][0]["change"], "added");
 }
 
+/// A domain's CHECK loosened by hand is drift (exit 1), named with its constraints, where it
+/// used to be "cannot tell".
+#[tokio::test]
+async fn a_domain_changed_by_hand_is_drift() {
+    let db = TestDb::new().await;
+    let dir = folder(&[(
+        "1_init",
+        "CREATE DOMAIN posint AS integer CONSTRAINT positive CHECK (VALUE > 0);\n\
+         CREATE TABLE stock (id bigint PRIMARY KEY, count posint);\n",
+    )]);
+    Migrator::new(dir.path())
+        .deploy(&db.url, ignore_events)
+        .await
+        .unwrap();
+    db.execute(
+        "ALTER DOMAIN posint DROP CONSTRAINT positive;
+         ALTER DOMAIN posint ADD CONSTRAINT positive CHECK (VALUE >= 0);",
+    )
+    .await;
+    let drifted = binary()
+        .arg("status")
+        .arg("--migrations")
+        .arg(dir.path())
+        .arg("--drift")
+        .args(["--shadow-database-url", &server_url()])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    let shown = text(&drifted);
+    assert_eq!(drifted.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("Drift detected"), "{shown}");
+    assert!(
+        shown.contains("changed domain `public.posint` (constraints:"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Cannot tell"), "{shown}");
+}
+
 #[tokio::test]
 async fn push_applies_refuses_data_loss_with_the_flag_to_use_and_says_when_in_sync() {
     let db = TestDb::new().await;
@@ -183,7 +221,7 @@ async fn a_failed_drift_check_still_shows_the_status() {
 }
 
 /// Objects of kinds nelo does not model never make an answer "in sync": a partition dropped
-/// by hand (holding rows), a domain added by hand and a storage parameter changed by hand are
+/// by hand (holding rows), a composite type added by hand and a storage parameter changed by hand are
 /// "cannot tell" in `status --drift` (exit 2, each named with its kind), and `push` of a schema
 /// holding such an object applies nothing and exits 2.
 #[tokio::test]
@@ -219,7 +257,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
     db.execute(
         "INSERT INTO event SELECT g, date '2020-01-01' + g FROM generate_series(1, 364) g;
          DROP TABLE event_old;
-         CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+         CREATE TYPE pair AS (a integer, b integer);
          ALTER TABLE note SET (fillfactor = 70);",
     )
     .await;
@@ -233,7 +271,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
     );
     for expected in [
         "partition public.event_old (only in the migrations)",
-        "domain public.posint (only in the database): integer",
+        "composite type public.pair (only in the database): a integer, b integer",
         "storage parameters public.note (differs): fillfactor=90 -> fillfactor=70",
     ] {
         assert!(
@@ -253,15 +291,16 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
         .collect();
     assert_eq!(
         kinds,
-        ["domain", "partition", "storage parameters"],
+        ["composite type", "partition", "storage parameters"],
         "{value}"
     );
 
-    // `push` of a schema with a domain the database lacks: refused before anything runs.
+    // `push` of a schema with a composite type the database lacks: refused before anything
+    // runs.
     let target = TestDb::new().await;
     let schema = schema_file(
-        "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%');\n\
-         CREATE TABLE person (id bigint PRIMARY KEY, mail email);\n",
+        "CREATE TYPE cash AS (amount numeric, currency text);\n\
+         CREATE TABLE person (id bigint PRIMARY KEY, wallet cash);\n",
     );
     let pushed = binary()
         .args(["push", "--schema"])
@@ -274,7 +313,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
     assert_eq!(pushed.status.code(), Some(2), "{shown}");
     assert!(shown.contains("cannot tell"), "{shown}");
     assert!(
-        shown.contains("domain public.email (only in the schema)"),
+        shown.contains("composite type public.cash (only in the schema)"),
         "{shown}"
     );
     assert!(!shown.contains("in sync"), "{shown}");
