@@ -52,6 +52,8 @@ pub struct SchemaModel {
     pub extensions: BTreeMap<String, Extension>,
     pub enums: BTreeMap<Name, Vec<String>>,
     pub domains: BTreeMap<Name, Domain>,
+    /// Composite types (`CREATE TYPE ... AS (...)`), their attributes in order.
+    pub composite_types: BTreeMap<Name, Vec<Attribute>>,
     pub sequences: BTreeMap<Name, Sequence>,
     pub tables: BTreeMap<Name, Table>,
     pub indexes: BTreeMap<Name, Index>,
@@ -84,6 +86,7 @@ impl SchemaModel {
         self.schemas.retain(|name| name == schema);
         self.enums.retain(|name, _| name.schema == schema);
         self.domains.retain(|name, _| name.schema == schema);
+        self.composite_types.retain(|name, _| name.schema == schema);
         self.sequences.retain(|name, _| name.schema == schema);
         self.tables.retain(|name, _| name.schema == schema);
         self.indexes.retain(|name, _| name.schema == schema);
@@ -131,6 +134,27 @@ pub struct Domain {
     /// Constraint name -> `pg_get_constraintdef` (`CHECK (...)`, with `NOT VALID` when not
     /// validated).
     pub constraints: BTreeMap<String, String>,
+}
+
+/// An attribute of a composite type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Attribute {
+    pub name: String,
+    /// `format_type(atttypid, atttypmod)`.
+    pub data_type: String,
+    /// A collation other than the type's, qualified and quoted.
+    pub collation: Option<String>,
+}
+
+impl fmt::Display for Attribute {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = crate::sql::quote_identifier(&self.name);
+        write!(formatter, "{name} {}", self.data_type)?;
+        if let Some(collation) = &self.collation {
+            write!(formatter, " COLLATE {collation}")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

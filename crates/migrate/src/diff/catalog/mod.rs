@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use sqlx::postgres::PgConnection;
 
 use super::model::{
-    Column, Comment, CommentOwner, CommentTarget, Constraint, Domain, Extension, Function,
-    FunctionName, FunctionUser, GrantTarget, Index, Name, Policy, SchemaModel, Sequence, Table,
-    Trigger, Unmodelled, View,
+    Attribute, Column, Comment, CommentOwner, CommentTarget, Constraint, Domain, Extension,
+    Function, FunctionName, FunctionUser, GrantTarget, Index, Name, Policy, SchemaModel, Sequence,
+    Table, Trigger, Unmodelled, View,
 };
 use crate::Error;
 use crate::sql::quote_identifier;
@@ -102,6 +102,23 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
             constraints,
         };
         model.domains.insert(Name::new(&schema, &name), domain);
+    }
+
+    let attributes: Vec<(String, String, String, String, Option<String>)> =
+        sqlx::query_as(&composite_types_query())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading composite types"))?;
+    for (schema, name, attribute, data_type, collation) in attributes {
+        model
+            .composite_types
+            .entry(Name::new(&schema, &name))
+            .or_default()
+            .push(Attribute {
+                name: attribute,
+                data_type,
+                collation,
+            });
     }
 
     let tables: Vec<(String, String, bool, bool, bool)> = sqlx::query_as(&tables_query())

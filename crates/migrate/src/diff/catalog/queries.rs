@@ -69,6 +69,25 @@ pub(super) fn domains_query() -> String {
     )
 }
 
+/// Attributes of composite types: (schema, type, attribute, type, collation), in order.
+pub(super) fn composite_types_query() -> String {
+    let ns = in_user_schema();
+    format!(
+        "SELECT n.nspname::text, t.typname::text, a.attname::text,
+           format_type(a.atttypid, a.atttypmod),
+           (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co
+              JOIN pg_namespace cn ON cn.oid = co.collnamespace
+              WHERE co.oid = a.attcollation AND a.attcollation <> at.typcollation)
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+         JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         JOIN pg_type at ON at.oid = a.atttypid
+         WHERE t.typtype = 'c' AND {ns} AND {}
+         ORDER BY 1, 2, a.attnum",
+        not_in_extension("pg_type", "t.oid")
+    )
+}
+
 pub(super) fn tables_query() -> String {
     format!(
         "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', c.relrowsecurity,
@@ -278,12 +297,13 @@ pub(super) fn comments_query() -> String {
              AND d.description = 'standard public schema')
            AND o.type IN ('schema', 'table', 'table column', 'view', 'view column',
              'materialized view', 'materialized view column', 'index', 'sequence', 'type', 'domain',
+             'composite type',
              'function', 'procedure', 'table constraint', 'trigger')
            AND {}
            AND NOT EXISTS (SELECT FROM pg_depend x WHERE x.classid = d.classoid
              AND x.objid = d.objoid AND x.deptype = 'e')
            AND (d.classoid <> 'pg_type'::regclass
-             OR EXISTS (SELECT FROM pg_type t WHERE t.oid = d.objoid AND t.typtype IN ('e', 'd')))
+             OR EXISTS (SELECT FROM pg_type t WHERE t.oid = d.objoid AND t.typtype IN ('e', 'd', 'c')))
            AND (d.classoid <> 'pg_class'::regclass OR NOT EXISTS (SELECT FROM pg_class c
              WHERE c.oid = d.objoid AND (c.relname = '_prisma_migrations' OR c.relispartition
                OR c.relkind IN ('p', 'f', 'c'))))",

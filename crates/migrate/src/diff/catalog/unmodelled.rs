@@ -79,6 +79,8 @@ pub(super) fn not_compared_query() -> String {
     let column_acl = acl_changes("a.attacl", "acldefault('c', c.relowner)", "c.relowner");
     let function_acl = acl_changes("p.proacl", "acldefault('f', p.proowner)", "p.proowner");
     let type_acl = acl_changes("t.typacl", "acldefault('T', t.typowner)", "t.typowner");
+    // A range type's cast to its multirange is the range's own (`pg_depend` type `i`).
+    let cast_member = [member("pg_cast", "c.oid"), not_internal("pg_cast", "c.oid")].join(" AND ");
     format!(
         "SELECT kind, schema, identity, coalesce(definition, '') FROM (
          SELECT 'policy' AS kind, n.nspname::text AS schema,
@@ -109,14 +111,6 @@ pub(super) fn not_compared_query() -> String {
            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
            JOIN pg_range r ON r.rngtypid = t.oid
            WHERE t.typtype = 'r' AND {ns} AND {type_member}
-         UNION ALL
-         SELECT 'composite type', n.nspname, format('%I.%I', n.nspname, t.typname),
-             (SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', '
-                ORDER BY a.attnum) FROM pg_attribute a
-              WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)
-           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-           JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
-           WHERE t.typtype = 'c' AND {ns} AND {type_member}
          UNION ALL
          SELECT 'rule', n.nspname, format('%I on %I.%I', r.rulename, n.nspname, c.relname),
              pg_get_ruledef(r.oid)
@@ -289,7 +283,7 @@ pub(super) fn not_compared_query() -> String {
         collation_member = member("pg_collation", "o.oid"),
         config_member = member("pg_ts_config", "o.oid"),
         dict_member = member("pg_ts_dict", "o.oid"),
-        cast_member = member("pg_cast", "c.oid"),
+        cast_member = cast_member,
         tables = relation_filter("'r', 'm'"),
         // Policies and RLS of the tables the model has are compared with them.
         modelled_table = relation_filter("'r'"),

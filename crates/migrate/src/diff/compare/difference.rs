@@ -22,6 +22,9 @@ pub enum Object {
     Domain {
         name: Name,
     },
+    CompositeType {
+        name: Name,
+    },
     Sequence {
         name: Name,
     },
@@ -70,6 +73,7 @@ impl fmt::Display for Object {
             Object::Extension { name } => write!(formatter, "extension `{name}`"),
             Object::Enum { name } => write!(formatter, "enum `{name}`"),
             Object::Domain { name } => write!(formatter, "domain `{name}`"),
+            Object::CompositeType { name } => write!(formatter, "composite type `{name}`"),
             Object::Sequence { name } => write!(formatter, "sequence `{name}`"),
             Object::Table { name } => write!(formatter, "table `{name}`"),
             Object::Column { table, column } => {

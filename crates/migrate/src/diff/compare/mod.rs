@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Domain, Name, SchemaModel, Sequence, Table};
+use super::model::{Attribute, Domain, Name, SchemaModel, Sequence, Table};
 
 mod difference;
 mod report;
@@ -73,6 +73,19 @@ pub fn compare(from: &SchemaModel, to: &SchemaModel) -> Vec<Difference> {
                 ),
                 ("constraints", &constraints(before), &constraints(after)),
             ])
+        },
+    );
+    each(
+        out,
+        &from.composite_types,
+        &to.composite_types,
+        |name| Object::CompositeType { name: name.clone() },
+        |before, after| {
+            let attributes = |attributes: &[Attribute]| {
+                let shown: Vec<String> = attributes.iter().map(ToString::to_string).collect();
+                shown.join(", ")
+            };
+            fields([("attributes", &attributes(before), &attributes(after))])
         },
     );
     each(

@@ -313,6 +313,7 @@ pub(super) fn comments(planner: &mut Planner, changes: &Changes, x: &Expansion) 
         CommentOwner::Type(name) => {
             x.recreated_enums.contains(name)
                 || super::domain::recreated(changes, name)
+                || super::composite::recreated(planner, changes, name)
                 || changes
                     .removed
                     .contains(&Object::Enum { name: name.clone() })

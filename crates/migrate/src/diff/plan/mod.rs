@@ -8,6 +8,7 @@
 
 mod alter;
 mod casts;
+mod composite;
 mod domain;
 mod emit;
 mod expand;
@@ -63,6 +64,7 @@ enum Phase {
     Comment,
     DropFunction,
     DropSequence,
+    DropCompositeType,
     DropDomain,
     DropEnum,
     DropExtension,
@@ -287,6 +289,7 @@ pub fn plan_with(
     emit::drops(&mut planner, &changes, &x, renames);
     let creates_functions = emit::creates(&mut planner, &changes, &x);
     domain::plan_domains(&mut planner, &changes);
+    composite::plan_composite_types(&mut planner, &changes);
     policy::plan_policies(&mut planner, &changes, &x);
     privileges::plan_privileges(&mut planner, &changes, &x);
     emit::comments(&mut planner, &changes, &x);

@@ -108,6 +108,7 @@ pub(super) fn comment_on(target: &CommentTarget, value: &str) -> String {
     let kind = match target.object_type.as_str() {
         "table column" | "view column" | "materialized view column" => "COLUMN".to_string(),
         "table constraint" => "CONSTRAINT".to_string(),
+        "composite type" => "TYPE".to_string(),
         other => other.to_uppercase(),
     };
     format!("COMMENT ON {kind} {} IS {value}", target.identity)

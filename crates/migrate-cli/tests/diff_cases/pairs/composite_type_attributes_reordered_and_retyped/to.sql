@@ -1,0 +1,1 @@
+CREATE TYPE pair AS (b text, a bigint, c text COLLATE "C");

@@ -1,0 +1,2 @@
+CREATE TYPE pair AS (a integer);
+COMMENT ON TYPE pair IS 'two things';
