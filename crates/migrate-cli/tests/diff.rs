@@ -617,7 +617,7 @@ async fn what_calls_a_replaced_function_is_recreated_around_it() {
 async fn table_settings_outside_the_model_are_listed_as_not_compared() {
     let from = schema_file("CREATE TABLE t (id int PRIMARY KEY, body text);");
     let to = schema_file(
-        "CREATE TABLE t (id int PRIMARY KEY, body text) WITH (fillfactor = 70);
+        "CREATE TABLE t (id int PRIMARY KEY, body text) WITH (toast.autovacuum_enabled = false);
          ALTER TABLE t REPLICA IDENTITY FULL;
          ALTER TABLE t ALTER COLUMN body SET STORAGE EXTERNAL;
          ALTER TABLE t CLUSTER ON t_pkey;",
@@ -641,7 +641,7 @@ async fn table_settings_outside_the_model_are_listed_as_not_compared() {
         })
         .collect();
     for expected in [
-        "storage parameters public.t (fillfactor=70) to",
+        "toast storage parameters public.t (autovacuum_enabled=false) to",
         "replica identity public.t (full) to",
         "column settings public.t.body (storage external) to",
         "clustered index public.t (t_pkey) to",

@@ -221,7 +221,7 @@ async fn a_failed_drift_check_still_shows_the_status() {
 }
 
 /// Objects of kinds nelo does not model never make an answer "in sync": a partition dropped
-/// by hand (holding rows), a range type added by hand and a storage parameter changed by hand are
+/// by hand (holding rows), a range type added by hand and a TOAST storage parameter changed by hand are
 /// "cannot tell" in `status --drift` (exit 2, each named with its kind), and `push` of a schema
 /// holding such an object applies nothing and exits 2.
 #[tokio::test]
@@ -232,7 +232,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
         "CREATE TABLE event (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);\n\
          CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');\n\
          CREATE TABLE event_old PARTITION OF event DEFAULT;\n\
-         CREATE TABLE note (id bigint PRIMARY KEY) WITH (fillfactor = 90);\n",
+         CREATE TABLE note (id bigint PRIMARY KEY, body text) WITH (fillfactor = 90, toast.autovacuum_enabled = true);\n",
     )]);
     Migrator::new(dir.path())
         .deploy(&db.url, ignore_events)
@@ -258,7 +258,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
         "INSERT INTO event SELECT g, date '2020-01-01' + g FROM generate_series(1, 364) g;
          DROP TABLE event_old;
          CREATE TYPE span AS RANGE (subtype = integer);
-         ALTER TABLE note SET (fillfactor = 70);",
+         ALTER TABLE note SET (toast.autovacuum_enabled = false);",
     )
     .await;
     let unknown = status(&[]);
@@ -272,7 +272,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
     for expected in [
         "partition public.event_old (only in the migrations)",
         "range type public.span (only in the database): subtype = integer",
-        "storage parameters public.note (differs): fillfactor=90 -> fillfactor=70",
+        "toast storage parameters public.note (differs): autovacuum_enabled=true -> autovacuum_enabled=false",
     ] {
         assert!(
             shown.contains(expected),
@@ -291,7 +291,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
         .collect();
     assert_eq!(
         kinds,
-        ["partition", "range type", "storage parameters"],
+        ["partition", "range type", "toast storage parameters"],
         "{value}"
     );
 

@@ -177,6 +177,9 @@ pub struct Table {
     pub row_security: bool,
     /// `ALTER TABLE ... FORCE ROW LEVEL SECURITY` (`relforcerowsecurity`): the owner too.
     pub force_row_security: bool,
+    /// Storage parameters (`reloptions`: `fillfactor=70`, `autovacuum_enabled=false`),
+    /// sorted.
+    pub storage_parameters: Vec<String>,
     /// In column order.
     pub columns: Vec<Column>,
     pub constraints: BTreeMap<String, Constraint>,

@@ -121,15 +121,17 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
             });
     }
 
-    let tables: Vec<(String, String, bool, bool, bool)> = sqlx::query_as(&tables_query())
+    type TableRow = (String, String, bool, bool, bool, Vec<String>);
+    let tables: Vec<TableRow> = sqlx::query_as(&tables_query())
         .fetch_all(&mut *conn)
         .await
         .map_err(database_error("reading tables"))?;
-    for (schema, name, unlogged, row_security, force_row_security) in tables {
+    for (schema, name, unlogged, row_security, force_row_security, storage_parameters) in tables {
         let table = Table {
             unlogged,
             row_security,
             force_row_security,
+            storage_parameters,
             ..Table::default()
         };
         model.tables.insert(Name::new(&schema, &name), table);

@@ -91,7 +91,8 @@ pub(super) fn composite_types_query() -> String {
 pub(super) fn tables_query() -> String {
     format!(
         "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', c.relrowsecurity,
-           c.relforcerowsecurity
+           c.relforcerowsecurity,
+           coalesce((SELECT array_agg(o ORDER BY o) FROM unnest(c.reloptions) o), '{{}}'::text[])
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {}",
         relation_filter("'r'")
     )

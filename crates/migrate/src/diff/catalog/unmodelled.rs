@@ -235,10 +235,11 @@ pub(super) fn not_compared_query() -> String {
                e.evtenabled, e.evttags)
            FROM pg_event_trigger e
          UNION ALL
-         SELECT 'storage parameters', n.nspname, format('%I.%I', n.nspname, c.relname),
-             array_to_string(c.reloptions, ', ')
+         SELECT 'toast storage parameters', n.nspname, format('%I.%I', n.nspname, c.relname),
+             array_to_string(tc.reloptions, ', ')
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE c.relkind = 'r' AND c.reloptions IS NOT NULL AND {tables}
+           JOIN pg_class tc ON tc.oid = c.reltoastrelid
+           WHERE c.relkind IN ('r', 'm') AND tc.reloptions IS NOT NULL AND {tables}
          UNION ALL
          SELECT 'tablespace', n.nspname, format('%I.%I', n.nspname, c.relname), s.spcname::text
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

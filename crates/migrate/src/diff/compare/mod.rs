@@ -272,6 +272,16 @@ fn compare_tables(name: &Name, before: &Table, after: &Table) -> Vec<(Object, Ch
             },
         ));
     }
+    if before.storage_parameters != after.storage_parameters {
+        changes.push((
+            Object::Table { name: name.clone() },
+            Change::Changed {
+                field: "storage parameters",
+                before: before.storage_parameters.join(", "),
+                after: after.storage_parameters.join(", "),
+            },
+        ));
+    }
     let flag = |on: bool| if on { "on" } else { "off" }.to_string();
     for (field, before, after) in [
         (

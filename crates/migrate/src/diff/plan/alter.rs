@@ -146,6 +146,10 @@ pub(super) fn plan_columns(
             "SET LOGGED".to_string()
         });
     }
+    alters.extend(super::sql::storage_parameter_changes(
+        &before.storage_parameters,
+        &after.storage_parameters,
+    ));
     for column in &before.columns {
         let object = Object::Column {
             table: name.clone(),

@@ -96,12 +96,47 @@ pub(super) fn create_table(name: &Name, table: &Table, search_path: &str) -> Str
         }
         body.push_str(&inline.join(",\n"));
     }
+    let with = if table.storage_parameters.is_empty() {
+        String::new()
+    } else {
+        format!(" WITH ({})", table.storage_parameters.join(", "))
+    };
     format!(
-        "CREATE {}TABLE {} (\n{}\n)",
+        "CREATE {}TABLE {} (\n{}\n){with}",
         if table.unlogged { "UNLOGGED " } else { "" },
         qualified(name, search_path),
         body
     )
+}
+
+/// The `ALTER TABLE` clauses from one set of storage parameters (`name=value`, as
+/// `reloptions` holds them) to another: `RESET (...)` for those that go, `SET (...)` for
+/// those that are new or changed.
+pub(super) fn storage_parameter_changes(before: &[String], after: &[String]) -> Vec<String> {
+    let key = |option: &String| {
+        option
+            .split_once('=')
+            .map_or(option.clone(), |(k, _)| k.to_string())
+    };
+    let after_keys: Vec<String> = after.iter().map(key).collect();
+    let reset: Vec<String> = before
+        .iter()
+        .map(key)
+        .filter(|name| !after_keys.contains(name))
+        .collect();
+    let set: Vec<&str> = after
+        .iter()
+        .filter(|option| !before.contains(option))
+        .map(String::as_str)
+        .collect();
+    let mut clauses = Vec::new();
+    if !reset.is_empty() {
+        clauses.push(format!("RESET ({})", reset.join(", ")));
+    }
+    if !set.is_empty() {
+        clauses.push(format!("SET ({})", set.join(", ")));
+    }
+    clauses
 }
 
 pub(super) fn comment_on(target: &CommentTarget, value: &str) -> String {
@@ -163,4 +198,24 @@ pub(super) fn set_identity_options(options: &str) -> String {
 
 pub(super) fn identity_kind(kind: char) -> &'static str {
     if kind == 'a' { "ALWAYS" } else { "BY DEFAULT" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::storage_parameter_changes;
+
+    #[test]
+    fn storage_parameters_gone_are_reset_and_new_or_changed_ones_set() {
+        let owned = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let before = owned(&["autovacuum_enabled=false", "fillfactor=80"]);
+        let after = owned(&["autovacuum_enabled=true", "toast_tuple_target=256"]);
+        assert_eq!(
+            storage_parameter_changes(&before, &after),
+            [
+                "RESET (fillfactor)",
+                "SET (autovacuum_enabled=true, toast_tuple_target=256)"
+            ]
+        );
+        assert!(storage_parameter_changes(&after, &after).is_empty());
+    }
 }

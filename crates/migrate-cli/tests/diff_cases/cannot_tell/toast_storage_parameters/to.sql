@@ -1,0 +1,1 @@
+CREATE TABLE t (id int, body text) WITH (toast.autovacuum_enabled = false);
