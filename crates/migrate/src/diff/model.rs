@@ -57,6 +57,8 @@ pub struct SchemaModel {
     pub sequences: BTreeMap<Name, Sequence>,
     pub tables: BTreeMap<Name, Table>,
     pub indexes: BTreeMap<Name, Index>,
+    /// Extended statistics objects (`CREATE STATISTICS`).
+    pub statistics: BTreeMap<Name, Statistics>,
     pub views: BTreeMap<Name, View>,
     pub functions: BTreeMap<FunctionName, Function>,
     /// Keyed by table, then trigger name.
@@ -90,6 +92,7 @@ impl SchemaModel {
         self.sequences.retain(|name, _| name.schema == schema);
         self.tables.retain(|name, _| name.schema == schema);
         self.indexes.retain(|name, _| name.schema == schema);
+        self.statistics.retain(|name, _| name.schema == schema);
         self.views.retain(|name, _| name.schema == schema);
         self.functions
             .retain(|function, _| function.name.schema == schema);
@@ -227,6 +230,15 @@ pub struct Index {
     pub valid: bool,
     /// On a materialized view (created after it).
     pub on_view: bool,
+}
+
+/// An extended statistics object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statistics {
+    /// `pg_get_statisticsobjdef`: the complete `CREATE STATISTICS` statement.
+    pub definition: String,
+    /// `ALTER STATISTICS ... SET STATISTICS n`; `None` for the default.
+    pub target: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -15,7 +15,7 @@ use sqlx::postgres::PgConnection;
 use super::model::{
     Attribute, Column, Comment, CommentOwner, CommentTarget, Constraint, Domain, Extension,
     Function, FunctionName, FunctionUser, GrantTarget, Index, Name, Policy, SchemaModel, Sequence,
-    Table, Trigger, Unmodelled, View,
+    Statistics, Table, Trigger, Unmodelled, View,
 };
 use crate::Error;
 use crate::sql::quote_identifier;
@@ -122,6 +122,16 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
     }
 
     type TableRow = (String, String, bool, bool, bool, Vec<String>);
+    let statistics: Vec<(String, String, String, Option<i32>)> =
+        sqlx::query_as(&statistics_query())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("reading statistics objects"))?;
+    for (schema, name, definition, target) in statistics {
+        let object = Statistics { definition, target };
+        model.statistics.insert(Name::new(&schema, &name), object);
+    }
+
     let tables: Vec<TableRow> = sqlx::query_as(&tables_query())
         .fetch_all(&mut *conn)
         .await

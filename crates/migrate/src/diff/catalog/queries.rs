@@ -88,6 +88,18 @@ pub(super) fn composite_types_query() -> String {
     )
 }
 
+/// Extended statistics objects: (schema, name, definition, target or NULL for the default).
+pub(super) fn statistics_query() -> String {
+    let ns = in_user_schema();
+    format!(
+        "SELECT n.nspname::text, o.stxname::text, pg_get_statisticsobjdef(o.oid),
+           NULLIF(coalesce(o.stxstattarget::int, -1), -1)
+         FROM pg_statistic_ext o JOIN pg_namespace n ON n.oid = o.stxnamespace
+         WHERE {ns} AND {}",
+        not_in_extension("pg_statistic_ext", "o.oid")
+    )
+}
+
 pub(super) fn tables_query() -> String {
     format!(
         "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', c.relrowsecurity,

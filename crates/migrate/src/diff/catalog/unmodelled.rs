@@ -165,10 +165,6 @@ pub(super) fn not_compared_query() -> String {
              format('%s %s', o.dicttemplate::regclass, o.dictinitoption)
            FROM pg_ts_dict o JOIN pg_namespace n ON n.oid = o.dictnamespace WHERE {ns} AND {dict_member}
          UNION ALL
-         SELECT 'statistics object', n.nspname, format('%I.%I', n.nspname, o.stxname),
-             pg_get_statisticsobjdef(o.oid)
-           FROM pg_statistic_ext o JOIN pg_namespace n ON n.oid = o.stxnamespace WHERE {ns}
-         UNION ALL
          SELECT 'privileges', n.nspname,
              format('on %s %I.%I', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'
                WHEN 'm' THEN 'materialized view' ELSE 'table' END, n.nspname, c.relname),

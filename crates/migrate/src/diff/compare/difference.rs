@@ -42,6 +42,9 @@ pub enum Object {
     Index {
         name: Name,
     },
+    Statistics {
+        name: Name,
+    },
     View {
         name: Name,
     },
@@ -83,6 +86,7 @@ impl fmt::Display for Object {
                 write!(formatter, "constraint `{constraint}` of table `{table}`")
             }
             Object::Index { name } => write!(formatter, "index `{name}`"),
+            Object::Statistics { name } => write!(formatter, "statistics object `{name}`"),
             Object::View { name } => write!(formatter, "view `{name}`"),
             Object::Function { name } => write!(formatter, "function `{name}`"),
             Object::Trigger { table, trigger } => {

@@ -143,6 +143,19 @@ pub fn compare(from: &SchemaModel, to: &SchemaModel) -> Vec<Difference> {
     );
     each(
         out,
+        &from.statistics,
+        &to.statistics,
+        |name| Object::Statistics { name: name.clone() },
+        |before, after| {
+            let target = |target: Option<i32>| target.map(|n| n.to_string()).unwrap_or_default();
+            fields([
+                ("definition", &before.definition, &after.definition),
+                ("target", &target(before.target), &target(after.target)),
+            ])
+        },
+    );
+    each(
+        out,
         &from.views,
         &to.views,
         |name| Object::View { name: name.clone() },

@@ -15,6 +15,7 @@ mod expand;
 mod policy;
 mod privileges;
 mod sql;
+mod statistics;
 #[cfg(test)]
 mod tests;
 
@@ -290,6 +291,7 @@ pub fn plan_with(
     let creates_functions = emit::creates(&mut planner, &changes, &x);
     domain::plan_domains(&mut planner, &changes);
     composite::plan_composite_types(&mut planner, &changes);
+    statistics::plan_statistics(&mut planner, &changes);
     policy::plan_policies(&mut planner, &changes, &x);
     privileges::plan_privileges(&mut planner, &changes, &x);
     emit::comments(&mut planner, &changes, &x);

@@ -1,0 +1,3 @@
+CREATE TABLE t (a int, b int);
+CREATE STATISTICS t_ab (dependencies) ON a, b FROM t;
+ALTER STATISTICS t_ab SET STATISTICS 500;
