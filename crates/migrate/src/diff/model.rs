@@ -70,6 +70,8 @@ pub struct SchemaModel {
     /// `+bob SELECT WITH GRANT OPTION`, `-PUBLIC EXECUTE` (a default one revoked).
     pub privileges: BTreeMap<GrantTarget, BTreeSet<String>>,
     pub comments: BTreeMap<CommentTarget, Comment>,
+    /// Publications (logical replication), by name: database-wide.
+    pub publications: BTreeMap<String, Publication>,
     /// Objects of kinds nelo does not model, keyed by (kind, identity): compared only as the
     /// server renders them, so that one that differs makes the answer "cannot tell".
     pub not_compared: BTreeMap<(String, String), Unmodelled>,
@@ -137,6 +139,30 @@ pub struct Domain {
     /// Constraint name -> `pg_get_constraintdef` (`CHECK (...)`, with `NOT VALID` when not
     /// validated).
     pub constraints: BTreeMap<String, String>,
+}
+
+/// A publication (`CREATE PUBLICATION`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Publication {
+    /// `FOR ALL TABLES`.
+    pub all_tables: bool,
+    /// What it publishes, of `insert`, `update`, `delete`, `truncate`, in that order.
+    pub publish: Vec<String>,
+    /// `publish_via_partition_root`.
+    pub via_root: bool,
+    /// `FOR TABLE` members.
+    pub tables: BTreeMap<Name, PublishedTable>,
+    /// `FOR TABLES IN SCHEMA` members.
+    pub schemas: BTreeSet<String>,
+}
+
+/// A table of a publication, with its column list and row filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PublishedTable {
+    /// The published columns, quoted and joined (`a, "B"`); `None` for all.
+    pub columns: Option<String>,
+    /// `pg_get_expr` of the `WHERE` row filter.
+    pub filter: Option<String>,
 }
 
 /// An attribute of a composite type.

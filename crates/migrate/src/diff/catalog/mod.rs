@@ -14,8 +14,8 @@ use sqlx::postgres::PgConnection;
 
 use super::model::{
     Attribute, Column, Comment, CommentOwner, CommentTarget, Constraint, Domain, Extension,
-    Function, FunctionName, FunctionUser, GrantTarget, Index, Name, Policy, SchemaModel, Sequence,
-    Statistics, Table, Trigger, Unmodelled, View,
+    Function, FunctionName, FunctionUser, GrantTarget, Index, Name, Policy, Publication,
+    PublishedTable, SchemaModel, Sequence, Statistics, Table, Trigger, Unmodelled, View,
 };
 use crate::Error;
 use crate::sql::quote_identifier;
@@ -130,6 +130,53 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
     for (schema, name, definition, target) in statistics {
         let object = Statistics { definition, target };
         model.statistics.insert(Name::new(&schema, &name), object);
+    }
+
+    type PublicationRow = (String, bool, bool, bool, bool, bool, bool);
+    let publications: Vec<PublicationRow> = sqlx::query_as(&publications_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading publications"))?;
+    for (name, all_tables, insert, update, delete, truncate, via_root) in publications {
+        let publish = [
+            ("insert", insert),
+            ("update", update),
+            ("delete", delete),
+            ("truncate", truncate),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(what, _)| what.to_string())
+        .collect();
+        let publication = Publication {
+            all_tables,
+            publish,
+            via_root,
+            ..Publication::default()
+        };
+        model.publications.insert(name, publication);
+    }
+    type PublishedRow = (String, String, String, Option<String>, Option<String>);
+    let published: Vec<PublishedRow> = sqlx::query_as(PUBLICATION_TABLES)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading publication tables"))?;
+    for (publication, schema, table, columns, filter) in published {
+        if let Some(publication) = model.publications.get_mut(&publication) {
+            let member = PublishedTable { columns, filter };
+            publication
+                .tables
+                .insert(Name::new(&schema, &table), member);
+        }
+    }
+    let schemas: Vec<(String, String)> = sqlx::query_as(PUBLICATION_SCHEMAS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading publication schemas"))?;
+    for (publication, schema) in schemas {
+        if let Some(publication) = model.publications.get_mut(&publication) {
+            publication.schemas.insert(schema);
+        }
     }
 
     let tables: Vec<TableRow> = sqlx::query_as(&tables_query())

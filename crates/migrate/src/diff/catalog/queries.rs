@@ -100,6 +100,30 @@ pub(super) fn statistics_query() -> String {
     )
 }
 
+/// Publications: (name, all tables, insert, update, delete, truncate, via root).
+pub(super) fn publications_query() -> String {
+    format!(
+        "SELECT p.pubname::text, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete,
+           p.pubtruncate, p.pubviaroot
+         FROM pg_publication p WHERE {}",
+        not_in_extension("pg_publication", "p.oid")
+    )
+}
+
+/// Publication tables: (publication, schema, table, column list or NULL, row filter or NULL).
+pub(super) const PUBLICATION_TABLES: &str = "SELECT p.pubname::text, n.nspname::text,
+       c.relname::text,
+       (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+          WHERE a.attrelid = r.prrelid AND a.attnum = ANY (r.prattrs)),
+       pg_get_expr(r.prqual, r.prrelid)
+     FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
+     JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace";
+
+/// Publication schemas: (publication, schema).
+pub(super) const PUBLICATION_SCHEMAS: &str = "SELECT p.pubname::text, n.nspname::text
+     FROM pg_publication_namespace s JOIN pg_publication p ON p.oid = s.pnpubid
+     JOIN pg_namespace n ON n.oid = s.pnnspid";
+
 pub(super) fn tables_query() -> String {
     format!(
         "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', c.relrowsecurity,

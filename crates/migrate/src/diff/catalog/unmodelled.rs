@@ -212,20 +212,6 @@ pub(super) fn not_compared_query() -> String {
              format('function %s, context %s, method %s', c.castfunc::regprocedure, c.castcontext, c.castmethod)
            FROM pg_cast c WHERE c.oid >= 16384 AND {cast_member}
          UNION ALL
-         SELECT 'publication', '', quote_ident(p.pubname),
-             concat_ws('; ', CASE WHEN p.puballtables THEN 'FOR ALL TABLES' END,
-               format('publish insert=%s update=%s delete=%s truncate=%s via_root=%s',
-                 p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot),
-               (SELECT 'tables ' || string_agg(format('%s%s%s', r.prrelid::regclass,
-                    coalesce(' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
-                      FROM pg_attribute a WHERE a.attrelid = r.prrelid AND a.attnum = ANY (r.prattrs)) || ')', ''),
-                    coalesce(' WHERE ' || pg_get_expr(r.prqual, r.prrelid), '')), ', ' ORDER BY 1)
-                  FROM pg_publication_rel r WHERE r.prpubid = p.oid),
-               (SELECT 'schemas ' || string_agg(quote_ident(pn.nspname), ', ' ORDER BY 1)
-                  FROM pg_publication_namespace s JOIN pg_namespace pn ON pn.oid = s.pnnspid
-                  WHERE s.pnpubid = p.oid))
-           FROM pg_publication p
-         UNION ALL
          SELECT 'event trigger', '', quote_ident(e.evtname),
              format('ON %s EXECUTE FUNCTION %s, enabled %s, tags %s', e.evtevent, e.evtfoid::regprocedure,
                e.evtenabled, e.evttags)

@@ -67,6 +67,9 @@ pub enum Object {
     Comment {
         target: CommentTarget,
     },
+    Publication {
+        name: String,
+    },
 }
 
 impl fmt::Display for Object {
@@ -98,6 +101,7 @@ impl fmt::Display for Object {
             Object::Privilege { target, entry } => {
                 write!(formatter, "privilege `{entry}` on {target}")
             }
+            Object::Publication { name } => write!(formatter, "publication `{name}`"),
             Object::Comment { target } => write!(
                 formatter,
                 "comment on {} `{}`",

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{Attribute, Domain, Name, SchemaModel, Sequence, Table};
+use super::model::{Attribute, Domain, Name, Publication, SchemaModel, Sequence, Table};
 
 mod difference;
 mod report;
@@ -138,6 +138,42 @@ pub fn compare(from: &SchemaModel, to: &SchemaModel) -> Vec<Difference> {
             fields([
                 ("definition", &before.definition, &after.definition),
                 ("valid", &before.valid.to_string(), &after.valid.to_string()),
+            ])
+        },
+    );
+    each(
+        out,
+        &from.publications,
+        &to.publications,
+        |name| Object::Publication { name: name.clone() },
+        |before, after| {
+            let members = |publication: &Publication| {
+                let tables = publication.tables.iter().map(|(table, member)| {
+                    let columns = member.columns.as_ref().map(|c| format!(" ({c})"));
+                    let filter = member.filter.as_ref().map(|f| format!(" WHERE {f}"));
+                    format!(
+                        "{table}{}{}",
+                        columns.unwrap_or_default(),
+                        filter.unwrap_or_default()
+                    )
+                });
+                let schemas = publication
+                    .schemas
+                    .iter()
+                    .map(|schema| format!("TABLES IN SCHEMA {schema}"));
+                tables.chain(schemas).collect::<Vec<_>>().join(", ")
+            };
+            let options = |publication: &Publication| {
+                format!(
+                    "all tables {}, publish {}, via root {}",
+                    publication.all_tables,
+                    publication.publish.join(" "),
+                    publication.via_root
+                )
+            };
+            fields([
+                ("options", &options(before), &options(after)),
+                ("members", &members(before), &members(after)),
             ])
         },
     );

@@ -14,6 +14,7 @@ mod emit;
 mod expand;
 mod policy;
 mod privileges;
+mod publication;
 mod sql;
 mod statistics;
 #[cfg(test)]
@@ -61,6 +62,7 @@ enum Phase {
     CreateViewIndex,
     CreateTrigger,
     CreatePolicy,
+    CreatePublication,
     Grant,
     Comment,
     DropFunction,
@@ -292,6 +294,7 @@ pub fn plan_with(
     domain::plan_domains(&mut planner, &changes);
     composite::plan_composite_types(&mut planner, &changes);
     statistics::plan_statistics(&mut planner, &changes);
+    publication::plan_publications(&mut planner, &changes);
     policy::plan_policies(&mut planner, &changes, &x);
     privileges::plan_privileges(&mut planner, &changes, &x);
     emit::comments(&mut planner, &changes, &x);

@@ -1,0 +1,3 @@
+CREATE TABLE t (id int PRIMARY KEY);
+CREATE TABLE u (id int PRIMARY KEY);
+CREATE PUBLICATION nelo_case_drop FOR TABLE t, u;

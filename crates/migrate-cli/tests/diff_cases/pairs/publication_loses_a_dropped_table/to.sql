@@ -1,0 +1,2 @@
+CREATE TABLE u (id int PRIMARY KEY);
+CREATE PUBLICATION nelo_case_drop FOR TABLE u;

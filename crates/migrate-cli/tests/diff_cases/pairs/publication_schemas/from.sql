@@ -1,0 +1,4 @@
+CREATE SCHEMA app;
+CREATE SCHEMA audit;
+CREATE TABLE app.log (id int PRIMARY KEY);
+CREATE PUBLICATION nelo_case_schemas FOR TABLES IN SCHEMA app;
