@@ -100,7 +100,9 @@ impl SchemaModel {
             .retain(|function, _| function.name.schema == schema);
         self.triggers.retain(|(table, _), _| table.schema == schema);
         self.policies.retain(|(table, _), _| table.schema == schema);
-        self.privileges.retain(|target, _| target.schema == schema);
+        // Database-wide default privileges (no schema) apply to every schema.
+        self.privileges
+            .retain(|target, _| target.schema == schema || target.schema.is_empty());
         self.comments
             .retain(|target, _| in_schema(&target.identity));
         // Database-wide objects (publications, event triggers, casts) have no schema.
@@ -320,10 +322,12 @@ pub struct Trigger {
 /// What privileges are granted on, as `GRANT ... ON` names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct GrantTarget {
-    /// `TABLE` (also views), `SEQUENCE`, `FUNCTION`, `PROCEDURE` or `SCHEMA`.
+    /// `TABLE` (also views), `SEQUENCE`, `FUNCTION`, `PROCEDURE` or `SCHEMA`; for default
+    /// privileges, `DEFAULT TABLES` (`SEQUENCES`, `FUNCTIONS`, `TYPES`, `SCHEMAS`).
     pub kind: String,
+    /// Empty for a database-wide default privilege.
     pub schema: String,
-    /// Empty for a schema.
+    /// Empty for a schema; the role (`FOR ROLE`) for default privileges.
     pub name: String,
     /// A function's argument types (`oidvectortypes`); empty otherwise.
     pub arguments: String,
@@ -331,6 +335,13 @@ pub struct GrantTarget {
 
 impl fmt::Display for GrantTarget {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(objects) = self.kind.strip_prefix("DEFAULT ") {
+            write!(formatter, "default privileges for role {}", self.name)?;
+            if !self.schema.is_empty() {
+                write!(formatter, " in schema {}", self.schema)?;
+            }
+            return write!(formatter, " on {}", objects.to_lowercase());
+        }
         match self.kind.as_str() {
             "SCHEMA" => write!(formatter, "schema {}", self.schema),
             "FUNCTION" | "PROCEDURE" => write!(

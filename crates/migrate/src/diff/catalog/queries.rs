@@ -398,6 +398,16 @@ pub(super) fn privileges_query() -> String {
         "CASE WHEN n.nspname = 'public' THEN acldefault('n', n.nspowner) || makeaclitem(0, n.nspowner, 'USAGE', false) ELSE acldefault('n', n.nspowner) END",
         "n.nspowner",
     );
+    // Default privileges (`ALTER DEFAULT PRIVILEGES`): a database-wide entry replaces the
+    // built-in default of its kind, an `IN SCHEMA` one only adds to it (to nothing: an ACL of
+    // the role's own entry, which never counts, as `aclexplode` refuses an empty one).
+    let default_acl = acl_changes(
+        "d.defaclacl",
+        "CASE WHEN d.defaclnamespace = 0 THEN acldefault((CASE d.defaclobjtype WHEN 'S' THEN 's' \
+         ELSE d.defaclobjtype END)::\"char\", d.defaclrole) \
+         ELSE ARRAY[makeaclitem(d.defaclrole, d.defaclrole, 'SELECT', false)] END",
+        "d.defaclrole",
+    );
     let ns = in_user_schema();
     format!(
         "SELECT * FROM (
@@ -413,6 +423,11 @@ pub(super) fn privileges_query() -> String {
          UNION ALL
          SELECT 'SCHEMA', n.nspname::text, '', '', {schema_acl}
            FROM pg_namespace n WHERE {ns} AND {schema_member}
+         UNION ALL
+         SELECT 'DEFAULT ' || CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
+               WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
+             coalesce(n.nspname::text, ''), d.defaclrole::regrole::text, '', {default_acl}
+           FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
          ) acl WHERE changes IS NOT NULL",
         relations = relation_filter("'r', 'v', 'm', 'S'"),
         relation_internal = not_internal("pg_class", "c.oid"),

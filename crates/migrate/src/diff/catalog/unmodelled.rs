@@ -198,16 +198,6 @@ pub(super) fn not_compared_query() -> String {
              AND {ns} AND {type_member} AND {type_internal} AND t.typacl IS NOT NULL
              AND {type_acl} IS NOT NULL
          UNION ALL
-         SELECT 'default privileges', coalesce(n.nspname, ''),
-             format('for role %s%s on %s', d.defaclrole::regrole,
-               coalesce(' in schema ' || quote_ident(n.nspname), ''),
-               CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions'
-                 WHEN 'T' THEN 'types' WHEN 'n' THEN 'schemas' ELSE d.defaclobjtype::text END),
-             (SELECT string_agg(CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE x.grantee::regrole::text END
-                  || ' ' || x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END,
-                  ', ' ORDER BY 1) FROM aclexplode(d.defaclacl) x)
-           FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-         UNION ALL
          SELECT 'cast', '', format('%s AS %s', format_type(c.castsource, NULL), format_type(c.casttarget, NULL)),
              format('function %s, context %s, method %s', c.castfunc::regprocedure, c.castcontext, c.castmethod)
            FROM pg_cast c WHERE c.oid >= 16384 AND {cast_member}

@@ -70,6 +70,9 @@ fn exists_in(target: &GrantTarget, model: &super::super::model::SchemaModel) -> 
             name,
             arguments: target.arguments.clone(),
         }),
+        kind if kind.starts_with("DEFAULT ") => {
+            target.schema.is_empty() || model.schemas.contains(&target.schema)
+        }
         _ => model.schemas.contains(&target.schema),
     }
 }
@@ -78,6 +81,9 @@ fn exists_in(target: &GrantTarget, model: &super::super::model::SchemaModel) -> 
 /// OPTION`, `-PUBLIC EXECUTE`: the sign is read by the caller).
 fn statement(planner: &Planner, target: &GrantTarget, entry: &str, grant: bool) -> String {
     let (grantee, privilege, grant_option) = parse_entry(entry);
+    if let Some(objects) = target.kind.strip_prefix("DEFAULT ") {
+        return default_statement(target, objects, (grantee, privilege, grant_option), grant);
+    }
     let on = match target.kind.as_str() {
         "SCHEMA" => format!("SCHEMA {}", quote(&target.schema)),
         "FUNCTION" | "PROCEDURE" => format!(
@@ -100,6 +106,29 @@ fn statement(planner: &Planner, target: &GrantTarget, entry: &str, grant: bool) 
         format!("GRANT {privilege} ON {on} TO {grantee}{option}")
     } else {
         format!("REVOKE {privilege} ON {on} FROM {grantee}")
+    }
+}
+
+/// `ALTER DEFAULT PRIVILEGES FOR ROLE r [IN SCHEMA s] GRANT|REVOKE ...` of one entry.
+fn default_statement(
+    target: &GrantTarget,
+    objects: &str,
+    (grantee, privilege, grant_option): (&str, &str, bool),
+    grant: bool,
+) -> String {
+    let mut sql = format!("ALTER DEFAULT PRIVILEGES FOR ROLE {}", target.name);
+    if !target.schema.is_empty() {
+        sql += &format!(" IN SCHEMA {}", quote(&target.schema));
+    }
+    if grant {
+        let option = if grant_option {
+            " WITH GRANT OPTION"
+        } else {
+            ""
+        };
+        sql + &format!(" GRANT {privilege} ON {objects} TO {grantee}{option}")
+    } else {
+        sql + &format!(" REVOKE {privilege} ON {objects} FROM {grantee}")
     }
 }
 
