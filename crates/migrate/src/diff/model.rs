@@ -322,14 +322,15 @@ pub struct Trigger {
 /// What privileges are granted on, as `GRANT ... ON` names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct GrantTarget {
-    /// `TABLE` (also views), `SEQUENCE`, `FUNCTION`, `PROCEDURE` or `SCHEMA`; for default
+    /// `TABLE` (also views), `COLUMN`, `SEQUENCE`, `FUNCTION`, `PROCEDURE`, `TYPE` (enums and
+    /// composite types), `DOMAIN` or `SCHEMA`; for default
     /// privileges, `DEFAULT TABLES` (`SEQUENCES`, `FUNCTIONS`, `TYPES`, `SCHEMAS`).
     pub kind: String,
     /// Empty for a database-wide default privilege.
     pub schema: String,
     /// Empty for a schema; the role (`FOR ROLE`) for default privileges.
     pub name: String,
-    /// A function's argument types (`oidvectortypes`); empty otherwise.
+    /// A function's argument types (`oidvectortypes`), a column's name; empty otherwise.
     pub arguments: String,
 }
 
@@ -344,6 +345,11 @@ impl fmt::Display for GrantTarget {
         }
         match self.kind.as_str() {
             "SCHEMA" => write!(formatter, "schema {}", self.schema),
+            "COLUMN" => write!(
+                formatter,
+                "column {}.{}.{}",
+                self.schema, self.name, self.arguments
+            ),
             "FUNCTION" | "PROCEDURE" => write!(
                 formatter,
                 "{} {}.{}({})",

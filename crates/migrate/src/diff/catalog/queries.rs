@@ -408,6 +408,8 @@ pub(super) fn privileges_query() -> String {
          ELSE ARRAY[makeaclitem(d.defaclrole, d.defaclrole, 'SELECT', false)] END",
         "d.defaclrole",
     );
+    let column_acl = acl_changes("a.attacl", "acldefault('c', c.relowner)", "c.relowner");
+    let type_acl = acl_changes("t.typacl", "acldefault('T', t.typowner)", "t.typowner");
     let ns = in_user_schema();
     format!(
         "SELECT * FROM (
@@ -424,6 +426,19 @@ pub(super) fn privileges_query() -> String {
          SELECT 'SCHEMA', n.nspname::text, '', '', {schema_acl}
            FROM pg_namespace n WHERE {ns} AND {schema_member}
          UNION ALL
+         SELECT 'COLUMN', n.nspname::text, c.relname::text, a.attname::text, {column_acl}
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+             AND {column_relations} AND {relation_internal}
+         UNION ALL
+         SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname::text,
+             t.typname::text, '', {type_acl}
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+           WHERE (t.typtype IN ('d', 'e') OR (t.typtype = 'c' AND EXISTS (SELECT FROM pg_class c
+               WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+             AND t.typacl IS NOT NULL AND {ns} AND {type_member} AND {type_internal}
+         UNION ALL
          SELECT 'DEFAULT ' || CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
                WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
              coalesce(n.nspname::text, ''), d.defaclrole::regrole::text, '', {default_acl}
@@ -431,6 +446,9 @@ pub(super) fn privileges_query() -> String {
          ) acl WHERE changes IS NOT NULL",
         relations = relation_filter("'r', 'v', 'm', 'S'"),
         relation_internal = not_internal("pg_class", "c.oid"),
+        column_relations = relation_filter("'r', 'v', 'm'"),
+        type_member = not_in_extension("pg_type", "t.oid"),
+        type_internal = not_internal("pg_type", "t.oid"),
         proc_member = not_in_extension("pg_proc", "p.oid"),
         proc_internal = not_internal("pg_proc", "p.oid"),
         schema_member = not_in_extension("pg_namespace", "n.oid"),

@@ -178,7 +178,7 @@ pub(super) fn not_compared_query() -> String {
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
-             AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND {ns} AND {class_member}
+             AND (c.relkind IN ('p', 'f') OR c.relispartition) AND {ns} AND {class_member}
              AND {column_acl} IS NOT NULL
          UNION ALL
          SELECT 'privileges', n.nspname,
@@ -193,8 +193,7 @@ pub(super) fn not_compared_query() -> String {
              format('on %s %I.%I', CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, n.nspname, t.typname),
              {type_acl}
            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-           WHERE (t.typtype IN ('d', 'e', 'r', 'b') OR (t.typtype = 'c' AND EXISTS (SELECT FROM pg_class c
-             WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+           WHERE t.typtype IN ('r', 'b')
              AND {ns} AND {type_member} AND {type_internal} AND t.typacl IS NOT NULL
              AND {type_acl} IS NOT NULL
          UNION ALL

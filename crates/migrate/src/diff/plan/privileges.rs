@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
+use super::super::compare::Object;
 use super::super::model::{FunctionName, GrantTarget, Name};
-use super::expand::{Changes, Expansion};
+use super::expand::{Changes, Expansion, recreated_column};
 use super::{Phase, Planner};
 use crate::sql::quote_identifier as quote;
 
@@ -16,7 +17,7 @@ pub(super) fn plan_privileges(planner: &mut Planner, changes: &Changes, x: &Expa
     let mut grants = Vec::new();
     for (target, after) in &to.privileges {
         // An object created (again) by the plan starts from the default privileges.
-        let before = if recreated(target, changes, x) {
+        let before = if recreated(planner, target, changes, x) {
             &empty
         } else {
             from.privileges.get(target).unwrap_or(&empty)
@@ -37,21 +38,54 @@ pub(super) fn plan_privileges(planner: &mut Planner, changes: &Changes, x: &Expa
             revokes.push((target, entry.clone(), entry.starts_with('+')));
         }
     }
-    for (target, entry, granted) in revokes {
-        let sql = statement(planner, target, &entry, !granted);
-        planner.push(Phase::Grant, "Revoke", sql);
-    }
-    for (target, entry, granted) in grants {
-        let sql = statement(planner, target, &entry, granted);
-        planner.push(Phase::Grant, "Grant", sql);
+    // Revokes first; a `-` entry turns one into the other (`-PUBLIC EXECUTE` gone is a grant).
+    let statements = revokes
+        .into_iter()
+        .map(|(target, entry, granted)| statement(planner, target, &entry, !granted))
+        .chain(
+            grants
+                .into_iter()
+                .map(|(target, entry, granted)| statement(planner, target, &entry, granted)),
+        )
+        .collect::<Vec<_>>();
+    for sql in statements {
+        let section = if sql.starts_with("REVOKE ") || sql.contains(" REVOKE ") {
+            "Revoke"
+        } else {
+            "Grant"
+        };
+        planner.push(Phase::Grant, section, sql);
     }
 }
 
 /// The object is created by the plan: added, or dropped and created again.
-fn recreated(target: &GrantTarget, changes: &Changes, x: &Expansion) -> bool {
+fn recreated(planner: &Planner, target: &GrantTarget, changes: &Changes, x: &Expansion) -> bool {
     let name = Name::new(&target.schema, &target.name);
     match target.kind.as_str() {
         "TABLE" => changes.table_added(&name) || x.created_views.contains(&name),
+        "COLUMN" => {
+            changes.table_added(&name)
+                || x.created_views.contains(&name)
+                || changes.added.contains(&Object::Column {
+                    table: name.clone(),
+                    column: target.arguments.clone(),
+                })
+                || recreated_column(changes, &name, &target.arguments)
+        }
+        "TYPE" => {
+            x.recreated_enums.contains(&name)
+                || changes.added.contains(&Object::Enum { name: name.clone() })
+                || changes
+                    .added
+                    .contains(&Object::CompositeType { name: name.clone() })
+                || super::composite::recreated(planner, changes, &name)
+        }
+        "DOMAIN" => {
+            changes
+                .added
+                .contains(&Object::Domain { name: name.clone() })
+                || super::domain::recreated(changes, &name)
+        }
         "FUNCTION" | "PROCEDURE" => x.replaced_functions.contains(&FunctionName {
             name,
             arguments: target.arguments.clone(),
@@ -66,6 +100,15 @@ fn exists_in(target: &GrantTarget, model: &super::super::model::SchemaModel) -> 
     match target.kind.as_str() {
         "TABLE" => model.tables.contains_key(&name) || model.views.contains_key(&name),
         "SEQUENCE" => model.sequences.contains_key(&name),
+        "COLUMN" => {
+            model.views.contains_key(&name)
+                || model
+                    .tables
+                    .get(&name)
+                    .is_some_and(|table| table.column(&target.arguments).is_some())
+        }
+        "TYPE" => model.enums.contains_key(&name) || model.composite_types.contains_key(&name),
+        "DOMAIN" => model.domains.contains_key(&name),
         "FUNCTION" | "PROCEDURE" => model.functions.contains_key(&FunctionName {
             name,
             arguments: target.arguments.clone(),
@@ -83,6 +126,21 @@ fn statement(planner: &Planner, target: &GrantTarget, entry: &str, grant: bool) 
     let (grantee, privilege, grant_option) = parse_entry(entry);
     if let Some(objects) = target.kind.strip_prefix("DEFAULT ") {
         return default_statement(target, objects, (grantee, privilege, grant_option), grant);
+    }
+    if target.kind == "COLUMN" {
+        // `GRANT SELECT (col) ON TABLE t`: the column list goes with the privilege.
+        let table = planner.name(&Name::new(&target.schema, &target.name));
+        let privilege = format!("{privilege} ({})", quote(&target.arguments));
+        return if grant {
+            let option = if grant_option {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            };
+            format!("GRANT {privilege} ON TABLE {table} TO {grantee}{option}")
+        } else {
+            format!("REVOKE {privilege} ON TABLE {table} FROM {grantee}")
+        };
     }
     let on = match target.kind.as_str() {
         "SCHEMA" => format!("SCHEMA {}", quote(&target.schema)),

@@ -1,0 +1,3 @@
+CREATE TYPE mood AS ENUM ('calm');
+CREATE DOMAIN email AS text;
+CREATE TYPE pair AS (a int);

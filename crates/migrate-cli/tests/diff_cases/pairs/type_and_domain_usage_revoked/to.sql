@@ -1,0 +1,7 @@
+CREATE TYPE mood AS ENUM ('calm');
+CREATE DOMAIN email AS text;
+CREATE TYPE pair AS (a int);
+REVOKE USAGE ON TYPE mood FROM PUBLIC;
+GRANT USAGE ON TYPE mood TO pg_read_all_data;
+REVOKE USAGE ON DOMAIN email FROM PUBLIC;
+GRANT USAGE ON TYPE pair TO pg_read_all_data WITH GRANT OPTION;
