@@ -221,7 +221,7 @@ async fn a_failed_drift_check_still_shows_the_status() {
 }
 
 /// Objects of kinds nelo does not model never make an answer "in sync": a partition dropped
-/// by hand (holding rows), a range type added by hand and a TOAST storage parameter changed by hand are
+/// by hand (holding rows), a rule added by hand and a TOAST storage parameter changed by hand are
 /// "cannot tell" in `status --drift` (exit 2, each named with its kind), and `push` of a schema
 /// holding such an object applies nothing and exits 2.
 #[tokio::test]
@@ -257,7 +257,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
     db.execute(
         "INSERT INTO event SELECT g, date '2020-01-01' + g FROM generate_series(1, 364) g;
          DROP TABLE event_old;
-         CREATE TYPE span AS RANGE (subtype = integer);
+         CREATE RULE keep_notes AS ON DELETE TO note DO INSTEAD NOTHING;
          ALTER TABLE note SET (toast.autovacuum_enabled = false);",
     )
     .await;
@@ -271,7 +271,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
     );
     for expected in [
         "partition public.event_old (only in the migrations)",
-        "range type public.span (only in the database): subtype = integer",
+        "rule keep_notes on public.note (only in the database): CREATE RULE",
         "toast storage parameters public.note (differs): autovacuum_enabled=true -> autovacuum_enabled=false",
     ] {
         assert!(
@@ -291,15 +291,15 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
         .collect();
     assert_eq!(
         kinds,
-        ["partition", "range type", "toast storage parameters"],
+        ["partition", "rule", "toast storage parameters"],
         "{value}"
     );
 
-    // `push` of a schema with a range type the database lacks: refused before anything runs.
+    // `push` of a schema with a rule the database lacks: refused before anything runs.
     let target = TestDb::new().await;
     let schema = schema_file(
-        "CREATE TYPE span AS RANGE (subtype = integer);\n\
-         CREATE TABLE person (id bigint PRIMARY KEY, working span);\n",
+        "CREATE TABLE person (id bigint PRIMARY KEY);\n\
+         CREATE RULE keep_people AS ON DELETE TO person DO INSTEAD NOTHING;\n",
     );
     let pushed = binary()
         .args(["push", "--schema"])
@@ -312,7 +312,7 @@ async fn unmodelled_kinds_on_one_side_make_drift_and_push_cannot_tell() {
     assert_eq!(pushed.status.code(), Some(2), "{shown}");
     assert!(shown.contains("cannot tell"), "{shown}");
     assert!(
-        shown.contains("range type public.span (only in the schema)"),
+        shown.contains("rule keep_people on public.person (only in the schema)"),
         "{shown}"
     );
     assert!(!shown.contains("in sync"), "{shown}");

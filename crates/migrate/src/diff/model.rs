@@ -52,6 +52,9 @@ pub struct SchemaModel {
     pub extensions: BTreeMap<String, Extension>,
     pub enums: BTreeMap<Name, Vec<String>>,
     pub domains: BTreeMap<Name, Domain>,
+    pub collations: BTreeMap<Name, Collation>,
+    /// Range types (`CREATE TYPE ... AS RANGE`); their multirange and constructors go with them.
+    pub ranges: BTreeMap<Name, Range>,
     /// Composite types (`CREATE TYPE ... AS (...)`), their attributes in order.
     pub composite_types: BTreeMap<Name, Vec<Attribute>>,
     pub sequences: BTreeMap<Name, Sequence>,
@@ -70,6 +73,8 @@ pub struct SchemaModel {
     /// `+bob SELECT WITH GRANT OPTION`, `-PUBLIC EXECUTE` (a default one revoked).
     pub privileges: BTreeMap<GrantTarget, BTreeSet<String>>,
     pub comments: BTreeMap<CommentTarget, Comment>,
+    /// Event triggers, by name: database-wide.
+    pub event_triggers: BTreeMap<String, EventTrigger>,
     /// Publications (logical replication), by name: database-wide.
     pub publications: BTreeMap<String, Publication>,
     /// Objects of kinds nelo does not model, keyed by (kind, identity): compared only as the
@@ -91,6 +96,8 @@ impl SchemaModel {
         self.enums.retain(|name, _| name.schema == schema);
         self.domains.retain(|name, _| name.schema == schema);
         self.composite_types.retain(|name, _| name.schema == schema);
+        self.collations.retain(|name, _| name.schema == schema);
+        self.ranges.retain(|name, _| name.schema == schema);
         self.sequences.retain(|name, _| name.schema == schema);
         self.tables.retain(|name, _| name.schema == schema);
         self.indexes.retain(|name, _| name.schema == schema);
@@ -141,6 +148,52 @@ pub struct Domain {
     /// Constraint name -> `pg_get_constraintdef` (`CHECK (...)`, with `NOT VALID` when not
     /// validated).
     pub constraints: BTreeMap<String, String>,
+}
+
+/// A collation (`CREATE COLLATION`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Collation {
+    /// `icu`, `libc` or `builtin`.
+    pub provider: String,
+    /// `colllocale` (ICU and builtin).
+    pub locale: Option<String>,
+    /// `collcollate` and `collctype` (libc).
+    pub lc_collate: Option<String>,
+    pub lc_ctype: Option<String>,
+    /// ICU tailoring rules.
+    pub rules: Option<String>,
+    pub deterministic: bool,
+}
+
+/// A range type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Range {
+    /// `format_type` of the subtype.
+    pub subtype: String,
+    /// The subtype's operator class, when not its default one, qualified.
+    pub subtype_opclass: Option<String>,
+    /// A collation other than the subtype's, qualified.
+    pub collation: Option<String>,
+    /// The canonical and subtype_diff functions (`regproc`).
+    pub canonical: Option<String>,
+    pub subtype_diff: Option<String>,
+    /// `format_type` of its multirange type.
+    pub multirange: String,
+}
+
+/// An event trigger (`CREATE EVENT TRIGGER`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EventTrigger {
+    /// `ddl_command_start`, `ddl_command_end`, `sql_drop`, `table_rewrite` or `login`.
+    pub event: String,
+    /// The function it runs (`regprocedure`: `name()`).
+    pub function: String,
+    /// Its function as the model keys functions, when it is a user function.
+    pub function_name: Option<FunctionName>,
+    /// `WHEN TAG IN (...)`, sorted; empty for every command.
+    pub tags: Vec<String>,
+    /// `O` (enabled), `D`, `R` or `A`.
+    pub enabled: String,
 }
 
 /// A publication (`CREATE PUBLICATION`).

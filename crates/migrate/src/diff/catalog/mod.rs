@@ -13,9 +13,10 @@ use std::collections::BTreeSet;
 use sqlx::postgres::PgConnection;
 
 use super::model::{
-    Attribute, Column, Comment, CommentOwner, CommentTarget, Constraint, Domain, Extension,
-    Function, FunctionName, FunctionUser, GrantTarget, Index, Name, Policy, Publication,
-    PublishedTable, SchemaModel, Sequence, Statistics, Table, Trigger, Unmodelled, View,
+    Attribute, Collation, Column, Comment, CommentOwner, CommentTarget, Constraint, Domain,
+    EventTrigger, Extension, Function, FunctionName, FunctionUser, GrantTarget, Index, Name,
+    Policy, Publication, PublishedTable, Range, SchemaModel, Sequence, Statistics, Table, Trigger,
+    Unmodelled, View,
 };
 use crate::Error;
 use crate::sql::quote_identifier;
@@ -177,6 +178,99 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
         if let Some(publication) = model.publications.get_mut(&publication) {
             publication.schemas.insert(schema);
         }
+    }
+
+    type CollationRow = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+    );
+    let collations: Vec<CollationRow> = sqlx::query_as(&collations_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading collations"))?;
+    for row in collations {
+        let (schema, name, provider, locale, lc_collate, lc_ctype, rules, deterministic) = row;
+        let empty_is_none = |text: Option<String>| text.filter(|text| !text.is_empty());
+        let collation = Collation {
+            provider,
+            locale: empty_is_none(locale),
+            lc_collate: empty_is_none(lc_collate),
+            lc_ctype: empty_is_none(lc_ctype),
+            rules: empty_is_none(rules),
+            deterministic,
+        };
+        model
+            .collations
+            .insert(Name::new(&schema, &name), collation);
+    }
+    type RangeRow = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let ranges: Vec<RangeRow> = sqlx::query_as(&ranges_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading range types"))?;
+    for row in ranges {
+        let (
+            schema,
+            name,
+            subtype,
+            subtype_opclass,
+            collation,
+            canonical,
+            subtype_diff,
+            multirange,
+        ) = row;
+        let range = Range {
+            subtype,
+            subtype_opclass,
+            collation,
+            canonical,
+            subtype_diff,
+            multirange,
+        };
+        model.ranges.insert(Name::new(&schema, &name), range);
+    }
+    type EventTriggerRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Vec<String>,
+        String,
+    );
+    let event_triggers: Vec<EventTriggerRow> = sqlx::query_as(&event_triggers_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading event triggers"))?;
+    for (name, event, function, schema, proname, arguments, tags, enabled) in event_triggers {
+        let function_name = FunctionName {
+            name: Name::new(&schema, &proname),
+            arguments,
+        };
+        let trigger = EventTrigger {
+            event,
+            function,
+            function_name: Some(function_name),
+            tags,
+            enabled,
+        };
+        model.event_triggers.insert(name, trigger);
     }
 
     let tables: Vec<TableRow> = sqlx::query_as(&tables_query())

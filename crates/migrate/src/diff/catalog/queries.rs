@@ -124,6 +124,54 @@ pub(super) const PUBLICATION_SCHEMAS: &str = "SELECT p.pubname::text, n.nspname:
      FROM pg_publication_namespace s JOIN pg_publication p ON p.oid = s.pnpubid
      JOIN pg_namespace n ON n.oid = s.pnnspid";
 
+/// Collations: (schema, name, provider, locale, lc_collate, lc_ctype, rules, deterministic).
+pub(super) fn collations_query() -> String {
+    let ns = in_user_schema();
+    format!(
+        "SELECT n.nspname::text, o.collname::text,
+           CASE o.collprovider WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END,
+           o.colllocale, o.collcollate, o.collctype, o.collicurules, o.collisdeterministic
+         FROM pg_collation o JOIN pg_namespace n ON n.oid = o.collnamespace WHERE {ns} AND {}",
+        not_in_extension("pg_collation", "o.oid")
+    )
+}
+
+/// Range types: (schema, name, subtype, opclass unless the default, collation unless the
+/// subtype's, canonical, subtype_diff, multirange).
+pub(super) fn ranges_query() -> String {
+    let ns = in_user_schema();
+    format!(
+        "SELECT n.nspname::text, t.typname::text, format_type(r.rngsubtype, NULL),
+           (SELECT format('%I.%I', opn.nspname, o.opcname) FROM pg_opclass o
+              JOIN pg_namespace opn ON opn.oid = o.opcnamespace
+              WHERE o.oid = r.rngsubopc AND NOT o.opcdefault),
+           (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co
+              JOIN pg_namespace cn ON cn.oid = co.collnamespace
+              WHERE co.oid = r.rngcollation AND r.rngcollation <> st.typcollation),
+           CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::regproc::text END,
+           CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END,
+           format_type(r.rngmultitypid, NULL)
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+         JOIN pg_range r ON r.rngtypid = t.oid JOIN pg_type st ON st.oid = r.rngsubtype
+         WHERE t.typtype = 'r' AND {ns} AND {}",
+        not_in_extension("pg_type", "t.oid")
+    )
+}
+
+/// Event triggers: (name, event, function, its schema, name and arguments when a user
+/// function, tags, enabled).
+pub(super) fn event_triggers_query() -> String {
+    format!(
+        "SELECT e.evtname::text, e.evtevent::text, e.evtfoid::regprocedure::text,
+           pn.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
+           coalesce((SELECT array_agg(tag ORDER BY tag) FROM unnest(e.evttags) tag), '{{}}'::text[]),
+           e.evtenabled::text
+         FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid
+         JOIN pg_namespace pn ON pn.oid = p.pronamespace WHERE {}",
+        not_in_extension("pg_event_trigger", "e.oid")
+    )
+}
+
 pub(super) fn tables_query() -> String {
     format!(
         "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', c.relrowsecurity,
@@ -340,7 +388,7 @@ pub(super) fn comments_query() -> String {
            AND NOT EXISTS (SELECT FROM pg_depend x WHERE x.classid = d.classoid
              AND x.objid = d.objoid AND x.deptype = 'e')
            AND (d.classoid <> 'pg_type'::regclass
-             OR EXISTS (SELECT FROM pg_type t WHERE t.oid = d.objoid AND t.typtype IN ('e', 'd', 'c')))
+             OR EXISTS (SELECT FROM pg_type t WHERE t.oid = d.objoid AND t.typtype IN ('e', 'd', 'c', 'r')))
            AND (d.classoid <> 'pg_class'::regclass OR NOT EXISTS (SELECT FROM pg_class c
              WHERE c.oid = d.objoid AND (c.relname = '_prisma_migrations' OR c.relispartition
                OR c.relkind IN ('p', 'f', 'c'))))",

@@ -101,17 +101,6 @@ pub(super) fn not_compared_query() -> String {
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE (c.relrowsecurity OR c.relforcerowsecurity) AND {ns} AND NOT ({modelled_table})
          UNION ALL
-         SELECT 'range type', n.nspname, format('%I.%I', n.nspname, t.typname),
-             concat_ws(', ', 'subtype = ' || format_type(r.rngsubtype, NULL),
-               'subtype_opclass = ' || (SELECT quote_ident(o.opcname) FROM pg_opclass o WHERE o.oid = r.rngsubopc),
-               (SELECT 'collation = ' || quote_ident(co.collname) FROM pg_collation co WHERE co.oid = r.rngcollation),
-               CASE WHEN r.rngcanonical <> 0 THEN 'canonical = ' || r.rngcanonical::regproc::text END,
-               CASE WHEN r.rngsubdiff <> 0 THEN 'subtype_diff = ' || r.rngsubdiff::regproc::text END,
-               'multirange_type_name = ' || format_type(r.rngmultitypid, NULL))
-           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-           JOIN pg_range r ON r.rngtypid = t.oid
-           WHERE t.typtype = 'r' AND {ns} AND {type_member}
-         UNION ALL
          SELECT 'rule', n.nspname, format('%I on %I.%I', r.rulename, n.nspname, c.relname),
              pg_get_ruledef(r.oid)
            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
@@ -150,11 +139,6 @@ pub(super) fn not_compared_query() -> String {
              format_type(o.oprleft, NULL), format_type(o.oprright, NULL)),
              format('PROCEDURE = %s, COMMUTATOR = %s, NEGATOR = %s', o.oprcode, o.oprcom::regoperator, o.oprnegate::regoperator)
            FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE {ns} AND {operator_member}
-         UNION ALL
-         SELECT 'collation', n.nspname, format('%I.%I', n.nspname, o.collname),
-             format('provider = %s, locale = %s, lc_collate = %s, lc_ctype = %s, rules = %s, deterministic = %s',
-               o.collprovider, o.colllocale, o.collcollate, o.collctype, o.collicurules, o.collisdeterministic)
-           FROM pg_collation o JOIN pg_namespace n ON n.oid = o.collnamespace WHERE {ns} AND {collation_member}
          UNION ALL
          SELECT 'text search configuration', n.nspname, format('%I.%I', n.nspname, o.cfgname),
              (SELECT string_agg(format('%s:%s', m.maptokentype, m.mapdict::regdictionary), ', '
@@ -200,11 +184,6 @@ pub(super) fn not_compared_query() -> String {
          SELECT 'cast', '', format('%s AS %s', format_type(c.castsource, NULL), format_type(c.casttarget, NULL)),
              format('function %s, context %s, method %s', c.castfunc::regprocedure, c.castcontext, c.castmethod)
            FROM pg_cast c WHERE c.oid >= 16384 AND {cast_member}
-         UNION ALL
-         SELECT 'event trigger', '', quote_ident(e.evtname),
-             format('ON %s EXECUTE FUNCTION %s, enabled %s, tags %s', e.evtevent, e.evtfoid::regprocedure,
-               e.evtenabled, e.evttags)
-           FROM pg_event_trigger e
          UNION ALL
          SELECT 'toast storage parameters', n.nspname, format('%I.%I', n.nspname, c.relname),
              array_to_string(tc.reloptions, ', ')
@@ -252,7 +231,6 @@ pub(super) fn not_compared_query() -> String {
         class_member = member("pg_class", "c.oid"),
         proc_member = member("pg_proc", "p.oid"),
         operator_member = member("pg_operator", "o.oid"),
-        collation_member = member("pg_collation", "o.oid"),
         config_member = member("pg_ts_config", "o.oid"),
         dict_member = member("pg_ts_dict", "o.oid"),
         cast_member = cast_member,

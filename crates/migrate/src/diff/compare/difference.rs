@@ -25,6 +25,15 @@ pub enum Object {
     CompositeType {
         name: Name,
     },
+    Collation {
+        name: Name,
+    },
+    Range {
+        name: Name,
+    },
+    EventTrigger {
+        name: String,
+    },
     Sequence {
         name: Name,
     },
@@ -80,6 +89,9 @@ impl fmt::Display for Object {
             Object::Enum { name } => write!(formatter, "enum `{name}`"),
             Object::Domain { name } => write!(formatter, "domain `{name}`"),
             Object::CompositeType { name } => write!(formatter, "composite type `{name}`"),
+            Object::Collation { name } => write!(formatter, "collation `{name}`"),
+            Object::Range { name } => write!(formatter, "range type `{name}`"),
+            Object::EventTrigger { name } => write!(formatter, "event trigger `{name}`"),
             Object::Sequence { name } => write!(formatter, "sequence `{name}`"),
             Object::Table { name } => write!(formatter, "table `{name}`"),
             Object::Column { table, column } => {

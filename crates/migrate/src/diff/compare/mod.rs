@@ -77,6 +77,46 @@ pub fn compare(from: &SchemaModel, to: &SchemaModel) -> Vec<Difference> {
     );
     each(
         out,
+        &from.collations,
+        &to.collations,
+        |name| Object::Collation { name: name.clone() },
+        |before, after| {
+            let shown = |collation: &super::model::Collation| format!("{collation:?}");
+            fields([("definition", &shown(before), &shown(after))])
+        },
+    );
+    each(
+        out,
+        &from.ranges,
+        &to.ranges,
+        |name| Object::Range { name: name.clone() },
+        |before, after| {
+            let shown = |range: &super::model::Range| format!("{range:?}");
+            fields([("definition", &shown(before), &shown(after))])
+        },
+    );
+    each(
+        out,
+        &from.event_triggers,
+        &to.event_triggers,
+        |name| Object::EventTrigger { name: name.clone() },
+        |before, after| {
+            let shown = |trigger: &super::model::EventTrigger| {
+                format!(
+                    "ON {} WHEN TAG IN ({}) EXECUTE FUNCTION {}",
+                    trigger.event,
+                    trigger.tags.join(", "),
+                    trigger.function
+                )
+            };
+            fields([
+                ("definition", &shown(before), &shown(after)),
+                ("enabled", &before.enabled, &after.enabled),
+            ])
+        },
+    );
+    each(
+        out,
         &from.composite_types,
         &to.composite_types,
         |name| Object::CompositeType { name: name.clone() },

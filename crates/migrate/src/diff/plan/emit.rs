@@ -316,6 +316,12 @@ pub(super) fn comments(planner: &mut Planner, changes: &Changes, x: &Expansion) 
                 || super::composite::recreated(planner, changes, name)
                 || changes
                     .removed
+                    .contains(&Object::Range { name: name.clone() })
+                || changes
+                    .changed
+                    .contains_key(&Object::Range { name: name.clone() })
+                || changes
+                    .removed
                     .contains(&Object::Enum { name: name.clone() })
         }
         CommentOwner::Schema(name) => changes

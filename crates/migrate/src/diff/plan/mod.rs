@@ -8,13 +8,16 @@
 
 mod alter;
 mod casts;
+mod collation;
 mod composite;
 mod domain;
 mod emit;
+mod event_trigger;
 mod expand;
 mod policy;
 mod privileges;
 mod publication;
+mod range;
 mod sql;
 mod statistics;
 #[cfg(test)]
@@ -46,6 +49,7 @@ enum Phase {
     CreateSchema,
     CreateExtension,
     AlterExtension,
+    CreateCollation,
     CreateEnum,
     RecreateEnum,
     CreateDomain,
@@ -70,6 +74,7 @@ enum Phase {
     DropCompositeType,
     DropDomain,
     DropEnum,
+    DropCollation,
     DropExtension,
     DropSchema,
 }
@@ -295,6 +300,9 @@ pub fn plan_with(
     composite::plan_composite_types(&mut planner, &changes);
     statistics::plan_statistics(&mut planner, &changes);
     publication::plan_publications(&mut planner, &changes);
+    collation::plan_collations(&mut planner, &changes);
+    range::plan_ranges(&mut planner, &changes);
+    event_trigger::plan_event_triggers(&mut planner, &changes, &x);
     policy::plan_policies(&mut planner, &changes, &x);
     privileges::plan_privileges(&mut planner, &changes, &x);
     emit::comments(&mut planner, &changes, &x);

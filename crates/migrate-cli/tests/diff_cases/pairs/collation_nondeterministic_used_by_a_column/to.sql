@@ -1,2 +1,2 @@
 CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
-CREATE TABLE t (id int);
+CREATE TABLE t (id int, name text COLLATE nocase);

@@ -1,2 +1,0 @@
-CREATE TYPE floatrange AS RANGE (subtype = float8, subtype_diff = float8mi);
-CREATE TABLE t (id int);

@@ -1,0 +1,1 @@
+CREATE COLLATION plain (provider = libc, locale = 'C');
