@@ -345,6 +345,11 @@ pub struct Function {
     pub result: String,
     /// Takes or returns a table's row type, so it is created after the tables.
     pub uses_row_type: bool,
+    /// The tables and views it reads (a `BEGIN ATOMIC` body's, as `pg_depend` records them)
+    /// or whose row type it takes or returns: it is created after them.
+    pub reads: BTreeSet<Name>,
+    /// The functions a `BEGIN ATOMIC` body calls.
+    pub calls: BTreeSet<FunctionName>,
     /// The indexes, constraints and column defaults whose expressions call it (`pg_depend`):
     /// they go while it is dropped and created again.
     pub used_by: BTreeSet<FunctionUser>,

@@ -441,12 +441,38 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
         }
     }
 
-    let functions: Vec<(String, String, String, String, String, String, bool)> =
-        sqlx::query_as(&functions_query())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(database_error("reading functions"))?;
-    for (schema, name, arguments, kind, definition, result, uses_row_type) in functions {
+    type FunctionRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        bool,
+        Vec<String>,
+        Vec<String>,
+    );
+    let functions: Vec<FunctionRow> = sqlx::query_as(&functions_query())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(database_error("reading functions"))?;
+    for row in functions {
+        let (schema, name, arguments, kind, definition, result, uses_row_type, reads, calls) = row;
+        let reads = reads
+            .iter()
+            .filter_map(|entry| entry.split_once('\t'))
+            .map(|(schema, name)| Name::new(schema, name))
+            .collect();
+        let calls = calls
+            .iter()
+            .filter_map(|entry| {
+                let mut parts = entry.splitn(3, '\t');
+                Some(FunctionName {
+                    name: Name::new(parts.next()?, parts.next()?),
+                    arguments: parts.next()?.to_string(),
+                })
+            })
+            .collect();
         model.functions.insert(
             FunctionName {
                 name: Name::new(&schema, &name),
@@ -457,6 +483,8 @@ async fn read_model(conn: &mut PgConnection, search_path: &str) -> Result<Schema
                 definition: definition.trim_end().to_string(),
                 result,
                 uses_row_type,
+                reads,
+                calls,
                 used_by: BTreeSet::new(),
             },
         );

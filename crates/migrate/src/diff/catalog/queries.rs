@@ -301,7 +301,23 @@ pub(super) fn functions_query() -> String {
         "SELECT n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes), p.prokind::text,
            pg_get_functiondef(p.oid), coalesce(pg_get_function_result(p.oid), ''),
            EXISTS (SELECT FROM pg_type t WHERE t.typrelid <> 0 AND (t.oid = p.prorettype
-             OR t.oid = ANY (p.proargtypes::oid[]) OR t.oid = ANY (coalesce(p.proallargtypes, '{{}}'))))
+             OR t.oid = ANY (p.proargtypes::oid[]) OR t.oid = ANY (coalesce(p.proallargtypes, '{{}}')))),
+           -- The relations it reads: a BEGIN ATOMIC body's (the server records them), and
+           -- those whose row type it takes or returns (`RETURNS SETOF view`).
+           coalesce((SELECT array_agg(DISTINCT rn.nspname || E'\t' || rc.relname) FROM (
+               SELECT d.refobjid AS oid FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                 AND d.objid = p.oid AND d.refclassid = 'pg_class'::regclass
+               UNION SELECT t.typrelid FROM pg_type t WHERE t.typrelid <> 0 AND (t.oid = p.prorettype
+                 OR t.oid = ANY (p.proargtypes::oid[]) OR t.oid = ANY (coalesce(p.proallargtypes, '{{}}')))
+             ) r JOIN pg_class rc ON rc.oid = r.oid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+             WHERE rc.relkind IN ('r', 'v', 'm', 'p')), '{{}}'),
+           -- The functions a BEGIN ATOMIC body calls.
+           coalesce((SELECT array_agg(DISTINCT cn.nspname || E'\t' || c.proname || E'\t'
+               || oidvectortypes(c.proargtypes))
+             FROM pg_depend d JOIN pg_proc c ON c.oid = d.refobjid
+             JOIN pg_namespace cn ON cn.oid = c.pronamespace
+             WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+               AND d.refclassid = 'pg_proc'::regclass AND d.deptype = 'n' AND c.oid <> p.oid), '{{}}')
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE p.prokind IN ('f', 'p') AND {ns} AND {} AND {}",
         not_in_extension("pg_proc", "p.oid"),

@@ -3,10 +3,12 @@
 use super::super::compare::{Object, PossibleRename};
 use super::super::model::CommentOwner;
 use super::alter::{plan_columns, plan_enum, plan_sequences};
-use super::expand::{Changes, Expansion, recreated_column, topological};
+use super::expand::{Changes, Expansion, recreated_column};
+use super::order::{FunctionPlace, Node, function_places, views_and_functions};
 use super::sql::{comment_on, create_enum, create_table, drop_function, literal};
 use super::{Phase, Planner, Step};
 use crate::sql::quote_identifier as quote;
+use std::collections::BTreeSet;
 /// Drops of relations and what hangs on them, and column changes.
 pub(super) fn drops(
     planner: &mut Planner,
@@ -20,7 +22,21 @@ pub(super) fn drops(
         let sql = format!("DROP TRIGGER {} ON {}", quote(trigger), planner.name(table));
         planner.push(Phase::DropTrigger, "DropTrigger", sql);
     }
-    for name in topological(&x.dropped_views, from).into_iter().rev() {
+    // Views, and the functions that read them or tables, in reverse dependency order: a
+    // function over a view (or a BEGIN ATOMIC body over a table) goes before what it reads.
+    let reading = reading_functions(from, x);
+    for node in views_and_functions(&x.dropped_views, &reading, from)
+        .into_iter()
+        .rev()
+    {
+        let name = match node {
+            Node::View(name) => name,
+            Node::Function(function) => {
+                let sql = drop_function(planner, &function);
+                planner.push(Phase::DropView, "DropFunction", sql);
+                continue;
+            }
+        };
         let view = &from.views[&name];
         let kind = if view.materialized {
             "MATERIALIZED VIEW"
@@ -30,11 +46,16 @@ pub(super) fn drops(
         let sql = format!("DROP {kind} {}", planner.name(&name));
         planner.push(Phase::DropView, "DropView", sql);
     }
-    for function in x.replaced_functions.iter().chain(
-        x.removed_functions
-            .iter()
-            .filter(|function| drops_early(from, to, function)),
-    ) {
+    for function in x
+        .replaced_functions
+        .iter()
+        .chain(
+            x.removed_functions
+                .iter()
+                .filter(|function| drops_early(from, to, function)),
+        )
+        .filter(|function| !reading.contains(*function))
+    {
         let sql = drop_function(planner, function);
         planner.push(Phase::DropFunctionEarly, "DropFunction", sql);
     }
@@ -141,16 +162,21 @@ pub(super) fn creates(planner: &mut Planner, changes: &Changes, x: &Expansion) -
     plan_sequences(planner, changes);
 
     let mut creates_functions = false;
+    let places = function_places(to);
+    let mut with_views = BTreeSet::new();
     for (function, definition) in &to.functions {
         let object = Object::Function {
             name: function.clone(),
         };
         if changes.added.contains(&object) || changes.changed.contains_key(&object) {
             creates_functions = true;
-            let phase = if definition.uses_row_type {
-                Phase::CreateRowTypeFunction
-            } else {
-                Phase::CreateFunction
+            let phase = match places[function] {
+                FunctionPlace::BeforeTables => Phase::CreateFunction,
+                FunctionPlace::AfterTables => Phase::CreateRowTypeFunction,
+                FunctionPlace::WithViews => {
+                    with_views.insert(function.clone());
+                    continue;
+                }
             };
             planner.push(phase, "CreateFunction", definition.definition.clone());
         }
@@ -227,7 +253,15 @@ pub(super) fn creates(planner: &mut Planner, changes: &Changes, x: &Expansion) -
         }
         planner.push(phase, "CreateIndex", index.definition.clone());
     }
-    for name in topological(&x.created_views, to) {
+    for node in views_and_functions(&x.created_views, &with_views, to) {
+        let name = match node {
+            Node::View(name) => name,
+            Node::Function(function) => {
+                let sql = to.functions[&function].definition.clone();
+                planner.push(Phase::CreateView, "CreateFunction", sql);
+                continue;
+            }
+        };
         let view = &to.views[&name];
         let kind = if view.materialized {
             "MATERIALIZED VIEW"
@@ -351,8 +385,9 @@ pub(super) fn comments(planner: &mut Planner, changes: &Changes, x: &Expansion) 
 pub(super) fn final_drops(planner: &mut Planner, changes: &Changes, x: &Expansion) {
     let (from, to) = (planner.from, planner.to);
     // --- Drops of what relations used.
+    let reading = reading_functions(from, x);
     for function in &x.removed_functions {
-        if !drops_early(from, to, function) {
+        if !drops_early(from, to, function) && !reading.contains(function) {
             let sql = drop_function(planner, function);
             planner.push(Phase::DropFunction, "DropFunction", sql);
         }
@@ -394,6 +429,25 @@ fn concurrently(definition: &str) -> String {
         }
     }
     definition.to_string()
+}
+
+/// The replaced and removed functions that read relations (`BEGIN ATOMIC` bodies, row types,
+/// or through the functions they call): dropped with the views, before what they read.
+fn reading_functions(
+    from: &crate::diff::model::SchemaModel,
+    x: &Expansion,
+) -> BTreeSet<crate::diff::model::FunctionName> {
+    let places = function_places(from);
+    x.replaced_functions
+        .iter()
+        .chain(&x.removed_functions)
+        .filter(|function| {
+            places
+                .get(*function)
+                .is_some_and(|place| *place != FunctionPlace::BeforeTables)
+        })
+        .cloned()
+        .collect()
 }
 
 /// A removed function that goes before the creates: one taking or returning a row type (its

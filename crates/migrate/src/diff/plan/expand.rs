@@ -358,32 +358,3 @@ pub(super) fn is_subsequence(before: &[String], after: &[String]) -> bool {
         .iter()
         .all(|label| remaining.any(|candidate| candidate == label))
 }
-
-/// `names` ordered so that each view comes after the views (of `names`) it reads.
-pub(super) fn topological(names: &BTreeSet<Name>, model: &SchemaModel) -> Vec<Name> {
-    fn visit(
-        name: &Name,
-        names: &BTreeSet<Name>,
-        model: &SchemaModel,
-        done: &mut BTreeSet<Name>,
-        order: &mut Vec<Name>,
-    ) {
-        if !done.insert(name.clone()) {
-            return;
-        }
-        if let Some(view) = model.views.get(name) {
-            for dependency in &view.depends_on {
-                if names.contains(dependency) {
-                    visit(dependency, names, model, done, order);
-                }
-            }
-        }
-        order.push(name.clone());
-    }
-    let mut done = BTreeSet::new();
-    let mut order = Vec::new();
-    for name in names {
-        visit(name, names, model, &mut done, &mut order);
-    }
-    order
-}

@@ -14,6 +14,7 @@ mod domain;
 mod emit;
 mod event_trigger;
 mod expand;
+mod order;
 mod policy;
 mod privileges;
 mod publication;

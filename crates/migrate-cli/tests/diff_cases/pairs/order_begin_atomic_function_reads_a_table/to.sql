@@ -1,0 +1,2 @@
+CREATE TABLE t (id int);
+CREATE FUNCTION how_many() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM t; END;

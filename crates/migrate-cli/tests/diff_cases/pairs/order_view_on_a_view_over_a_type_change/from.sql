@@ -1,0 +1,6 @@
+CREATE TABLE t (id int PRIMARY KEY, score integer);
+CREATE INDEX t_score ON t (score);
+CREATE VIEW high AS SELECT id, score FROM t WHERE score > 10;
+CREATE VIEW top AS SELECT id FROM high ORDER BY score DESC LIMIT 3;
+ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+CREATE POLICY scored ON t USING (score > 0);
