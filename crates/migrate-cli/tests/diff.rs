@@ -833,17 +833,41 @@ async fn widenings_are_safe_narrowings_fail_loudly_and_equivalent_defaults_are_e
     assert!(same.is_in_sync(), "{:#?}", same.differences);
 }
 
-/// Removing an enum value that a function's parameter type still needs: the refusal carries
-/// the server's DETAIL, which names the dependent.
+/// Removing an enum value: a function taking the enum is dropped and created again over the
+/// new one; a composite type with an attribute of it, which the plan does not rebuild, makes
+/// a refusal that carries the server's DETAIL naming the dependent.
 #[tokio::test]
-async fn enum_value_removal_refusal_names_the_dependents_from_the_servers_detail() {
+async fn enum_value_removal_rebuilds_functions_and_refusals_name_the_dependents() {
     let function = "CREATE FUNCTION calm(m mood) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT m = 'calm' $$;";
-    let from = schema_file(&format!(
-        "CREATE TYPE mood AS ENUM ('calm', 'angry', 'sad');\n{function}\nCREATE TABLE t (m mood);"
-    ));
-    let to = schema_file(&format!(
-        "CREATE TYPE mood AS ENUM ('calm', 'angry');\n{function}\nCREATE TABLE t (m mood);"
-    ));
+    let side = |labels: &str, extra: &str| {
+        schema_file(&format!(
+            "CREATE TYPE mood AS ENUM ({labels});\n{function}\nCREATE TABLE t (m mood);\n{extra}"
+        ))
+    };
+    let (from, to) = (
+        side("'calm', 'angry', 'sad'", ""),
+        side("'calm', 'angry'", ""),
+    );
+    let planned = diff(
+        &Source::Schema(from.path().into()),
+        &Source::Schema(to.path().into()),
+        &diff_options(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"));
+    let script = planned.script();
+    let dropped = script.find("DROP FUNCTION \"calm\"(mood)").expect(&script);
+    let renamed = script.find("RENAME TO \"mood_old\"").expect(&script);
+    let created = script
+        .find("CREATE OR REPLACE FUNCTION public.calm(m mood)")
+        .expect(&script);
+    assert!(dropped < renamed && renamed < created, "{script}");
+
+    let pair = "CREATE TYPE pair AS (m mood, n integer);";
+    let (from, to) = (
+        side("'calm', 'angry', 'sad'", pair),
+        side("'calm', 'angry'", pair),
+    );
     let outcome = diff(
         &Source::Schema(from.path().into()),
         &Source::Schema(to.path().into()),
@@ -859,5 +883,5 @@ async fn enum_value_removal_refusal_names_the_dependents_from_the_servers_detail
         Ok(result) => panic!("planned: {}", result.script()),
     };
     assert!(text.contains("DETAIL: "), "{text}");
-    assert!(text.contains("function calm(mood_old)"), "{text}");
+    assert!(text.contains("composite type pair"), "{text}");
 }

@@ -168,7 +168,11 @@ pub(super) fn creates(planner: &mut Planner, changes: &Changes, x: &Expansion) -
         let object = Object::Function {
             name: function.clone(),
         };
-        if changes.added.contains(&object) || changes.changed.contains_key(&object) {
+        // Replaced: dropped and created again (a new result, a recreated enum it takes).
+        if changes.added.contains(&object)
+            || changes.changed.contains_key(&object)
+            || x.replaced_functions.contains(function)
+        {
             creates_functions = true;
             let phase = match places[function] {
                 FunctionPlace::BeforeTables => Phase::CreateFunction,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::compare::{Change, Difference, Object};
 use super::super::model::{FunctionName, FunctionUser, Name, SchemaModel};
-use super::sql::is_type;
+use super::sql::{is_type, mentions_type, signature_uses};
 
 /// What the differences say, gathered by kind.
 #[derive(Default)]
@@ -132,6 +132,22 @@ pub(super) fn expand(from: &SchemaModel, to: &SchemaModel, changes: &Changes) ->
         }
     }
 
+    // Functions that take or return a recreated enum: dropped before it is renamed away and
+    // created again over the new one (else they keep the old type, which cannot be dropped).
+    for (name, function) in &from.functions {
+        let uses_enum = recreated_enums.iter().any(|enum_name| {
+            signature_uses(
+                &name.arguments,
+                &function.result,
+                enum_name,
+                &from.search_path,
+            )
+        });
+        if uses_enum && to.functions.contains_key(name) {
+            replaced_functions.insert(name.clone());
+        }
+    }
+
     // What calls a function that is dropped and created again goes and comes back with it.
     let mut forced_indexes = BTreeSet::new();
     let mut forced_defaults = BTreeSet::new();
@@ -149,6 +165,30 @@ pub(super) fn expand(from: &SchemaModel, to: &SchemaModel, changes: &Changes) ->
                     forced_defaults.insert((table.clone(), column.clone()));
                 }
             }
+        }
+    }
+
+    // CHECKs and indexes whose expressions cast to a recreated enum (`'sad'::mood`): they go
+    // while its columns change type, and come back over the new one.
+    let mentions_enum = |expression: &str| {
+        recreated_enums
+            .iter()
+            .any(|enum_name| mentions_type(expression, enum_name, &from.search_path))
+    };
+    for (name, table) in &from.tables {
+        for (constraint_name, constraint) in &table.constraints {
+            let kept = to
+                .tables
+                .get(name)
+                .is_some_and(|table| table.constraints.contains_key(constraint_name));
+            if kept && mentions_enum(&constraint.definition) {
+                forced_constraints.insert((name.clone(), constraint_name.clone()));
+            }
+        }
+    }
+    for (name, index) in &from.indexes {
+        if to.indexes.contains_key(name) && mentions_enum(&index.definition) {
+            forced_indexes.insert(name.clone());
         }
     }
 

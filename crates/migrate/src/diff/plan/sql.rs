@@ -47,6 +47,32 @@ pub(super) fn is_type(data_type: &str, name: &Name, search_path: &str) -> bool {
     forms.iter().any(|form| form == data_type)
 }
 
+/// Whether an expression as the server deparses it (`(mood <> 'sad'::mood)`) casts to the
+/// type `name`: it then depends on that type.
+pub(super) fn mentions_type(expression: &str, name: &Name, search_path: &str) -> bool {
+    let identifier = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '"' || c == '.';
+    expression.match_indices("::").any(|(at, _)| {
+        let rest = &expression[at + 2..];
+        let end = rest.find(|c: char| !identifier(c)).unwrap_or(rest.len());
+        is_type(rest[..end].trim_end_matches("[]"), name, search_path)
+    })
+}
+
+/// Whether a function's signature (`oidvectortypes` arguments, `pg_get_function_result`)
+/// takes or returns the type `name`.
+pub(super) fn signature_uses(
+    arguments: &str,
+    result: &str,
+    name: &Name,
+    search_path: &str,
+) -> bool {
+    let result = result.strip_prefix("SETOF ").unwrap_or(result);
+    arguments
+        .split(", ")
+        .chain([result])
+        .any(|type_name| is_type(type_name.trim().trim_end_matches("[]"), name, search_path))
+}
+
 pub(super) fn column_definition(column: &Column) -> String {
     let mut sql = format!("{} {}", quote(&column.name), column.data_type);
     if let Some(collation) = &column.collation {
@@ -203,6 +229,23 @@ pub(super) fn identity_kind(kind: char) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::storage_parameter_changes;
+
+    #[test]
+    fn casts_and_signatures_that_use_a_type_are_found() {
+        use super::{Name, mentions_type, signature_uses};
+        let mood = Name::new("public", "mood");
+        assert!(mentions_type("(mood <> 'sad'::mood)", &mood, "public"));
+        assert!(mentions_type(
+            "(m = ANY (ARRAY['a'::public.mood]))",
+            &mood,
+            "app"
+        ));
+        assert!(!mentions_type("(mood <> 'sad'::moody)", &mood, "public"));
+        assert!(!mentions_type("(x > 1)", &mood, "public"));
+        assert!(signature_uses("integer, mood", "boolean", &mood, "public"));
+        assert!(signature_uses("", "SETOF mood", &mood, "public"));
+        assert!(!signature_uses("text", "boolean", &mood, "public"));
+    }
 
     #[test]
     fn storage_parameters_gone_are_reset_and_new_or_changed_ones_set() {
