@@ -13,6 +13,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
+pub(crate) use self::host::build_release_binary;
+
 use self::config::{binary_version, changes, image_tags};
 use self::layout::{Inputs, rootfs_entries};
 use crate::context::Context;

@@ -13,6 +13,8 @@ mod rootfs;
 
 use std::process::ExitCode;
 
+pub(crate) use migrator::build_release_binary as migrator_release_binary;
+
 use clap::Subcommand;
 
 use crate::context::Context;
