@@ -4,7 +4,7 @@
 //! one tar layer imported through the Docker API. No shell, no package manager.
 
 mod archive;
-pub(crate) mod config;
+mod config;
 mod host;
 mod layout;
 
