@@ -44,7 +44,7 @@ enum Command {
     /// The local PostgreSQL + pgvector database in Docker.
     #[command(subcommand)]
     Db(db::Command),
-    /// The PostgreSQL 17 + pgvector image.
+    /// Docker images: PostgreSQL 17 + pgvector, and the `nelo-migrate` migrator.
     #[command(subcommand)]
     Image(image::Command),
     /// Run the whole test suite against a throwaway PostgreSQL container.

@@ -8,6 +8,7 @@ mod lint;
 mod locks;
 mod machine;
 mod migrate;
+mod migrator;
 mod scratch;
 mod stats;
 mod testdb;
@@ -42,6 +43,9 @@ pub enum Command {
     /// `ALTER TABLE` starts behind it: nelo's defaults vs `NELO_DDL_LOCK_TIMEOUT=0` (as
     /// Prisma) vs `psql -c`.
     Locks(locks::Args),
+    /// The `nelo-migrate` image's size beside other migrators' published ones, and a no-op
+    /// `docker run --rm nelo-migrate deploy` vs the binary run directly.
+    Migrator(migrator::Args),
 }
 
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
@@ -54,5 +58,6 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => diff::run(ctx, args).await,
         Command::Faults(args) => faults::run(ctx, args).await,
         Command::Locks(args) => locks::run(ctx, args).await,
+        Command::Migrator(args) => migrator::run(ctx, args).await,
     }
 }

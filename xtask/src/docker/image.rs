@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bollard::body_try_stream;
-use bollard::query_parameters::{CreateImageOptionsBuilder, RemoveImageOptionsBuilder};
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
@@ -95,6 +97,19 @@ impl Engine {
             info.with_context(|| format!("cannot import image `{reference}`"))?;
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Gives the image `source` (a reference or an id) the reference `target` too, moving it
+    /// from any image that had it.
+    pub async fn tag_image(&self, source: &str, target: &str) -> anyhow::Result<()> {
+        let (repo, tag) = split_image_reference(target);
+        let options = TagImageOptionsBuilder::new().repo(repo).tag(tag).build();
+        self.api
+            .tag_image(source, Some(options))
+            .await
+            .with_context(|| format!("cannot tag image `{source}` as `{target}`"))
     }
 }
 
