@@ -59,7 +59,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, Error> {
     }
     let listing = list_migration_folders(dir)?;
     // The folders listed all come before the misplaced entry, so their errors win over its.
-    let migrations = load_migrations(listing.folders)?;
+    let migrations = load_migrations(dir, listing.folders)?;
     match listing.first_misplaced {
         Some(error) => Err(error),
         None => Ok(migrations),

@@ -1,7 +1,5 @@
 //! The pure decision: history rows + local migrations -> the state of each migration.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -106,26 +104,37 @@ impl StatusReport {
 }
 
 /// Classifies every migration. Rolled-back rows are ignored, so a rolled-back migration
-/// is pending again. Runs in O(local + rows).
+/// is pending again. Runs in O((local + rows) log rows), with no allocation per row: the
+/// active rows are sorted by name (stably, so each name's rows keep their order) and each
+/// local migration finds its run of rows by binary search.
 pub fn classify(local: &[Migration], rows: &[HistoryRow]) -> StatusReport {
-    let mut active: HashMap<&str, Vec<&HistoryRow>> = HashMap::with_capacity(rows.len());
-    for row in rows.iter().filter(|row| row.rolled_back_at.is_none()) {
-        active
-            .entry(row.migration_name.as_str())
-            .or_default()
-            .push(row);
-    }
-    let mut entries = Vec::with_capacity(local.len().max(active.len()));
+    let mut active: Vec<&HistoryRow> = rows
+        .iter()
+        .filter(|row| row.rolled_back_at.is_none())
+        .collect();
+    active.sort_by(|left, right| left.migration_name.cmp(&right.migration_name));
+    let runs: Vec<&[&HistoryRow]> = active
+        .chunk_by(|left, right| left.migration_name == right.migration_name)
+        .collect();
+    let mut matched = vec![false; runs.len()];
+    let mut entries = Vec::with_capacity(local.len().max(runs.len()));
     for migration in local {
-        let entry = match active.remove(migration.name.as_str()) {
-            None => pending(&migration.name),
-            Some(rows) => from_rows(&migration.name, &rows, Some(migration)),
+        let found = runs
+            .binary_search_by(|run| run[0].migration_name.as_str().cmp(migration.name.as_str()));
+        let entry = match found {
+            Err(_) => pending(&migration.name),
+            Ok(index) => {
+                matched[index] = true;
+                from_rows(&migration.name, runs[index], Some(migration))
+            }
         };
         entries.push(entry);
     }
-    for (name, rows) in active {
-        entries.push(from_rows(name, &rows, None));
+    for (run, _) in runs.iter().zip(&matched).filter(|(_, matched)| !**matched) {
+        entries.push(from_rows(&run[0].migration_name, run, None));
     }
+    // Already in order when the folder was (as `folder::load` returns it) and nothing is
+    // missing: then this sort only checks.
     entries.sort_by(|left, right| left.name.cmp(&right.name));
     StatusReport { entries }
 }

@@ -5,7 +5,7 @@
 
 mod measure;
 mod report;
-mod tools;
+pub(super) mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

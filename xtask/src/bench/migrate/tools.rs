@@ -35,7 +35,7 @@ pub async fn ensure_tools(ctx: &Context, nelo_migrate: Option<PathBuf>) -> anyho
     })
 }
 
-async fn build_nelo_migrate(root: &Path) -> anyhow::Result<PathBuf> {
+pub async fn build_nelo_migrate(root: &Path) -> anyhow::Result<PathBuf> {
     let bar = ui::spinner("cargo build --release -p nelo-migrate-cli");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     run_quietly(tokio::process::Command::new(cargo).current_dir(root).args([
