@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::machine::{self, Machine};
-use super::migrate::tools;
 use super::scratch::{create_scratch, drop_scratch, server_url};
 use super::stats::{Ms, Summary};
 use crate::config::DatabaseUrl;
@@ -54,7 +53,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let mut admin = crate::postgres::connect(&server, ctx.config.connect_timeout).await?;
     let measured = match args.nelo_migrate {
         Some(path) => absolute(path)?,
-        None => tools::build_nelo_migrate(&ctx.root).await?,
+        None => crate::image::migrator_release_binary(&ctx.root).await?,
     };
     let mut binaries = vec![Binary::new(
         "`nelo-migrate status` (this checkout)",
